@@ -1,0 +1,43 @@
+/** Random CSR matrices of the awkward shapes kernels must survive. */
+import { Rng } from '../../src/util/rng.js';
+import type { Csr } from '../../src/graph/types.js';
+
+export type CsrPattern = 'uniform' | 'empty-rows' | 'one-huge-row' | 'all-empty';
+
+/**
+ * `nnz` entries over `nRows × nCols`: 'empty-rows' leaves about a third of rows empty,
+ * 'one-huge-row' gives one row half of all entries, 'all-empty' has none.
+ * Duplicate columns in a row are allowed (kernels must not assume otherwise).
+ */
+export function randomCsr(rng: Rng, nRows: number, nCols: number, nnz: number, pattern: CsrPattern = 'uniform'): Csr {
+  if (pattern === 'all-empty' || nRows === 0 || nCols === 0) nnz = 0;
+  const counts = new Int32Array(nRows);
+  const huge = rng.int(Math.max(1, nRows));
+  let placed = 0;
+  if (pattern === 'one-huge-row' && nRows > 0) {
+    counts[huge] = Math.floor(nnz / 2);
+    placed = counts[huge];
+  }
+  const emptyRow = (r: number) => pattern === 'empty-rows' && r % 3 === 1;
+  const eligible = [...Array(nRows).keys()].filter((r) => !emptyRow(r));
+  for (; placed < nnz && eligible.length > 0; placed++) counts[eligible[rng.int(eligible.length)]]++;
+  const rowPtr = new Int32Array(nRows + 1);
+  for (let r = 0; r < nRows; r++) rowPtr[r + 1] = rowPtr[r] + counts[r];
+  const total = rowPtr[nRows];
+  const colIdx = new Int32Array(total);
+  const values = new Float32Array(total);
+  for (let r = 0; r < nRows; r++) {
+    const cols = Array.from({ length: counts[r] }, () => rng.int(nCols)).sort((a, b) => a - b);
+    for (let k = 0; k < cols.length; k++) {
+      colIdx[rowPtr[r] + k] = cols[k];
+      values[rowPtr[r] + k] = rng.uniform(-1, 1);
+    }
+  }
+  return { nRows, nCols, rowPtr, colIdx, values };
+}
+
+export function randomF32(rng: Rng, n: number, lo = -1, hi = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.uniform(lo, hi);
+  return a;
+}
