@@ -40,6 +40,27 @@ export interface EngineOptions {
 
 let warnedFallback = false;
 
+/** Anything the engine's scopes can free: tensors, parameter sets, device graphs. */
+export interface Disposable {
+  dispose(): void;
+}
+
+function isDisposable(x: unknown): x is Disposable {
+  return typeof x === 'object' && x !== null && typeof (x as Disposable).dispose === 'function';
+}
+
+/** Disposables reachable from a scope's return value (arrays and plain objects, recursively). */
+function collectReturned(value: unknown, into: Set<Disposable>, seen = new Set<unknown>()): void {
+  if (typeof value !== 'object' || value === null || seen.has(value)) return;
+  seen.add(value);
+  if (isDisposable(value)) {
+    into.add(value);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collectReturned(v, into, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collectReturned(v, into, seen);
+}
+
 function envBackend(): BackendChoice | undefined {
   const v = process.env.GNNRL_BACKEND?.trim().toLowerCase();
   if (!v) return undefined;
@@ -57,6 +78,7 @@ export class Engine {
   private readonly runtime: GpuRuntime | null;
   private disposed = false;
   private cpuLiveBytes = 0;
+  private readonly scopes: Set<Disposable>[] = [];
 
   private constructor(backend: BackendKind, reason: string, runtime: GpuRuntime | null) {
     this.backend = backend;
@@ -201,6 +223,69 @@ export class Engine {
       return { liveBytes: pool.liveBytes, pool };
     }
     return { liveBytes: this.cpuLiveBytes };
+  }
+
+  // ---------------------------------------------------------------- scopes
+
+  /**
+   * Registers an intermediate with the innermost open scope, which disposes it when the
+   * scope ends unless it is returned or kept. Outside any scope this does nothing.
+   */
+  track<T extends Disposable>(x: T): T {
+    this.scopes[this.scopes.length - 1]?.add(x);
+    return x;
+  }
+
+  /** Exempts `x` from every open scope: the caller now owns it. */
+  keep<T extends Disposable>(x: T): T {
+    for (const s of this.scopes) s.delete(x);
+    return x;
+  }
+
+  /**
+   * Runs `fn` and disposes every tracked object created inside it, except those reachable
+   * from its return value (which move to the enclosing scope). Like tf.tidy.
+   */
+  scope<T>(fn: () => T): T {
+    this.scopes.push(new Set());
+    let result: T;
+    try {
+      result = fn();
+    } catch (err) {
+      this.closeScope(undefined);
+      throw err;
+    }
+    if (result instanceof Promise) {
+      this.closeScope(undefined);
+      throw new GnnrlError('input', 'engine.scope(fn): fn returned a Promise; use engine.scopeAsync for async work');
+    }
+    this.closeScope(result);
+    return result;
+  }
+
+  /** `scope` for async functions; do not interleave two scopeAsync calls on one engine. */
+  async scopeAsync<T>(fn: () => Promise<T>): Promise<T> {
+    this.scopes.push(new Set());
+    let result: T;
+    try {
+      result = await fn();
+    } catch (err) {
+      this.closeScope(undefined);
+      throw err;
+    }
+    this.closeScope(result);
+    return result;
+  }
+
+  private closeScope(result: unknown): void {
+    const scope = this.scopes.pop()!;
+    const returned = new Set<Disposable>();
+    collectReturned(result, returned);
+    const parent = this.scopes[this.scopes.length - 1];
+    for (const x of scope) {
+      if (returned.has(x)) parent?.add(x);
+      else x.dispose();
+    }
   }
 
   /** Submits recorded GPU work and waits for it; a no-op on the CPU. */
