@@ -306,8 +306,12 @@ export class GpuRuntime {
     this.track(
       this.device.popErrorScope().then((err) => {
         if (err) {
-          const names = [...new Set(kernels)].join(', ');
-          this.defer(new GnnrlError('gpu', `a batch of ${kernels.length} commands (${names}) failed validation: ${err.message}. Set GNNRL_DEBUG=1 to name the kernel.`, { cause: err }));
+          const names = [...new Set(kernels)];
+          const msg =
+            names.length === 1
+              ? `kernel '${names[0]}' failed validation: ${err.message}`
+              : `a batch of ${kernels.length} commands (${names.join(', ')}) failed validation: ${err.message}. Set GNNRL_DEBUG=1 to name the kernel.`;
+          this.defer(new GnnrlError('gpu', msg, { kernel: names.length === 1 ? names[0] : undefined, cause: err }));
         }
       }),
     );
@@ -411,8 +415,14 @@ export class GpuRuntime {
     void guarded.finally(() => this.inflightChecks.delete(guarded));
   }
 
+  /**
+   * Keeps the most telling error: a WGSL compile message (with file and line) beats the
+   * follow-on "invalid due to a previous error" reports that Dawn raises for the
+   * pipelines and passes built on the broken module.
+   */
   private defer(err: GnnrlError): void {
-    if (!this.deferred) this.deferred = err;
+    const rank = (e: GnnrlError) => (/invalid due to a previous error/.test(e.message) ? 0 : e.code === 'shader' && /compile error/.test(e.message) ? 2 : 1);
+    if (!this.deferred || rank(err) > rank(this.deferred)) this.deferred = err;
   }
 
   /** Waits for pending validation checks and throws the first error they found. */

@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Engine } from '../../src/engine.js';
+import { GnnrlError } from '../../src/errors.js';
+import { bucketSize } from '../../src/gpu/buffer-pool.js';
+import { spmm } from '../../src/kernels/spmm.js';
+
+const wantGpu = process.env.GNNRL_BACKEND?.toLowerCase() !== 'cpu';
+
+describe.runIf(wantGpu)('WebGPU runtime', () => {
+  let engine: Engine | null = null;
+  let skipReason = '';
+  beforeAll(async () => {
+    try {
+      engine = await Engine.create({ backend: 'webgpu' });
+    } catch (err) {
+      if (process.env.GNNRL_REQUIRE_GPU === '1') throw err;
+      skipReason = (err as Error).message;
+    }
+  });
+  afterAll(async () => engine?.dispose());
+  const need = (ctx: { skip(msg?: string): void }): Engine => {
+    if (!engine) ctx.skip(`no WebGPU adapter: ${skipReason}`);
+    return engine!;
+  };
+
+  test('reports a WGSL compile error with the shader file, line and column', async (ctx) => {
+    const gpu = need(ctx).gpu;
+    const source = 'override WG: u32 = 64;\n@compute @workgroup_size(WG)\nfn main() {\n  let x: f32 = undefined_thing;\n}\n';
+    const err = await gpu.compile({ name: 'broken', shader: 'broken.wgsl', source }).catch((e) => e);
+    expect(err).toBeInstanceOf(GnnrlError);
+    expect(err.code).toBe('shader');
+    expect(err.message).toMatch(/kernel 'broken'/);
+    expect(err.message).toMatch(/shaders\/broken\.wgsl:4:\d+: error: .*undefined_thing/);
+    expect(err.details.kernel).toBe('broken');
+  });
+
+  test('names the kernel when a dispatch fails validation in debug mode', async (ctx) => {
+    need(ctx);
+    const dbg = await Engine.create({ backend: 'webgpu', debug: true });
+    try {
+      const source = '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = 1.0; }\n';
+      // A uniform-only buffer bound where a storage buffer is expected: a validation error.
+      const bad = dbg.gpu.device.createBuffer({ size: 16, usage: 0x0040 | 0x0008 });
+      dbg.gpu.dispatch({ name: 'needs-storage', shader: 'inline.wgsl', source }, { buffers: [bad], workgroups: [1] });
+      const err = await dbg.gpu.sync().catch((e) => e);
+      expect(err).toBeInstanceOf(GnnrlError);
+      expect(err.message).toMatch(/kernel 'needs-storage' failed validation/);
+    } finally {
+      await dbg.dispose();
+    }
+  });
+
+  test('pool: a released buffer is reused only after the submit that may read it', (ctx) => {
+    const gpu = need(ctx).gpu;
+    gpu.flush();
+    const a = gpu.alloc(1000);
+    expect(a.size).toBe(bucketSize(1000));
+    gpu.clear(a); // recorded, not yet submitted: `a` is in use by pending work
+    gpu.release(a);
+    const b = gpu.alloc(1000);
+    expect(b).not.toBe(a);
+    gpu.flush();
+    const c = gpu.alloc(1000);
+    expect(c).toBe(a);
+    gpu.release(b);
+    gpu.release(c);
+  });
+
+  test('bucket sizes waste at most 12.5% and are multiples of 16', () => {
+    for (const n of [1, 15, 17, 4095, 4097, 65_537, 10_000_001]) {
+      const b = bucketSize(n);
+      expect(b % 16).toBe(0);
+      expect(b).toBeGreaterThanOrEqual(n);
+      if (n > 4096) expect(b / n).toBeLessThanOrEqual(1.125);
+    }
+  });
+
+  test('readMany reads several arrays with one submit', async (ctx) => {
+    const e = need(ctx);
+    const xs = [new Float32Array([1, 2, 3]), new Float32Array([4]), new Float32Array(0)];
+    const arrs = xs.map((x) => e.array(x));
+    const before = e.gpu.submitCount;
+    const got = await e.readMany(arrs);
+    expect(e.gpu.submitCount - before).toBe(1);
+    expect(got.map((g) => [...g])).toEqual(xs.map((x) => [...x]));
+  });
+
+  test('a buffer past maxStorageBufferBindingSize is refused with a limit error', (ctx) => {
+    const e = need(ctx);
+    const max = e.gpu.limits.maxStorageBufferBindingSize;
+    const err = (() => {
+      try {
+        e.empty('f32', max / 4 + 1);
+      } catch (x) {
+        return x as GnnrlError;
+      }
+    })();
+    expect(err?.code).toBe('limit');
+    expect(err?.message).toMatch(new RegExp(`exceeds this adapter's maxStorageBufferBindingSize of ${max} bytes`));
+  });
+
+  test('timestamp queries time each dispatch when the adapter has them', async (ctx) => {
+    const e = need(ctx);
+    if (!e.adapter!.features.includes('timestamp-query')) ctx.skip('adapter lacks timestamp-query');
+    const timed = await Engine.create({ backend: 'webgpu', timing: true });
+    try {
+      const a = timed.uploadCsr({ nRows: 2, nCols: 2, rowPtr: new Int32Array([0, 1, 2]), colIdx: new Int32Array([1, 0]), values: new Float32Array([1, 1]) });
+      spmm(timed, a, timed.array(new Float32Array(8)), 4);
+      spmm(timed, a, timed.array(new Float32Array(8)), 4);
+      const t = await timed.gpu.takeTimings();
+      expect(t.map((x) => x.kernel)).toEqual(['spmm', 'spmm']);
+      for (const x of t) expect(x.ms).toBeGreaterThanOrEqual(0);
+    } finally {
+      await timed.dispose();
+    }
+  });
+
+  test('a process that runs SpMM and disposes the engine exits by itself within a second', (ctx) => {
+    need(ctx);
+    const script = fileURLToPath(new URL('../fixtures/dispose-exit.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, GNNRL_BACKEND: 'webgpu' } });
+    expect(r.status, r.stderr).toBe(0);
+    const disposedAt = Number(/disposed-at (\d+)/.exec(r.stdout)?.[1]);
+    const exitedAt = Date.now();
+    expect(r.stdout).toMatch(/spmm-ok/);
+    // The parent learns of the exit a little after it happens; a hang would hit the 60 s timeout.
+    expect(exitedAt - disposedAt).toBeLessThan(1000);
+  });
+});
