@@ -44,6 +44,8 @@ export interface SuiteContext {
 
 export interface Suite {
   name: string;
+  /** The impl every other impl of a case is compared with (e.g. 'cpu', 'ts'). */
+  baseline?: string;
   run(ctx: SuiteContext): Promise<void>;
 }
 

@@ -6,5 +6,5 @@ export { listKernels, registerKernelImpl } from './backend/kernel-table.js';
 export type { AdapterSummary } from './gpu/adapter.js';
 export type { KernelProgram, KernelTiming } from './gpu/runtime.js';
 export type { Csr } from './graph/types.js';
-export { spmm, spmmReference } from './kernels/spmm.js';
+export { spmm, spmmReference } from './kernels/index.js';
 export { Rng } from './util/rng.js';

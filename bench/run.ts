@@ -1,0 +1,163 @@
+/**
+ * `npm run bench [-- --json out.json] [--quick] [--suite spmm,csr]`
+ *
+ * Runs every suite in bench/suites/ (or the named ones), each in a fresh child process so
+ * JIT, memory and GPU device state cannot leak between suites, then prints one table of
+ * medians with the machine and adapter named, each row's speed as a ratio against the
+ * suite's baseline measured in the same process, and writes the JSON report.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { measureWithBenchmarkJs, type BenchRow, type Suite, type SuiteContext } from './harness.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+interface Args {
+  json?: string;
+  quick: boolean;
+  suites?: string[];
+  child?: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`bench: ${a} needs a value`);
+      return v;
+    };
+    if (a === '--json') args.json = value();
+    else if (a.startsWith('--json=')) args.json = a.slice(7);
+    else if (a === '--quick') args.quick = true;
+    else if (a === '--suite') args.suites = value().split(',');
+    else if (a.startsWith('--suite=')) args.suites = a.slice(8).split(',');
+    else if (a === '--child') args.child = value();
+    else throw new Error(`bench: unknown argument '${a}' (expected --json FILE, --quick, --suite a,b)`);
+  }
+  return args;
+}
+
+function suiteFiles(): Map<string, string> {
+  const dir = join(here, 'suites');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts')).sort();
+  return new Map(files.map((f) => [basename(f, '.ts'), join(dir, f)]));
+}
+
+async function loadSuite(file: string): Promise<Suite> {
+  const mod = (await import(file)) as { suite?: Suite };
+  if (!mod.suite) throw new Error(`bench: ${file} does not export 'suite'`);
+  return mod.suite;
+}
+
+/** Child mode: run one suite and write its rows to a JSON file. */
+async function runChild(file: string, out: string, quick: boolean): Promise<void> {
+  const suite = await loadSuite(file);
+  const rows: BenchRow[] = [];
+  const ctx: SuiteContext = {
+    quick,
+    async measure(suiteName, caseName, impl, fn, opts) {
+      const row = await measureWithBenchmarkJs(suiteName, caseName, impl, fn, { ...opts, quick });
+      rows.push(row);
+      console.error(`  ${suiteName} | ${caseName} | ${impl}: median ${row.median_ms} ms (${row.samples} samples)`);
+      return row;
+    },
+    log: (msg) => console.error(`  ${msg}`),
+  };
+  await suite.run(ctx);
+  writeFileSync(out, JSON.stringify({ rows, baseline: suite.baseline ?? null }));
+}
+
+async function adapterName(): Promise<{ adapter: string; backend: string }> {
+  const { Engine } = await import('../src/engine.js');
+  try {
+    const e = await Engine.create({ quiet: true });
+    const a = e.adapter;
+    const out = { adapter: a ? `${a.description || a.device}${a.software ? ' (software)' : ''}` : 'none', backend: e.backend };
+    await e.dispose();
+    return out;
+  } catch (err) {
+    return { adapter: `none (${(err as Error).message})`, backend: 'cpu' };
+  }
+}
+
+function formatTable(rows: (BenchRow & { ratio?: string })[]): string {
+  const cols: [string, (r: BenchRow & { ratio?: string }) => string][] = [
+    ['suite', (r) => r.suite],
+    ['case', (r) => r.case],
+    ['impl', (r) => r.impl],
+    ['median ms', (r) => r.median_ms.toFixed(3)],
+    ['min ms', (r) => r.min_ms.toFixed(3)],
+    ['max ms', (r) => r.max_ms.toFixed(3)],
+    ['n', (r) => String(r.samples)],
+    ['GFLOP/s', (r) => (r.gflops === undefined ? '' : r.gflops.toFixed(2))],
+    ['GB/s', (r) => (r.gbps === undefined ? '' : r.gbps.toFixed(2))],
+    ['vs baseline', (r) => r.ratio ?? ''],
+  ];
+  const cells = rows.map((r) => cols.map(([, f]) => f(r)));
+  const widths = cols.map(([h], i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => c.map((x, i) => (i >= 3 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join('  ');
+  return [line(cols.map(([h]) => h)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}
+
+/** Speed of each row relative to the suite's baseline impl for the same case. */
+function withRatios(rows: BenchRow[], baselines: Map<string, string | null>): (BenchRow & { ratio?: string })[] {
+  return rows.map((r) => {
+    const base = baselines.get(r.suite);
+    const b = base ? rows.find((x) => x.suite === r.suite && x.case === r.case && x.impl === base) : undefined;
+    if (!b || b === r) return b === r ? { ...r, ratio: 'baseline' } : r;
+    return { ...r, ratio: `${(b.median_ms / r.median_ms).toFixed(2)}× vs ${base}` };
+  });
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const files = suiteFiles();
+  if (args.child) {
+    const [name, out] = args.child.split('=');
+    await runChild(files.get(name)!, out, args.quick);
+    return;
+  }
+  const names = args.suites ?? [...files.keys()];
+  for (const n of names) if (!files.has(n)) throw new Error(`bench: no suite '${n}' (have: ${[...files.keys()].join(', ')})`);
+  const env = { node: process.version, ...(await adapterName()), date: new Date().toISOString(), cpu: `${cpus()[0]?.model ?? '?'} × ${cpus().length}` };
+  console.error(`gnnrl bench — node ${env.node}, backend ${env.backend}, adapter ${env.adapter}, cpu ${env.cpu}${args.quick ? ', quick sizes' : ''}`);
+  const tmp = mkdtempSync(join(tmpdir(), 'gnnrl-bench-'));
+  const rows: BenchRow[] = [];
+  const baselines = new Map<string, string | null>();
+  let failed = 0;
+  for (const name of names) {
+    console.error(`\nsuite ${name}`);
+    const out = join(tmp, `${name}.json`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', `${name}=${out}`, ...(args.quick ? ['--quick'] : [])], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    if (r.status !== 0) {
+      console.error(`suite ${name} failed (exit ${r.status ?? r.signal})`);
+      failed++;
+      continue;
+    }
+    const res = JSON.parse(readFileSync(out, 'utf8')) as { rows: BenchRow[]; baseline: string | null };
+    rows.push(...res.rows);
+    for (const row of res.rows) baselines.set(row.suite, res.baseline);
+  }
+  console.log(`\ngnnrl bench: node ${env.node}, adapter ${env.adapter}, ${env.cpu}, ${env.date}`);
+  console.log(formatTable(withRatios(rows, baselines)));
+  if (args.json) {
+    const path = resolve(args.json);
+    const tmpPath = `${path}.tmp-${process.pid}`;
+    writeFileSync(tmpPath, JSON.stringify({ env: { node: env.node, adapter: env.adapter, backend: env.backend, date: env.date, cpu: env.cpu }, rows }, null, 2));
+    renameSync(tmpPath, path);
+    console.log(`\nwrote ${path}`);
+  }
+  if (failed > 0) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,103 @@
+/**
+ * `gnnrl doctor`: what this machine offers gnnrl, and what to do about what is missing.
+ */
+import { readFileSync } from 'node:fs';
+import { Engine } from '../engine.js';
+import { GnnrlError } from '../errors.js';
+import { listKernels } from '../backend/kernel-table.js';
+import { loadNative, nativeLoadError, nativeAddonPath } from '../native.js';
+import { REQUESTED_LIMITS } from '../gpu/adapter.js';
+import '../kernels/index.js';
+
+export interface DoctorReport {
+  gnnrl: string;
+  node: string;
+  platform: string;
+  backend: string | null;
+  reason: string;
+  adapter: null | {
+    description: string;
+    vendor: string;
+    architecture: string;
+    device: string;
+    software: boolean;
+    limits: Record<string, number>;
+    features: string[];
+  };
+  native: { loaded: boolean; path?: string; error?: string; fix?: string };
+  kernels: { name: string; backends: string[] }[];
+  ok: boolean;
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function doctorReport(): Promise<DoctorReport> {
+  const report: DoctorReport = {
+    gnnrl: packageVersion(),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    backend: null,
+    reason: '',
+    adapter: null,
+    native: { loaded: false },
+    kernels: listKernels(),
+    ok: true,
+  };
+  try {
+    const engine = await Engine.create({ quiet: true });
+    report.backend = engine.backend;
+    report.reason = engine.reason;
+    if (engine.adapter) {
+      const a = engine.adapter;
+      report.adapter = {
+        description: a.description,
+        vendor: a.vendor,
+        architecture: a.architecture,
+        device: a.device,
+        software: a.software,
+        limits: a.limits,
+        features: a.features,
+      };
+    }
+    await engine.dispose();
+  } catch (err) {
+    report.ok = false;
+    report.reason = err instanceof GnnrlError ? err.message : String(err);
+  }
+  const native = loadNative();
+  if (native) report.native = { loaded: true, path: nativeAddonPath() };
+  else report.native = { loaded: false, error: nativeLoadError(), fix: 'npm run build:native (needs cmake >= 3.15 and a C++17 compiler)' };
+  return report;
+}
+
+function mib(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(0)} MiB` : `${n}`;
+}
+
+export function formatDoctor(r: DoctorReport): string {
+  const lines: string[] = [];
+  const row = (k: string, v: string) => lines.push(`${k.padEnd(10)} ${v}`);
+  row('gnnrl', r.gnnrl);
+  row('node', `${r.node} (${r.platform})`);
+  row('backend', r.backend ? `${r.backend}: ${r.reason}` : `none: ${r.reason}`);
+  if (r.adapter) {
+    const a = r.adapter;
+    row('adapter', `${a.description || a.device || '(no description)'} — vendor ${a.vendor || '?'}, architecture ${a.architecture || '?'}, ${a.software ? 'software (a correctness device, not a fast one)' : 'hardware'}`);
+    row('limits', REQUESTED_LIMITS.map((k) => `${k} ${mib(a.limits[k])}`).join(', '));
+    row('features', a.features.join(', ') || '(none)');
+    row('subgroups', a.features.includes('subgroups') ? 'yes' : 'no (workgroup-memory fallbacks are used)');
+    row('timing', a.features.includes('timestamp-query') ? 'timestamp-query available' : 'no timestamp-query: benchmarks use wall-clock time');
+  } else if (r.backend === 'cpu') {
+    row('adapter', 'none; on Debian/Ubuntu without a GPU driver run scripts/install-software-gpu.sh for Mesa lavapipe');
+  }
+  row('native', r.native.loaded ? `loaded from ${r.native.path}` : `not loaded: ${r.native.error ?? 'unknown'}\n${' '.repeat(11)}fix: ${r.native.fix}`);
+  row('kernels', r.kernels.map((k) => `${k.name} [${k.backends.join(', ')}]`).join(', '));
+  return lines.join('\n');
+}

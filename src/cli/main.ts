@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+/** The `gnnrl` command line. */
+import { doctorReport, formatDoctor } from './doctor.js';
+
+const HELP = `usage: gnnrl <command> [options]
+
+commands:
+  doctor [--json]   what this machine offers: backend, adapter, limits, native addon
+  help              this text
+
+environment:
+  GNNRL_BACKEND=auto|webgpu|cpu   force a backend
+  GNNRL_REQUIRE_GPU=1             a missing WebGPU adapter is an error
+  GNNRL_DEBUG=1                   one submit per dispatch; validation errors name the kernel
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'doctor': {
+      const report = await doctorReport();
+      console.log(rest.includes('--json') ? JSON.stringify(report, null, 2) : formatDoctor(report));
+      return report.ok ? 0 : 1;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return 0;
+    default:
+      process.stderr.write(`gnnrl: unknown command '${cmd}'\n\n${HELP}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    console.error(err instanceof Error ? `gnnrl: ${err.message}` : err);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,2 @@
+/** Importing this registers every kernel with the per-backend kernel table. */
+export { spmm, spmmReference } from './spmm.js';
