@@ -1,12 +1,15 @@
-// Entry point of the gnnrl native addon: registers every exported function.
+// Entry point of the gnnrl native addon: registers every exported function. The
+// algorithms live in the N-API-free *_core.cc files (also compiled alone by
+// scripts/native-sanitize.sh); the napi_*.cc files only translate arguments and errors.
 #include <napi.h>
 
-static Napi::Value Version(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), "0.1.0");
-}
+#include "napi_common.h"
+#include "napi_csr.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("version", Napi::Function::New(env, Version));
+  gnnrl::registerCommon(env, exports);
+  gnnrl::registerCsr(env, exports);
+  gnnrl::registerGraphOps(env, exports);
   return exports;
 }
 

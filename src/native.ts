@@ -1,0 +1,158 @@
+/**
+ * Loads the C++ addon (build/Release/gnnrl_native.node) once per process and hands it
+ * the GnnrlError class, so native failures arrive as real GnnrlErrors with a `code`.
+ * Every function here has a TypeScript twin in src/graph; callers pick with
+ * `{ impl: 'auto' | 'native' | 'ts' }`. `GNNRL_NATIVE=0` turns the addon off.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GnnrlError } from './errors.js';
+import type { Csr } from './graph/types.js';
+
+export type MergePolicy = 'sum' | 'mean' | 'max' | 'last' | 'count';
+export type Normalization = 'none' | 'sym' | 'row' | 'col';
+
+export interface CooInput {
+  users: Int32Array;
+  items: Int32Array;
+  /** One weight per interaction; absent = 1 each. */
+  weights?: Float32Array;
+  /** Timestamps, needed by the `last` policy. */
+  ts?: Float64Array | Int32Array;
+  nUsers: number;
+  nItems: number;
+}
+
+export interface AdjacencyOptions {
+  /** Default 'sym': D^-1/2 A D^-1/2. */
+  norm?: Normalization;
+  /** Adds a self-loop of value 1 on every node (counted in its degree). */
+  selfLoops?: boolean;
+  /** Entries carry merged weights (and degrees are weight sums) instead of 1. */
+  weighted?: boolean;
+}
+
+export interface BuildOptions {
+  policy?: MergePolicy;
+  /** Worker threads; 0 or absent = automatic. The output never depends on it. */
+  threads?: number;
+  /** Also build the bipartite adjacency with these options. */
+  adjacency?: AdjacencyOptions | false;
+  /** Refuse (code 'limit') when the build's estimated bytes exceed this. */
+  memoryLimit?: number;
+}
+
+export interface BuiltGraph {
+  userItem: Csr;
+  itemUser: Csr;
+  userDegree: Int32Array;
+  itemDegree: Int32Array;
+  adjacency?: Csr;
+}
+
+export interface SampledBlocks {
+  /** layers[0] = seeds; layers[l + 1] = layers[l] followed by the nodes first reached at hop l + 1. */
+  layers: Int32Array[];
+  /** blocks[l]: rows = layers[l] (local), cols = local indices into layers[l + 1], values 1/k. */
+  blocks: Csr[];
+}
+
+export interface EncodedIds {
+  dense: Int32Array;
+  firstIndex: Int32Array;
+}
+
+/** The addon's exports, as native/addon.cc registers them. */
+export interface NativeAddon {
+  init(errorClass: typeof GnnrlError): void;
+  version(): string;
+  hardwareThreads(): number;
+  buildGraph(input: CooInput, opts?: BuildOptions): BuiltGraph;
+  buildGraphAsync(input: CooInput, opts?: BuildOptions): Promise<BuiltGraph>;
+  bipartiteAdjacency(userItem: Csr, opts?: AdjacencyOptions & { threads?: number }): Csr;
+  transpose(csr: Csr, opts?: { threads?: number }): Csr;
+  cooccurrence(userItem: Csr, opts: { topN: number; measure?: 'count' | 'cosine'; threads?: number }): Csr;
+  sampleNeighbors(graph: Csr, seeds: Int32Array, fanouts: Int32Array, opts?: { seed?: number }): SampledBlocks;
+  randomWalk(
+    graph: Csr,
+    seeds: Int32Array,
+    opts: { walks: number; length: number; topK: number; stride?: number; seed?: number; threads?: number },
+  ): Csr;
+  encodeNumbers(ids: Float64Array): EncodedIds;
+  encodeStrings(ids: readonly string[]): EncodedIds;
+}
+
+export type Impl = 'auto' | 'native' | 'ts';
+
+/** The package root: the nearest folder above this file holding package.json (works from src/ and dist/). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'CMakeLists.txt'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return join(dirname(fileURLToPath(import.meta.url)), '..');
+    dir = up;
+  }
+}
+
+let loaded: NativeAddon | null | undefined;
+let loadError: string | undefined;
+
+/** The addon, or null when it is disabled or could not load (see nativeLoadError()). */
+export function loadNative(): NativeAddon | null {
+  if (loaded !== undefined) return loaded;
+  if (process.env.GNNRL_NATIVE === '0') {
+    loadError = 'the native addon is disabled by GNNRL_NATIVE=0';
+    loaded = null;
+    return loaded;
+  }
+  const root = packageRoot();
+  const candidates = [join(root, 'build', 'Release', 'gnnrl_native.node'), join(root, 'build', 'Debug', 'gnnrl_native.node')];
+  const causes: string[] = [];
+  const require = createRequire(import.meta.url);
+  for (const path of candidates) {
+    if (!existsSync(path)) {
+      causes.push(`  ${path}: not found`);
+      continue;
+    }
+    try {
+      const addon = require(path) as NativeAddon;
+      addon.init(GnnrlError);
+      loaded = addon;
+      return addon;
+    } catch (err) {
+      causes.push(`  ${path}: ${(err as Error).message}`);
+    }
+  }
+  loadError = [
+    'gnnrl: the native addon could not be loaded; the TypeScript implementations will be used.',
+    'Tried:',
+    ...causes,
+    'Fix: run `npm run build:native` in the package folder (it needs cmake >= 3.15 and g++ with C++17).',
+  ].join('\n');
+  loaded = null;
+  return loaded;
+}
+
+/** Why loadNative() returned null: every path tried, every cause, and the fix. */
+export function nativeLoadError(): string | undefined {
+  loadNative();
+  return loadError;
+}
+
+/**
+ * Resolves an `impl` option: 'native' demands the addon (a 'native' error with the load
+ * message when it is missing), 'ts' never uses it, 'auto' uses it when it loaded.
+ */
+export function resolveImpl(impl: Impl | undefined): NativeAddon | null {
+  const mode = impl ?? 'auto';
+  if (mode === 'ts') return null;
+  if (mode !== 'auto' && mode !== 'native') {
+    throw new GnnrlError('input', `impl: expected one of auto, native, ts, got ${JSON.stringify(mode)}`, { arg: 'impl' });
+  }
+  const addon = loadNative();
+  if (mode === 'native' && addon === null) throw new GnnrlError('native', nativeLoadError() ?? 'native addon unavailable');
+  return addon;
+}
