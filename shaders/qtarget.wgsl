@@ -1,0 +1,175 @@
+// Batched Q-targets over the whole catalogue: Q(s, a) = s · e_a + b_a.
+//
+// Pass 1 (`tile_max`): one workgroup scores TILE_B next-states against TILE_I items with
+// a register-blocked GEMM tile (each invocation 4 rows × 4 items, d consumed in chunks of
+// KC through workgroup memory), masks excluded items, and reduces to one (max, argmax)
+// per row and item tile. The B × I score matrix is never stored.
+// Pass 2 (`finish`): per row, reduces the tile partials, evaluates the target table at the
+// chosen item (Double DQN: chosen by the online table) and writes y = r + γ(1 − done)·Q.
+//
+// Ties go to the lower item index. A row whose every item is excluded gets argmax −1,
+// Q = 0, so y = r: the episode is treated as ending there.
+
+const TILE_B: u32 = 64u;
+const TILE_I: u32 = 64u;
+const KC: u32 = 16u;
+const NEG_INF: f32 = -3.0e38;
+
+struct Params {
+  b: u32,          // rows (next states)
+  n_items: u32,
+  d: u32,
+  n_tiles: u32,    // ceil(n_items / TILE_I)
+  has_bias: u32,
+  has_mask: u32,
+  gamma: f32,
+  double_q: u32,
+}
+
+@group(0) @binding(0) var<storage, read> s: array<f32>;          // b × d
+@group(0) @binding(1) var<storage, read> e: array<f32>;          // n_items × d (the selecting table)
+@group(0) @binding(2) var<storage, read> bias: array<f32>;       // n_items (or 1 when absent)
+@group(0) @binding(3) var<storage, read> mask_ptr: array<i32>;   // b + 1 (CSR of excluded items)
+@group(0) @binding(4) var<storage, read> mask_col: array<i32>;   // sorted per row
+// b × n_tiles partials as (bits of the f32 max, argmax) pairs: one buffer keeps pass 2
+// within the default limit of 8 storage buffers per stage.
+@group(0) @binding(5) var<storage, read_write> part: array<vec2<i32>>;
+@group(0) @binding(6) var<uniform> p: Params;
+
+var<workgroup> s_tile: array<array<f32, KC>, TILE_B>;
+var<workgroup> e_tile: array<array<f32, KC>, TILE_I>;
+var<workgroup> red_val: array<array<f32, 16>, TILE_B>;
+var<workgroup> red_idx: array<array<i32, 16>, TILE_B>;
+
+fn is_excluded(row: u32, item: i32) -> bool {
+  var lo = mask_ptr[row];
+  var hi = mask_ptr[row + 1u];
+  while (lo < hi) {
+    let mid = (lo + hi) / 2;
+    let c = mask_col[mid];
+    if (c == item) { return true; }
+    if (c < item) { lo = mid + 1; } else { hi = mid; }
+  }
+  return false;
+}
+
+fn better(v: f32, i: i32, bv: f32, bi: i32) -> bool {
+  return bi < 0 || v > bv || (v == bv && i < bi);
+}
+
+@compute @workgroup_size(16, 16)
+fn tile_max(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let tx = lid.x;            // item lane: items tx*4 .. tx*4+3 of the tile
+  let ty = lid.y;            // row lane: rows ty*4 .. ty*4+3 of the tile
+  let flat = ty * 16u + tx;
+  let tile_i = wid.x;
+  let row0 = wid.y * TILE_B;
+  let item0 = tile_i * TILE_I;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < p.d; k0 += KC) {
+    // 256 invocations load the 64 × KC chunks of both tiles, 4 values each.
+    for (var q = 0u; q < 4u; q++) {
+      let li = flat * 4u + q;
+      let r = li / KC;
+      let k = li % KC;
+      let gr = row0 + r;
+      let gi = item0 + r;
+      let gk = k0 + k;
+      s_tile[r][k] = select(0.0, s[gr * p.d + gk], gr < p.b && gk < p.d);
+      e_tile[r][k] = select(0.0, e[gi * p.d + gk], gi < p.n_items && gk < p.d);
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < KC; k++) {
+      var a: array<f32, 4>;
+      var bb: array<f32, 4>;
+      for (var r = 0u; r < 4u; r++) { a[r] = s_tile[ty * 4u + r][k]; }
+      for (var c = 0u; c < 4u; c++) { bb[c] = e_tile[tx * 4u + c][k]; }
+      for (var r = 0u; r < 4u; r++) {
+        for (var c = 0u; c < 4u; c++) { acc[r][c] = fma(a[r], bb[c], acc[r][c]); }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var r = 0u; r < 4u; r++) {
+    let row = row0 + ty * 4u + r;
+    var bv = NEG_INF;
+    var bi = -1;
+    if (row < p.b) {
+      for (var c = 0u; c < 4u; c++) {
+        let item = item0 + tx * 4u + c;
+        if (item < p.n_items) {
+          var v = acc[r][c];
+          if (p.has_bias != 0u) { v += bias[item]; }
+          // The mask is only consulted for a would-be winner: few binary searches per row.
+          if (better(v, i32(item), bv, bi) && !(p.has_mask != 0u && is_excluded(row, i32(item)))) {
+            bv = v;
+            bi = i32(item);
+          }
+        }
+      }
+    }
+    red_val[ty * 4u + r][tx] = bv;
+    red_idx[ty * 4u + r][tx] = bi;
+  }
+  workgroupBarrier();
+  if (tx == 0u) {
+    for (var r = 0u; r < 4u; r++) {
+      let lr = ty * 4u + r;
+      let row = row0 + lr;
+      if (row < p.b) {
+        var bv = NEG_INF;
+        var bi = -1;
+        for (var t = 0u; t < 16u; t++) {
+          let vi = red_idx[lr][t];
+          if (vi >= 0 && better(red_val[lr][t], vi, bv, bi)) {
+            bv = red_val[lr][t];
+            bi = vi;
+          }
+        }
+        part[row * p.n_tiles + tile_i] = vec2<i32>(bitcast<i32>(bv), bi);
+      }
+    }
+  }
+}
+
+@group(0) @binding(0) var<storage, read> f_part: array<vec2<i32>>;
+@group(0) @binding(1) var<storage, read> f_s: array<f32>;
+@group(0) @binding(2) var<storage, read> f_e_target: array<f32>;
+@group(0) @binding(3) var<storage, read> f_bias_target: array<f32>;
+@group(0) @binding(4) var<storage, read> f_reward: array<f32>;
+@group(0) @binding(5) var<storage, read> f_done: array<f32>;
+// Eight storage buffers: the default per-stage limit, so this runs on any adapter.
+@group(0) @binding(6) var<storage, read_write> f_y: array<f32>;       // b: r + γ(1 − done)·Q_target(s', a*)
+@group(0) @binding(7) var<storage, read_write> f_arg: array<i32>;     // b: a*, or −1
+@group(0) @binding(8) var<uniform> fp: Params;
+
+@compute @workgroup_size(64)
+fn finish(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = gid.x + gid.y * nwg.x * 64u;
+  if (row >= fp.b) { return; }
+  var bv = NEG_INF;
+  var bi = -1;
+  for (var t = 0u; t < fp.n_tiles; t++) {
+    let pv = f_part[row * fp.n_tiles + t];
+    let v = bitcast<f32>(pv.x);
+    if (pv.y >= 0 && better(v, pv.y, bv, bi)) {
+      bv = v;
+      bi = pv.y;
+    }
+  }
+  var q = 0.0;
+  if (bi >= 0) {
+    if (fp.double_q != 0u) {
+      // Double DQN: the online table chose bi; the target table values it.
+      var dot = 0.0;
+      for (var k = 0u; k < fp.d; k++) { dot = fma(f_s[row * fp.d + k], f_e_target[u32(bi) * fp.d + k], dot); }
+      if (fp.has_bias != 0u) { dot += f_bias_target[u32(bi)]; }
+      q = dot;
+    } else {
+      q = bv;
+    }
+  }
+  let y = f_reward[row] + fp.gamma * (1.0 - f_done[row]) * q;
+  f_y[row] = y;
+  f_arg[row] = bi;
+}

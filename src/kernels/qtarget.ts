@@ -1,0 +1,209 @@
+/**
+ * Batched Q-targets over the whole catalogue. With Q(s, a) = s·e_a + b_a, a DQN target
+ * for next states S (B × d) is y = r + γ(1 − done)·Q_target(s', a*), where a* is the
+ * best non-excluded item under the online table (Double DQN) or the target table
+ * (plain DQN). The WebGPU kernel scores items tile by tile and never stores B × I scores.
+ */
+import { GnnrlError } from '../errors.js';
+import { defineKernel } from '../backend/kernel-table.js';
+import type { CpuArray, DeviceArray, GpuArray } from '../backend/arrays.js';
+import type { Engine } from '../engine.js';
+
+export interface QTargetArgs {
+  /** Next-state embeddings, B × d row-major. */
+  next: DeviceArray<'f32'>;
+  batch: number;
+  dim: number;
+  nItems: number;
+  /** Item table that chooses a* in Double DQN (I × d). Ignored when `double` is false. */
+  online: DeviceArray<'f32'>;
+  /** Item table that values a* (I × d); also chooses it when `double` is false. */
+  target: DeviceArray<'f32'>;
+  /** Per-item biases of the two tables (length I each), or none. */
+  onlineBias?: DeviceArray<'f32'>;
+  targetBias?: DeviceArray<'f32'>;
+  reward: DeviceArray<'f32'>;
+  /** 1 where the transition ended the episode, else 0. */
+  done: DeviceArray<'f32'>;
+  /** Items each row may not choose (already seen): CSR with B rows, columns sorted. */
+  exclude?: { rowPtr: DeviceArray<'i32'>; colIdx: DeviceArray<'i32'> };
+  gamma: number;
+  double: boolean;
+}
+
+export interface QTargetResult {
+  /** r + γ(1 − done)·Q_target(s', a*); equals r for a row with every item excluded. */
+  y: DeviceArray<'f32'>;
+  /** a* per row, or −1 when every item is excluded. */
+  argmax: DeviceArray<'i32'>;
+}
+
+function checkArgs(a: QTargetArgs): void {
+  const { batch: b, dim: d, nItems: n } = a;
+  const need = (arr: DeviceArray | undefined, len: number, name: string) => {
+    if (arr && arr.length !== len) throw new GnnrlError('input', `qTargets: ${name}: expected ${len} elements, got ${arr.length}`, { arg: name });
+  };
+  if (!Number.isInteger(b) || b < 0) throw new GnnrlError('input', `qTargets: batch: expected a non-negative integer, got ${b}`, { arg: 'batch' });
+  if (!Number.isInteger(d) || d < 1) throw new GnnrlError('input', `qTargets: dim: expected a positive integer, got ${d}`, { arg: 'dim' });
+  if (!Number.isInteger(n) || n < 1) throw new GnnrlError('input', `qTargets: nItems: expected a positive integer, got ${n}`, { arg: 'nItems' });
+  need(a.next, b * d, 'next');
+  need(a.online, n * d, 'online');
+  need(a.target, n * d, 'target');
+  need(a.onlineBias, n, 'onlineBias');
+  need(a.targetBias, n, 'targetBias');
+  need(a.reward, b, 'reward');
+  need(a.done, b, 'done');
+  if (a.exclude) need(a.exclude.rowPtr, b + 1, 'exclude.rowPtr');
+  if (!!a.onlineBias !== !!a.targetBias && a.double) {
+    throw new GnnrlError('input', 'qTargets: give both onlineBias and targetBias, or neither', { arg: 'onlineBias' });
+  }
+  if (!Number.isFinite(a.gamma) || a.gamma < 0 || a.gamma > 1) {
+    throw new GnnrlError('input', `qTargets: gamma: expected a number in [0, 1], got ${a.gamma}`, { arg: 'gamma' });
+  }
+}
+
+/** CPU reference on plain typed arrays: float64 dot products, ties to the lower index. */
+export function qTargetsReference(a: {
+  next: Float32Array;
+  batch: number;
+  dim: number;
+  nItems: number;
+  online: Float32Array;
+  target: Float32Array;
+  onlineBias?: Float32Array;
+  targetBias?: Float32Array;
+  reward: Float32Array;
+  done: Float32Array;
+  exclude?: { rowPtr: Int32Array; colIdx: Int32Array };
+  gamma: number;
+  double: boolean;
+}): { y: Float32Array; argmax: Int32Array } {
+  const { batch: b, dim: d, nItems: n } = a;
+  const y = new Float32Array(b);
+  const argmax = new Int32Array(b);
+  const chooser = a.double ? a.online : a.target;
+  const chooserBias = a.double ? a.onlineBias : a.targetBias;
+  const excluded = new Uint8Array(n);
+  const score = (table: Float32Array, bias: Float32Array | undefined, row: number, item: number) => {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += a.next[row * d + k] * table[item * d + k];
+    return bias ? s + bias[item] : s;
+  };
+  for (let row = 0; row < b; row++) {
+    if (a.exclude) for (let e = a.exclude.rowPtr[row]; e < a.exclude.rowPtr[row + 1]; e++) excluded[a.exclude.colIdx[e]] = 1;
+    let best = -Infinity;
+    let bi = -1;
+    for (let item = 0; item < n; item++) {
+      if (excluded[item]) continue;
+      const s = score(chooser, chooserBias, row, item);
+      if (bi < 0 || s > best) {
+        best = s;
+        bi = item;
+      }
+    }
+    if (a.exclude) for (let e = a.exclude.rowPtr[row]; e < a.exclude.rowPtr[row + 1]; e++) excluded[a.exclude.colIdx[e]] = 0;
+    const q = bi < 0 ? 0 : a.double ? score(a.target, a.targetBias, row, bi) : best;
+    y[row] = a.reward[row] + a.gamma * (1 - a.done[row]) * q;
+    argmax[row] = bi;
+  }
+  return { y, argmax };
+}
+
+function qTargetsCpu(engine: Engine, a: QTargetArgs): QTargetResult {
+  checkArgs(a);
+  const data = <T extends DeviceArray>(x: T | undefined) => (x ? ((x as CpuArray).data as never) : undefined);
+  const r = qTargetsReference({
+    next: data(a.next)!,
+    batch: a.batch,
+    dim: a.dim,
+    nItems: a.nItems,
+    online: data(a.online)!,
+    target: data(a.target)!,
+    onlineBias: data(a.onlineBias),
+    targetBias: data(a.targetBias),
+    reward: data(a.reward)!,
+    done: data(a.done)!,
+    exclude: a.exclude ? { rowPtr: data(a.exclude.rowPtr)!, colIdx: data(a.exclude.colIdx)! } : undefined,
+    gamma: a.gamma,
+    double: a.double,
+  });
+  return { y: engine.array(r.y), argmax: engine.array(r.argmax) };
+}
+
+const TILE_B = 64;
+const TILE_I = 64;
+
+function qTargetsWebGpu(engine: Engine, a: QTargetArgs): QTargetResult {
+  checkArgs(a);
+  const gpu = engine.gpu;
+  const b = a.batch;
+  const y = engine.empty('f32', b) as GpuArray<'f32'>;
+  const argmax = engine.empty('i32', b) as GpuArray<'i32'>;
+  if (b === 0) return { y, argmax };
+  const nTiles = Math.ceil(a.nItems / TILE_I);
+  const rowTiles = Math.ceil(b / TILE_B);
+  const max = gpu.limits.maxWorkgroupsPerDim;
+  if (nTiles > max || rowTiles > max) {
+    throw new GnnrlError('limit', `qTargets: ${b} rows × ${a.nItems} items needs ${rowTiles}×${nTiles} workgroups, over the limit of ${max} per dimension; split the batch`);
+  }
+  const part = engine.empty('i32', b * nTiles * 2) as GpuArray<'i32'>;
+  const dummyF = engine.empty('f32', 1) as GpuArray<'f32'>;
+  const dummyI = engine.empty('i32', 1) as GpuArray<'i32'>;
+  const hasBias = a.double ? !!a.onlineBias : !!a.targetBias;
+  const params = (doubleQ: boolean) => {
+    const buf = new ArrayBuffer(32);
+    const u = new Uint32Array(buf);
+    const f = new Float32Array(buf);
+    u[0] = b;
+    u[1] = a.nItems;
+    u[2] = a.dim;
+    u[3] = nTiles;
+    u[4] = hasBias ? 1 : 0;
+    u[5] = a.exclude ? 1 : 0;
+    f[6] = a.gamma;
+    u[7] = doubleQ ? 1 : 0;
+    return buf;
+  };
+  const chooser = (a.double ? a.online : a.target) as GpuArray;
+  const chooserBias = (a.double ? a.onlineBias : a.targetBias) as GpuArray | undefined;
+  gpu.dispatch(
+    { name: 'qtarget.tile_max', shader: 'qtarget.wgsl', entry: 'tile_max' },
+    {
+      buffers: [
+        (a.next as GpuArray).buffer,
+        chooser.buffer,
+        chooserBias?.buffer ?? dummyF.buffer,
+        (a.exclude?.rowPtr as GpuArray | undefined)?.buffer ?? dummyI.buffer,
+        (a.exclude?.colIdx as GpuArray | undefined)?.buffer ?? dummyI.buffer,
+        part.buffer,
+      ],
+      uniforms: params(a.double),
+      workgroups: [nTiles, rowTiles],
+    },
+  );
+  const [gx, gy] = gpu.grid(Math.ceil(b / 64));
+  gpu.dispatch(
+    { name: 'qtarget.finish', shader: 'qtarget.wgsl', entry: 'finish' },
+    {
+      buffers: [
+        part.buffer,
+        (a.next as GpuArray).buffer,
+        (a.target as GpuArray).buffer,
+        (a.targetBias as GpuArray | undefined)?.buffer ?? dummyF.buffer,
+        (a.reward as GpuArray).buffer,
+        (a.done as GpuArray).buffer,
+        y.buffer,
+        argmax.buffer,
+      ],
+      uniforms: params(a.double),
+      workgroups: [gx, gy],
+    },
+  );
+  engine.free(part);
+  engine.free(dummyF);
+  engine.free(dummyI);
+  return { y, argmax };
+}
+
+/** y = r + γ(1 − done)·Q_target(s', a*) for every row, a* over all non-excluded items. */
+export const qTargets = defineKernel('qtarget', { cpu: qTargetsCpu, webgpu: qTargetsWebGpu });
