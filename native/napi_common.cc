@@ -119,7 +119,11 @@ Span<T> typedArg(Napi::Env env, Napi::Value v, const std::string& name, napi_typ
     throwInputJs(env, name, std::string("an ") + typeName + ", got " + describe(v));
   Napi::TypedArray ta = v.As<Napi::TypedArray>();
   s.size = static_cast<int64_t>(ta.ElementLength());
-  s.data = reinterpret_cast<const T*>(static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  // An empty typed array may have no backing store; a present-but-empty span must still
+  // be non-null (null means "absent" to the core, e.g. no timestamps).
+  static const T kEmpty[1] = {};
+  s.data = s.size == 0 ? kEmpty
+                       : reinterpret_cast<const T*>(static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
   s.present = true;
   return s;
 }

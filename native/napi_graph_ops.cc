@@ -107,7 +107,7 @@ Napi::Value EncodeStrings(const Napi::CallbackInfo& info) {
       size_t len = 0;
       napi_status s = napi_get_value_string_utf8(env, el, small, sizeof small, &len);
       if (s == napi_string_expected)
-        throw makeError(env, "input", "ids[" + std::to_string(k) + "]: expected a string, got " + describe(Napi::Value(env, el)), "ids", k);
+        throw makeError(env, "input", "ids[" + std::to_string(k) + "]: expected a string (ids are strings), got " + describe(Napi::Value(env, el)), "ids", k);
       NAPI_THROW_IF_FAILED(env, s, Napi::Value());
       if (len + 1 < sizeof small) {
         bytes.append(small, len);
