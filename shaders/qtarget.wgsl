@@ -24,6 +24,10 @@ struct Params {
   has_mask: u32,
   gamma: f32,
   double_q: u32,
+  row_offset: u32, // top-K: first row of this chunk
+  rows: u32,       // top-K: rows in this chunk
+  _pad0: u32,
+  _pad1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> s: array<f32>;          // b × d
@@ -57,14 +61,9 @@ fn better(v: f32, i: i32, bv: f32, bi: i32) -> bool {
   return bi < 0 || v > bv || (v == bv && i < bi);
 }
 
-@compute @workgroup_size(16, 16)
-fn tile_max(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let tx = lid.x;            // item lane: items tx*4 .. tx*4+3 of the tile
-  let ty = lid.y;            // row lane: rows ty*4 .. ty*4+3 of the tile
+// Scores rows row0.. and items item0.. of one tile: each invocation returns its 4 × 4 block.
+fn score_tile(row0: u32, item0: u32, tx: u32, ty: u32) -> array<array<f32, 4>, 4> {
   let flat = ty * 16u + tx;
-  let tile_i = wid.x;
-  let row0 = wid.y * TILE_B;
-  let item0 = tile_i * TILE_I;
   var acc: array<array<f32, 4>, 4>;
   for (var k0 = 0u; k0 < p.d; k0 += KC) {
     // 256 invocations load the 64 × KC chunks of both tiles, 4 values each.
@@ -90,6 +89,17 @@ fn tile_max(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid
     }
     workgroupBarrier();
   }
+  return acc;
+}
+
+@compute @workgroup_size(16, 16)
+fn tile_max(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let tx = lid.x;            // item lane: items tx*4 .. tx*4+3 of the tile
+  let ty = lid.y;            // row lane: rows ty*4 .. ty*4+3 of the tile
+  let tile_i = wid.x;
+  let row0 = wid.y * TILE_B;
+  let item0 = tile_i * TILE_I;
+  let acc = score_tile(row0, item0, tx, ty);
   for (var r = 0u; r < 4u; r++) {
     let row = row0 + ty * 4u + r;
     var bv = NEG_INF;
@@ -127,6 +137,34 @@ fn tile_max(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid
           }
         }
         part[row * p.n_tiles + tile_i] = vec2<i32>(bitcast<i32>(bv), bi);
+      }
+    }
+  }
+}
+
+// Pass for top-K: the masked, biased scores of a chunk of rows, written out in full
+// (rows × n_items, bounded by the caller) for the selection kernel in topk.wgsl.
+// Binding 5 (`part`) is reinterpreted as f32 scores through `chunk_scores`.
+@group(0) @binding(5) var<storage, read_write> chunk_scores: array<f32>;
+
+@compute @workgroup_size(16, 16)
+fn tile_scores(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let tx = lid.x;
+  let ty = lid.y;
+  let row0 = p.row_offset + wid.y * TILE_B;
+  let item0 = wid.x * TILE_I;
+  let acc = score_tile(row0, item0, tx, ty);
+  for (var r = 0u; r < 4u; r++) {
+    let row = row0 + ty * 4u + r;
+    if (row < p.b && row < p.row_offset + p.rows) {
+      for (var c = 0u; c < 4u; c++) {
+        let item = item0 + tx * 4u + c;
+        if (item < p.n_items) {
+          var v = acc[r][c];
+          if (p.has_bias != 0u) { v += bias[item]; }
+          if (p.has_mask != 0u && is_excluded(row, i32(item))) { v = NEG_INF; }
+          chunk_scores[(row - p.row_offset) * p.n_items + item] = v;
+        }
       }
     }
   }

@@ -100,6 +100,12 @@ export class GpuRuntime {
       maxWorkgroupStorage: l.maxComputeWorkgroupStorageSize,
     };
     this.pool = new BufferPool(device, l.maxBufferSize);
+    // Errors outside any scope (bind groups in non-debug mode) would otherwise only be
+    // printed by Dawn; keep them to throw at the next sync point.
+    device.addEventListener('uncapturederror', (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      this.defer(new GnnrlError('gpu', `uncaptured WebGPU error: ${e.message}`));
+    });
     this.maxPerSubmit = options.maxDispatchesPerSubmit ?? 64;
     if (options.timing && !device.features.has('timestamp-query')) {
       throw new GnnrlError('gpu', `timing was requested but the adapter '${adapter.description || adapter.device}' lacks the 'timestamp-query' feature`);

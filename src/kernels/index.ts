@@ -1,3 +1,4 @@
 /** Importing this registers every kernel with the per-backend kernel table. */
 export { spmm, spmmReference } from './spmm.js';
 export { qTargets, qTargetsReference, type QTargetArgs, type QTargetResult } from './qtarget.js';
+export { topK, topKReference, TOPK_MAX, type TopKArgs, type TopKResult } from './topk.js';

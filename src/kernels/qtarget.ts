@@ -151,7 +151,7 @@ function qTargetsWebGpu(engine: Engine, a: QTargetArgs): QTargetResult {
   const dummyI = engine.empty('i32', 1) as GpuArray<'i32'>;
   const hasBias = a.double ? !!a.onlineBias : !!a.targetBias;
   const params = (doubleQ: boolean) => {
-    const buf = new ArrayBuffer(32);
+    const buf = new ArrayBuffer(48); // Params in qtarget.wgsl: 12 words
     const u = new Uint32Array(buf);
     const f = new Float32Array(buf);
     u[0] = b;

@@ -1,0 +1,66 @@
+/**
+ * Row softmax and log-softmax over [rows, cols], with their backwards from the saved
+ * output y: softmax gx = y ⊙ (g − Σ g⊙y); log-softmax gx = g − exp(y) · Σ g.
+ * GPU: one workgroup per row (shaders/tensor/softmax.wgsl).
+ */
+import { defineKernel } from '../backend/kernel-table.js';
+import type { DeviceArray } from '../backend/arrays.js';
+import type { Engine } from '../engine.js';
+import { buf, host, packUniforms, type Arr } from './pack.js';
+
+export function softmaxRef(x: Arr, rows: number, cols: number, log: boolean, out: Arr): Arr {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let m = -Infinity;
+    for (let c = 0; c < cols; c++) m = Math.max(m, x[o + c]);
+    let s = 0;
+    for (let c = 0; c < cols; c++) s += Math.exp(x[o + c] - m);
+    const lse = m + Math.log(s);
+    for (let c = 0; c < cols; c++) out[o + c] = log ? x[o + c] - lse : Math.exp(x[o + c] - lse);
+  }
+  return out;
+}
+
+export function softmaxBackwardRef(y: Arr, g: Arr, rows: number, cols: number, log: boolean, out: Arr): Arr {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let d = 0;
+    for (let c = 0; c < cols; c++) d += log ? g[o + c] : g[o + c] * y[o + c];
+    for (let c = 0; c < cols; c++) out[o + c] = log ? g[o + c] - Math.exp(y[o + c]) * d : y[o + c] * (g[o + c] - d);
+  }
+  return out;
+}
+
+type FwdImpl = (engine: Engine, x: DeviceArray<'f32'>, rows: number, cols: number, log: boolean, out: DeviceArray<'f32'>) => DeviceArray<'f32'>;
+type BwdImpl = (engine: Engine, y: DeviceArray<'f32'>, g: DeviceArray<'f32'>, rows: number, cols: number, log: boolean, out: DeviceArray<'f32'>) => DeviceArray<'f32'>;
+
+function rowDispatch(engine: Engine, entry: string, log: boolean, buffers: GPUBuffer[], rows: number, cols: number): void {
+  if (rows === 0 || cols === 0) return;
+  const gpu = engine.gpu;
+  gpu.dispatch(
+    { name: `${log ? 'log_softmax' : 'softmax'}.${entry}`, shader: 'tensor/softmax.wgsl', entry, constants: { LOG: log ? 1 : 0 } },
+    { buffers, uniforms: packUniforms([['u', rows], ['u', cols]]), workgroups: gpu.grid(rows) },
+  );
+}
+
+export const softmaxKernel = defineKernel<FwdImpl>('tensor.softmax', {
+  cpu: (_e, x, rows, cols, log, out) => {
+    softmaxRef(host(x), rows, cols, log, host(out));
+    return out;
+  },
+  webgpu: (engine, x, rows, cols, log, out) => {
+    rowDispatch(engine, 'forward', log, [buf(x), buf(out)], rows, cols);
+    return out;
+  },
+});
+
+export const softmaxBackwardKernel = defineKernel<BwdImpl>('tensor.softmax_backward', {
+  cpu: (_e, y, g, rows, cols, log, out) => {
+    softmaxBackwardRef(host(y), host(g), rows, cols, log, host(out));
+    return out;
+  },
+  webgpu: (engine, y, g, rows, cols, log, out) => {
+    rowDispatch(engine, 'backward', log, [buf(y), buf(g), buf(out)], rows, cols);
+    return out;
+  },
+});
