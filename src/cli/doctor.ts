@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { Engine } from '../engine.js';
 import { GnnrlError } from '../errors.js';
 import { listKernels } from '../backend/kernel-table.js';
-import { loadNative, nativeLoadError, nativeAddonPath } from '../native.js';
+import { join } from 'node:path';
+import { loadNative, nativeLoadError, packageRoot } from '../native.js';
 import { REQUESTED_LIMITS } from '../gpu/adapter.js';
 import '../kernels/index.js';
 
@@ -72,8 +73,11 @@ export async function doctorReport(): Promise<DoctorReport> {
     report.reason = err instanceof GnnrlError ? err.message : String(err);
   }
   const native = loadNative();
-  if (native) report.native = { loaded: true, path: nativeAddonPath() };
+  if (native) report.native = { loaded: true, path: join(packageRoot(), 'build', 'Release', 'gnnrl_native.node') };
   else report.native = { loaded: false, error: nativeLoadError(), fix: 'npm run build:native (needs cmake >= 3.15 and a C++17 compiler)' };
+  if (native && typeof (native as { version?: () => string }).version === 'function') {
+    report.native.path += ` (addon ${(native as unknown as { version: () => string }).version()})`;
+  }
   return report;
 }
 

@@ -1,0 +1,53 @@
+import { describe, expect, test } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+function doctor(args: string[], env: Record<string, string | undefined> = {}) {
+  return spawnSync(process.execPath, ['--import', 'tsx', main, 'doctor', ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, ...env },
+  });
+}
+
+// Points the Vulkan loader at no driver: the machine then has no WebGPU adapter.
+const NO_ADAPTER = { VK_DRIVER_FILES: '/nonexistent/icd.json', VK_ICD_FILENAMES: '/nonexistent/icd.json', GNNRL_BACKEND: undefined };
+
+describe('gnnrl doctor', () => {
+  test('reports node, backend, adapter, limits and the native addon as JSON', () => {
+    const r = doctor(['--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.node).toBe(process.version);
+    expect(report.kernels.map((k: { name: string }) => k.name)).toContain('spmm');
+    expect(typeof report.native.loaded).toBe('boolean');
+    if (!report.native.loaded) expect(report.native.fix).toMatch(/npm run build:native/);
+    if (process.env.GNNRL_REQUIRE_GPU === '1') {
+      expect(report.backend).toBe('webgpu');
+      expect(report.adapter.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+      expect(report.reason).toMatch(/webgpu on /);
+    }
+  });
+
+  test('names the adapter in the text report', () => {
+    const r = doctor([]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^backend +(webgpu|cpu): /m);
+    if (process.env.GNNRL_REQUIRE_GPU === '1') expect(r.stdout).toMatch(/^adapter +\S+/m);
+  });
+
+  test('falls back to the CPU and says how to get an adapter when there is none', () => {
+    const r = doctor([], { ...NO_ADAPTER, GNNRL_REQUIRE_GPU: undefined });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^backend +cpu: cpu backend: no WebGPU adapter/m);
+    expect(r.stdout).toMatch(/install-software-gpu\.sh/);
+  });
+
+  test('exits non-zero under GNNRL_REQUIRE_GPU=1 when there is no adapter', () => {
+    const r = doctor([], { ...NO_ADAPTER, GNNRL_REQUIRE_GPU: '1' });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/WebGPU backend required \(GNNRL_REQUIRE_GPU=1\) but unavailable/);
+  });
+});
