@@ -1,0 +1,87 @@
+/**
+ * Degree-aware row layout for the SpMM kernels (Gale et al.'s row swizzle plus long-row
+ * splitting). Given a Csr:
+ *
+ *   order      Int32Array(nRows): rows by degree, longest first; equal degrees keep row
+ *              order (stable), so the layout is a pure function of the matrix.
+ *   segRow     Int32Array(nSeg):  the row each segment belongs to.
+ *   segStart   Int32Array(nSeg):  first nnz position of the segment (into colIdx/values).
+ *   segEnd     Int32Array(nSeg):  one past its last position; segEnd - segStart <= maxSegment.
+ *   rowSegPtr  Int32Array(nRows + 1): the segments of row order[p] are
+ *              rowSegPtr[p] .. rowSegPtr[p + 1] - 1, contiguous and in nnz order.
+ *
+ * Segments follow `order`; a row of length L > 0 gives ceil(L / maxSegment) segments
+ * cutting [rowPtr[r], rowPtr[r+1]) into consecutive maxSegment-sized pieces. An empty row
+ * gives one empty segment (segStart == segEnd) when `emptyRowSegments` (the default), so
+ * a kernel writing one output per segment still writes every row (a zero). Together the
+ * segments cover every nnz exactly once. A kernel's first pass computes one partial
+ * result per segment; rows with rowSegPtr[p + 1] - rowSegPtr[p] > 1 are then summed by a
+ * second pass over their segment range (no float atomics, so results are deterministic).
+ */
+import { MAX_INDEX, csrArg, inputError, intArg, optionsObject, boolOpt } from './args.js';
+import type { Csr } from './types.js';
+
+export interface SegmentLayout {
+  order: Int32Array;
+  segRow: Int32Array;
+  segStart: Int32Array;
+  segEnd: Int32Array;
+  rowSegPtr: Int32Array;
+  maxSegment: number;
+}
+
+export interface LayoutOptions {
+  /** Longest segment in nnz (default 256). */
+  maxSegment?: number;
+  /** One empty segment per empty row (default true). */
+  emptyRowSegments?: boolean;
+}
+
+/**
+ * Pure TypeScript: two linear passes (a counting sort on degree, then segment cutting),
+ * so an addon version would save little; it runs once per graph.
+ */
+export function degreeLayout(csr: Csr, opts: LayoutOptions = {}): SegmentLayout {
+  const o = optionsObject(opts);
+  const maxSegment = o.maxSegment === undefined ? 256 : intArg(o.maxSegment, 'maxSegment', 1, MAX_INDEX);
+  const emptySeg = boolOpt(o, 'emptyRowSegments', true);
+  const m = csrArg(csr, 'csr');
+  const { nRows, rowPtr } = m;
+  let maxDeg = 0;
+  for (let r = 0; r < nRows; r++) maxDeg = Math.max(maxDeg, rowPtr[r + 1] - rowPtr[r]);
+  // Counting sort by degree, descending, stable.
+  const bucket = new Int32Array(maxDeg + 2);
+  for (let r = 0; r < nRows; r++) bucket[maxDeg - (rowPtr[r + 1] - rowPtr[r]) + 1]++;
+  for (let d = 0; d <= maxDeg; d++) bucket[d + 1] += bucket[d];
+  const order = new Int32Array(nRows);
+  for (let r = 0; r < nRows; r++) order[bucket[maxDeg - (rowPtr[r + 1] - rowPtr[r])]++] = r;
+
+  const rowSegPtr = new Int32Array(nRows + 1);
+  let nSeg = 0;
+  for (let p = 0; p < nRows; p++) {
+    const len = rowPtr[order[p] + 1] - rowPtr[order[p]];
+    nSeg += len === 0 ? (emptySeg ? 1 : 0) : Math.ceil(len / maxSegment);
+    if (nSeg > MAX_INDEX) throw inputError('maxSegment', 'a larger value: more than 2147483647 segments');
+    rowSegPtr[p + 1] = nSeg;
+  }
+  const segRow = new Int32Array(nSeg);
+  const segStart = new Int32Array(nSeg);
+  const segEnd = new Int32Array(nSeg);
+  let s = 0;
+  for (let p = 0; p < nRows; p++) {
+    const r = order[p];
+    const end = rowPtr[r + 1];
+    let a = rowPtr[r];
+    if (a === end && emptySeg) {
+      segRow[s] = r;
+      segStart[s] = a;
+      segEnd[s++] = a;
+    }
+    for (; a < end; a += maxSegment) {
+      segRow[s] = r;
+      segStart[s] = a;
+      segEnd[s++] = Math.min(end, a + maxSegment);
+    }
+  }
+  return { order, segRow, segStart, segEnd, rowSegPtr, maxSegment };
+}
