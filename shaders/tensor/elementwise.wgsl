@@ -84,13 +84,26 @@ fn hash_u32(seed: u32, counter: u32) -> u32 {
   return (h >> 22u) ^ h;
 }
 
-// log(1 + t) without losing t when t is tiny (WGSL has no log1p): Goldberg's trick.
+// log(1 + t) for t >= 0 (WGSL has no log1p). Below 0.01 a four-term series is exact to
+// f32 (truncation t^5/5); above it log(1 + t) is well conditioned. GPU log is only
+// accurate to an absolute ulp or so near 1, so tricks that rely on log(1 + tiny) fail.
 fn log1p_(t: f32) -> f32 {
-  let u = 1.0 + t;
-  if (u == 1.0) {
-    return t;
+  if (t < 0.01) {
+    return t * (1.0 - t * (0.5 - t * (0.33333334 - t * 0.25)));
   }
-  return log(u) * (t / (u - 1.0));
+  return log(1.0 + t);
+}
+
+// tanh without cancellation near 0 (a series below 0.1, next term 62x^9/2835) and
+// without overflow for large |x| (only exp of a non-positive argument is taken).
+fn tanh_(x: f32) -> f32 {
+  let ax = abs(x);
+  if (ax < 0.1) {
+    let x2 = x * x;
+    return x * (1.0 + x2 * (-0.33333334 + x2 * (0.13333334 - x2 * 0.053968254)));
+  }
+  let e = exp(-2.0 * ax);
+  return sign(x) * (1.0 - e) / (1.0 + e);
 }
 
 fn sigmoid_(x: f32) -> f32 {
@@ -112,8 +125,7 @@ fn unary_op(x: f32, y: f32, i: u32) -> f32 {
     case U_RELU: { return max(x, 0.0); }
     case U_LEAKY: { return select(up.alpha * x, x, x > 0.0); }
     case U_SIGMOID: { return sigmoid_(x); }
-    // tanh(±15) is ±1 in f32; clamping avoids inf/inf in implementations built on exp.
-    case U_TANH: { return tanh(clamp(x, -15.0, 15.0)); }
+    case U_TANH: { return tanh_(x); }
     case U_EXP: { return exp(x); }
     case U_LOG: { return log(x); }
     case U_SOFTPLUS: { return softplus_(x); }
