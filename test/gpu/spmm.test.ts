@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { spmm, spmmReference } from '../../src/kernels/spmm.js';
+import { spmm, spmmReference, uploadCsrForSpmm, spmmVariantsFor, SPMM_VARIANTS, tuneSpmm, spmmVariant, type SpmmVariant } from '../../src/kernels/spmm.js';
 import { GnnrlError } from '../../src/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import { forEachBackend, testSeed } from '../util/backends.js';
@@ -19,9 +19,10 @@ function absScale(a: Csr, x: Float32Array, d: number): Float64Array {
 const cases: { nRows: number; nCols: number; nnz: number; d: number; pattern: CsrPattern }[] = [
   { nRows: 1, nCols: 1, nnz: 1, d: 1, pattern: 'uniform' },
   { nRows: 67, nCols: 45, nnz: 300, d: 3, pattern: 'empty-rows' },
-  { nRows: 129, nCols: 77, nnz: 2_000, d: 17, pattern: 'one-huge-row' },
+  { nRows: 129, nCols: 1_077, nnz: 2_000, d: 17, pattern: 'one-huge-row' },
   { nRows: 1_001, nCols: 513, nnz: 9_000, d: 64, pattern: 'empty-rows' },
-  { nRows: 333, nCols: 1_000, nnz: 5_000, d: 100, pattern: 'one-huge-row' },
+  { nRows: 333, nCols: 3_000, nnz: 5_000, d: 100, pattern: 'one-huge-row' },
+  { nRows: 301, nCols: 2_000, nnz: 4_000, d: 64, pattern: 'one-huge-row' },
   { nRows: 65, nCols: 31, nnz: 500, d: 256, pattern: 'uniform' },
   { nRows: 40, nCols: 10, nnz: 0, d: 5, pattern: 'all-empty' },
   { nRows: 0, nCols: 10, nnz: 0, d: 8, pattern: 'uniform' },
@@ -48,6 +49,47 @@ forEachBackend('spmm', (b) => {
       engine.free(out);
     });
   }
+
+  // The tuned variants over the segmented plan (small maxSegment so rows really split).
+  for (const variant of b.kind === 'webgpu' ? SPMM_VARIANTS : []) {
+    test(`variant ${variant} matches the reference on every awkward shape`, async (ctx) => {
+      const engine = b.engine(ctx);
+      const seed = testSeed();
+      const rng = new Rng(seed);
+      for (const c of cases) {
+        const a = randomCsr(rng, c.nRows, c.nCols, c.nnz, c.pattern);
+        const x = randomF32(rng, c.nCols * c.d);
+        const A = uploadCsrForSpmm(engine, a, { maxSegment: 37 });
+        if (!spmmVariantsFor(A, c.d).includes(variant)) continue;
+        const out = engine.array(poisonF32(c.nRows * c.d));
+        spmm(engine, A, engine.array(x), c.d, out, variant as SpmmVariant);
+        expectAllClose(await engine.read(out), spmmReference(a, x, c.d), {
+          scale: absScale(a, x, c.d),
+          context: `(${variant}, ${c.nRows}×${c.nCols}, d ${c.d}, ${c.pattern}, seed ${seed})`,
+        });
+      }
+    });
+  }
+
+  if (b.kind === 'webgpu') test('autotune picks a variant that then serves later calls', async (ctx) => {
+    const engine = b.engine(ctx);
+    const dir = await import('node:fs').then((fs) => fs.mkdtempSync(`${(process.env.TMPDIR ?? '/tmp')}/gnnrl-tune-`));
+    process.env.GNNRL_CACHE_DIR = dir;
+    const rng = new Rng(testSeed());
+    const a = randomCsr(rng, 500, 400, 5_000, 'one-huge-row');
+    const A = uploadCsrForSpmm(engine, a);
+    const r = await tuneSpmm(engine, A, 16);
+    expect(Object.keys(r!.medians).sort()).toEqual([...spmmVariantsFor(A, 16)].sort());
+    expect(spmmVariant(engine, A, 16)).toBe(r!.variant);
+    const saved = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(`${dir}/autotune.json`, 'utf8')));
+    expect(Object.values(saved)).toContain(r!.variant);
+    process.env.GNNRL_KERNEL_VARIANT = 'spmm=lanes';
+    try {
+      expect(spmmVariant(engine, A, 16)).toBe('lanes');
+    } finally {
+      delete process.env.GNNRL_KERNEL_VARIANT;
+    }
+  });
 
   test('allocates its output when none is given, and reuses the pipeline across shapes', async (ctx) => {
     const engine = b.engine(ctx);
