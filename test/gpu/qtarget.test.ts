@@ -56,7 +56,7 @@ forEachBackend('qTargets', (b) => {
         double: c.double,
       };
       const ref = qTargetsReference(host);
-      const dev = (x: Float32Array | Int32Array | undefined) => (x ? engine.array(x) : undefined);
+      const dev = (x: Float32Array | undefined) => (x ? engine.array(x) : undefined);
       const res = qTargets(engine, {
         ...host,
         next: dev(host.next)!,
