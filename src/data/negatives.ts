@@ -65,6 +65,8 @@ export interface SamplerOptions {
   exclude?: PositiveIndex;
   /** Popularity weight is count^exponent (default 1: proportional; 0.75 is word2vec's). */
   popularityExponent?: number;
+  /** Item counts to weigh by (default: item degrees of the log given), e.g. from the full train log when sampling for a sub-batch. */
+  itemCounts?: ArrayLike<number>;
 }
 
 /** Rejection tries before falling back to an exact draw from the user's complement. */
@@ -87,7 +89,8 @@ export class NegativeSampler {
     this.exclude = opts.exclude ?? PositiveIndex.of(x);
     if (strategy === 'popularity') {
       const e = opts.popularityExponent ?? 1;
-      const deg = itemDegrees(x);
+      const deg = opts.itemCounts ?? itemDegrees(x);
+      check(deg.length === x.nItems, 'itemCounts', `length nItems (${x.nItems}), got ${deg.length}`);
       this.weights = new Float64Array(x.nItems);
       for (let i = 0; i < x.nItems; i++) this.weights[i] = deg[i] > 0 ? Math.pow(deg[i], e) : 0;
       this.alias = new AliasTable(this.weights);

@@ -3,8 +3,10 @@
  * tests can score any recommendation exactly.
  *
  * The model (all draws from one seeded stream, so a seed fixes everything):
- * - user u has a latent vector p_u and a drift direction d_u, item i a vector q_i, all
- *   N(0, I/√dim) so that the affinity a(u,i) = p_u·q_i has variance about 1;
+ * - user u has a latent vector p_u and a drift direction d_u, both N(0, I/√dim); items
+ *   fall into `clusters` groups (think genres): item i of group c has
+ *   q_i = μ_c + r_i, with the group centre μ_c carrying `clusterShare` of the variance,
+ *   so that the affinity a(u,i) = p_u·q_i has variance about 1;
  * - item popularity is Zipf: the item at popularity rank r (a random permutation of
  *   items) has weight 1/r^zipf;
  * - user u makes n_u events, n_u log-normal (median `meanEvents`·e^(−σ²/2), clamped);
@@ -13,10 +15,13 @@
  * - interests drift slowly: at time t the user's vector is p_u(t) = p_u + drift·(1−t)·d_u,
  *   so p_u itself is the preference "now" (t = 1), the point recommendations are for;
  * - a click at time t picks an item with probability ∝ pop_i · exp(a_t(u,i)/τ), without
- *   repeating an item for the same user. It is drawn by sampling-importance-resampling:
- *   a pool of candidates is drawn ∝ pop (alias table, O(1) each), then Gumbel-top-m
- *   over the pool's exp(a/τ) picks the events of one time segment. This is exact in
- *   the limit of a large pool and costs O(pool·dim) per user instead of O(items·dim);
+ *   repeating an item for the same user. Since pop_i·exp(a/τ) = [pop_i·exp(A(u,c)/τ)] ·
+ *   exp((a − A(u,c))/τ) with A(u,c) = p_u·μ_c, it is drawn in two parts: a pool of
+ *   candidates from the first factor exactly (group c ∝ its total popularity ·
+ *   exp(A/τ), then an item of c ∝ pop via a per-group alias table), then Gumbel-top-m
+ *   over the pool's residual weights exp((a − A)/τ) picks the events of one time segment
+ *   (sampling-importance-resampling: exact as the pool grows, and the strong group-level
+ *   preference is exact at any pool size). Cost O(pool·dim) per user, not O(items·dim);
  * - the rating of an event is clamp(round(μ + b_u + b_i + w·a_t(u,i) + ε), 1, 5) with
  *   ε ~ N(0, noise²).
  * `score(u, i)` = a(u,i)/τ + log pop_i, the log of the unnormalised click probability
@@ -49,6 +54,10 @@ export interface WorldConfig {
   drift?: number;
   /** Time segments per user with their own p_u(t) (default 4). */
   segments?: number;
+  /** Item groups (default 16). */
+  clusters?: number;
+  /** Share of item-vector variance carried by the group centre (default 0.7). */
+  clusterShare?: number;
   /** Rating model: μ, bias spreads, factor weight w, noise σ. */
   rating?: { mu?: number; userBiasSd?: number; itemBiasSd?: number; factorWeight?: number; noiseSd?: number };
   /** Implicit log: `rating` null (default false). */
@@ -84,6 +93,9 @@ export interface SyntheticWorld {
   readonly itemBias: Float32Array;
   /** Normalised popularity (sums to 1). */
   readonly popularity: Float64Array;
+  /** Group of each item, and the group centres (clusters × dim). */
+  readonly itemGroup: Int32Array;
+  readonly groupCentres: Float32Array;
   /** Affinity p_u·q_i (now). */
   affinity(user: number, item: number): number;
   /** Log of the unnormalised click probability now: a(u,i)/τ + log pop_i. */
@@ -113,7 +125,9 @@ export function syntheticWorld(opts: ({ preset: WorldPreset } & Partial<WorldCon
     temperature: c.temperature ?? 0.5,
     drift: c.drift ?? 0.3,
     segments: c.segments ?? 4,
-    rating: { mu: 3.5, userBiasSd: 0.3, itemBiasSd: 0.4, factorWeight: 0.6, noiseSd: 0.5, ...c.rating },
+    clusters: c.clusters ?? 16,
+    clusterShare: c.clusterShare ?? 0.7,
+    rating: { mu: 3.0, userBiasSd: 0.3, itemBiasSd: 0.4, factorWeight: 0.5, noiseSd: 0.6, ...c.rating },
     implicit: c.implicit ?? false,
     start: c.start ?? 1_577_836_800,
     span: c.span ?? 2 * 365 * 86_400,
@@ -124,6 +138,8 @@ export function syntheticWorld(opts: ({ preset: WorldPreset } & Partial<WorldCon
   check(cfg.minEvents >= 1 && cfg.minEvents <= cfg.maxEvents, 'minEvents', `in [1, maxEvents = ${cfg.maxEvents}]`);
   check(cfg.maxEvents <= cfg.nItems, 'maxEvents', `<= nItems (${cfg.nItems}): events never repeat an item`);
   check(Number.isInteger(cfg.segments) && cfg.segments >= 1, 'segments', 'an integer >= 1');
+  check(Number.isInteger(cfg.clusters) && cfg.clusters >= 1, 'clusters', 'an integer >= 1');
+  check(cfg.clusterShare >= 0 && cfg.clusterShare <= 1, 'clusterShare', 'in [0, 1]');
   return generate(cfg);
 }
 
@@ -138,7 +154,12 @@ function generate(cfg: SyntheticWorld['config']): SyntheticWorld {
   };
   const P = fill(nUsers * dim, sd);
   const D = fill(nUsers * dim, sd);
-  const Q = fill(nItems * dim, sd);
+  const G = cfg.clusters;
+  const M = fill(G * dim, sd * Math.sqrt(cfg.clusterShare));
+  const group = new Int32Array(nItems);
+  for (let i = 0; i < nItems; i++) group[i] = rng.int(G);
+  const Q = fill(nItems * dim, sd * Math.sqrt(1 - cfg.clusterShare));
+  for (let i = 0; i < nItems; i++) for (let d = 0; d < dim; d++) Q[i * dim + d] += M[group[i] * dim + d];
   const bu = fill(nUsers, cfg.rating.userBiasSd);
   const bi = fill(nItems, cfg.rating.itemBiasSd);
   const rank = new Int32Array(nItems);
@@ -149,7 +170,18 @@ function generate(cfg: SyntheticWorld['config']): SyntheticWorld {
   for (let i = 0; i < nItems; i++) total += pop[i] = 1 / Math.pow(rank[i] + 1, cfg.zipf);
   for (let i = 0; i < nItems; i++) pop[i] /= total;
   const logPop = pop.map(Math.log);
-  const popAlias = new AliasTable(pop);
+  // Per-group alias tables over popularity, and each group's total popularity.
+  const members: number[][] = Array.from({ length: G }, () => []);
+  for (let i = 0; i < nItems; i++) members[group[i]].push(i);
+  const groupPop = new Float64Array(G);
+  const groupAlias: (AliasTable | null)[] = members.map((m, g) => {
+    if (m.length === 0) return null;
+    for (const i of m) groupPop[g] += pop[i];
+    return new AliasTable(m.map((i) => pop[i]));
+  });
+  const groupItems = members.map((m) => Int32Array.from(m));
+  const groupCum = new Float64Array(G);
+  const A = new Float64Array(G);
 
   // Activity: log-normal with the requested mean.
   const counts = new Int32Array(nUsers);
@@ -190,8 +222,21 @@ function generate(cfg: SyntheticWorld['config']): SyntheticWorld {
       const tMid = (times[lo] + times[hi - 1]) / 2;
       const back = cfg.drift * (1 - tMid);
       for (let d = 0; d < dim; d++) pt[d] = P[u * dim + d] + back * D[u * dim + d];
-      // Candidate pool ∝ popularity, deduplicated, excluding the user's earlier items.
-      const want = 3 * m + 20;
+      // Group weights ∝ groupPop · exp(A(u,c)/τ), shifted by the max for stability.
+      let amax = -Infinity;
+      for (let g = 0; g < G; g++) {
+        let a = 0;
+        for (let d = 0; d < dim; d++) a += pt[d] * M[g * dim + d];
+        A[g] = a;
+        if (groupPop[g] > 0 && a > amax) amax = a;
+      }
+      let cum = 0;
+      for (let g = 0; g < G; g++) {
+        cum += groupPop[g] > 0 ? groupPop[g] * Math.exp((A[g] - amax) * inv) : 0;
+        groupCum[g] = cum;
+      }
+      // Candidate pool, deduplicated, excluding the user's earlier items.
+      const want = 2 * m + 16;
       if (poolItems.length < want) {
         poolItems = new Int32Array(want * 2);
         poolKeys = new Float64Array(want * 2);
@@ -199,16 +244,19 @@ function generate(cfg: SyntheticWorld['config']): SyntheticWorld {
       stamp++;
       let size = 0;
       for (let t = 0; t < want; t++) {
-        const it = popAlias.sample(rng);
+        const x = rng.next() * cum;
+        let g = 0;
+        while (g < G - 1 && groupCum[g] <= x) g++;
+        const it = groupItems[g][groupAlias[g]!.sample(rng)];
         if (taken[it] === u + 1 || poolMark[it] === stamp) continue;
         poolMark[it] = stamp;
         let a = 0;
         for (let d = 0; d < dim; d++) a += pt[d] * Q[it * dim + d];
-        // Gumbel-top-m over exp(a/τ) = sampling m without replacement ∝ exp(a/τ).
-        let g = rng.next();
-        while (g === 0) g = rng.next();
+        // Gumbel-top-m over residual weights = sampling m without replacement ∝ exp((a − A)/τ).
+        let gu = rng.next();
+        while (gu === 0) gu = rng.next();
         poolItems[size] = it;
-        poolKeys[size] = a * inv - Math.log(-Math.log(g));
+        poolKeys[size] = (a - A[g]) * inv - Math.log(-Math.log(gu));
         size++;
       }
       const take = Math.min(m, size);
@@ -242,7 +290,7 @@ function generate(cfg: SyntheticWorld['config']): SyntheticWorld {
     userIds: IdMap.fromIds(range(nUsers)),
     itemIds: IdMap.fromIds(range(nItems)),
   };
-  return makeWorld(cfg, interactions, P, D, Q, bu, bi, pop, logPop);
+  return makeWorld(cfg, interactions, P, D, Q, bu, bi, pop, logPop, group, M);
 }
 
 function range(n: number): Iterable<number> {
@@ -296,6 +344,8 @@ function makeWorld(
   bi: Float32Array,
   pop: Float64Array,
   logPop: Float64Array,
+  group: Int32Array,
+  centres: Float32Array,
 ): SyntheticWorld {
   const { nUsers, nItems, dim } = cfg;
   const inv = 1 / cfg.temperature;
@@ -329,6 +379,8 @@ function makeWorld(
     userBias: bu,
     itemBias: bi,
     popularity: pop,
+    itemGroup: group,
+    groupCentres: centres,
     affinity(u, i) {
       checkUser(u);
       checkItem(i);
