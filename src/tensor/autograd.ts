@@ -40,6 +40,7 @@ export function noGrad<T>(fn: () => T): T {
 
 /** Marks `out` as produced by `op` from `inputs` when any input needs a gradient. */
 export function record(out: Tensor, op: string, inputs: Tensor[], backward: (g: Tensor) => (Tensor | null)[]): Tensor {
+  out.op ??= op;
   if (disabled === 0 && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     out.node = { op, inputs, backward };

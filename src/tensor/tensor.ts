@@ -37,6 +37,8 @@ export class Tensor implements Disposable {
   grad: Tensor | null = null;
   /** The op that produced this tensor, when recorded for autograd. */
   node: GradNode | null = null;
+  /** Name of the op that produced this tensor (for error messages), recorded or not. */
+  op: string | null = null;
   /** Set on parameters: optimisers, `state()` and `dispose` treat them as owned model state. */
   isParameter = false;
   /**
@@ -91,7 +93,7 @@ export class Tensor implements Disposable {
     if (!this.storage) {
       throw new GnnrlError(
         'state',
-        `a ${fmtShape(this.shape)} ${this.dtype} tensor${this.node ? ` made by '${this.node.op}'` : ''} was used after dispose (an engine.scope freed it? return it from the scope or engine.keep it)`,
+        `a ${fmtShape(this.shape)} ${this.dtype} tensor${this.op ? ` made by '${this.op}'` : ''} was used after dispose (an engine.scope freed it? return it from the scope or engine.keep it)`,
       );
     }
     return this.storage.array;
