@@ -41,3 +41,16 @@ export function expectAllClose(actual: ArrayLike<number>, expected: ArrayLike<nu
 export function poisonF32(n: number): Float32Array {
   return new Float32Array(n).fill(Number.NaN);
 }
+
+/**
+ * Fills the pool with NaN-filled buffers of these element counts, so that the next
+ * allocations a kernel makes for its outputs come back poisoned: an element the kernel
+ * fails to write then shows up as NaN. (The pool reuses the most recently freed buffer.)
+ */
+export async function poisonPool(engine: import('../../src/engine.js').Engine, counts: number[]): Promise<void> {
+  if (!engine.isGpu) return;
+  const arrs = counts.map((n) => engine.array(poisonF32(Math.max(1, n))));
+  await engine.sync();
+  for (const a of arrs.reverse()) engine.free(a);
+  engine.gpu.flush();
+}

@@ -1,0 +1,302 @@
+/**
+ * Graph attention (GATConv's message passing) with K heads of F columns each:
+ * out_i = Σ_j softmax_j(LeakyReLU(el_i + er_j)) · H_j per head, over the CSR rows of a
+ * graph (row i = destination, its columns = neighbours j). `el = H_dst·a_l` and
+ * `er = H_src·a_r` come from the layer (ordinary tensor ops); this kernel does the
+ * sparse part and its backward. See shaders/gat.wgsl for the passes.
+ */
+import { GnnrlError } from '../errors.js';
+import { defineKernel } from '../backend/kernel-table.js';
+import type { CpuArray, DeviceArray, GpuArray } from '../backend/arrays.js';
+import type { Engine } from '../engine.js';
+import type { Csr } from '../graph/types.js';
+
+/** A graph prepared once for attention: rows, per-edge rows, and the transpose with edge ids. */
+export interface GatGraph {
+  readonly nDst: number;
+  readonly nSrc: number;
+  readonly nnz: number;
+  readonly rowPtr: DeviceArray<'i32'>;
+  readonly colIdx: DeviceArray<'i32'>;
+  /** Destination row of each edge. */
+  readonly edgeRow: DeviceArray<'i32'>;
+  /** Transpose (rows = sources): row pointers, destination of each entry, its edge id. */
+  readonly tRowPtr: DeviceArray<'i32'>;
+  readonly tDst: DeviceArray<'i32'>;
+  readonly tEdge: DeviceArray<'i32'>;
+  /** Host copy, for the CPU backend and references. */
+  readonly host: Csr;
+}
+
+/** Adds the missing diagonal entries of a square CSR (GAT's self-loops), keeping columns sorted. */
+export function withSelfLoops(csr: Csr): Csr {
+  if (csr.nRows !== csr.nCols) throw new GnnrlError('input', `selfLoops: the graph must be square, got ${csr.nRows}×${csr.nCols}`, { arg: 'selfLoops' });
+  const rowPtr = new Int32Array(csr.nRows + 1);
+  const cols: number[] = [];
+  const vals: number[] = [];
+  for (let r = 0; r < csr.nRows; r++) {
+    let placed = false;
+    for (let e = csr.rowPtr[r]; e < csr.rowPtr[r + 1]; e++) {
+      const c = csr.colIdx[e];
+      if (!placed && c >= r) {
+        if (c !== r) {
+          cols.push(r);
+          vals.push(1);
+        }
+        placed = true;
+      }
+      cols.push(c);
+      vals.push(csr.values[e]);
+    }
+    if (!placed) {
+      cols.push(r);
+      vals.push(1);
+    }
+    rowPtr[r + 1] = cols.length;
+  }
+  return { nRows: csr.nRows, nCols: csr.nCols, rowPtr, colIdx: Int32Array.from(cols), values: Float32Array.from(vals) };
+}
+
+/** Transpose with the forward edge id of each entry (counting sort; stable, so sorted). */
+function transposeWithEdges(csr: Csr): { rowPtr: Int32Array; dst: Int32Array; edge: Int32Array } {
+  const nnz = csr.colIdx.length;
+  const rowPtr = new Int32Array(csr.nCols + 1);
+  for (let e = 0; e < nnz; e++) rowPtr[csr.colIdx[e] + 1]++;
+  for (let c = 0; c < csr.nCols; c++) rowPtr[c + 1] += rowPtr[c];
+  const next = rowPtr.slice(0, csr.nCols);
+  const dst = new Int32Array(nnz);
+  const edge = new Int32Array(nnz);
+  for (let r = 0; r < csr.nRows; r++) {
+    for (let e = csr.rowPtr[r]; e < csr.rowPtr[r + 1]; e++) {
+      const t = next[csr.colIdx[e]]++;
+      dst[t] = r;
+      edge[t] = e;
+    }
+  }
+  return { rowPtr, dst, edge };
+}
+
+export function prepareGatGraph(engine: Engine, csr: Csr, opts: { selfLoops?: boolean } = {}): GatGraph {
+  const g = opts.selfLoops ? withSelfLoops(csr) : csr;
+  const nnz = g.colIdx.length;
+  const edgeRow = new Int32Array(nnz);
+  for (let r = 0; r < g.nRows; r++) edgeRow.fill(r, g.rowPtr[r], g.rowPtr[r + 1]);
+  const t = transposeWithEdges(g);
+  return {
+    nDst: g.nRows,
+    nSrc: g.nCols,
+    nnz,
+    rowPtr: engine.array(g.rowPtr),
+    colIdx: engine.array(g.colIdx),
+    edgeRow: engine.array(edgeRow),
+    tRowPtr: engine.array(t.rowPtr),
+    tDst: engine.array(t.dst),
+    tEdge: engine.array(t.edge),
+    host: g,
+  };
+}
+
+export interface GatShape {
+  heads: number;
+  /** Columns per head. */
+  f: number;
+  /** LeakyReLU negative slope (GAT uses 0.2). */
+  slope: number;
+}
+
+function checkShape(g: GatGraph, s: GatShape, h: DeviceArray<'f32'>, el: DeviceArray<'f32'>, er: DeviceArray<'f32'>): void {
+  const w = s.heads * s.f;
+  if (!Number.isInteger(s.heads) || s.heads < 1 || !Number.isInteger(s.f) || s.f < 1) {
+    throw new GnnrlError('input', `gat: heads and f: expected positive integers, got ${s.heads} and ${s.f}`, { arg: 'heads' });
+  }
+  if (h.length !== g.nSrc * w) throw new GnnrlError('input', `gat: h: expected ${g.nSrc}×${w} elements, got ${h.length}`, { arg: 'h' });
+  if (el.length !== g.nDst * s.heads) throw new GnnrlError('input', `gat: el: expected ${g.nDst}×${s.heads} elements, got ${el.length}`, { arg: 'el' });
+  if (er.length !== g.nSrc * s.heads) throw new GnnrlError('input', `gat: er: expected ${g.nSrc}×${s.heads} elements, got ${er.length}`, { arg: 'er' });
+}
+
+const lrelu = (z: number, slope: number) => (z > 0 ? z : z * slope);
+
+/** CPU reference (float64): out and the per-(row, head) log-sum-exp. */
+export function gatForwardReference(csr: Csr, h: Float32Array, el: Float32Array, er: Float32Array, s: GatShape): { out: Float32Array; lse: Float64Array } {
+  const w = s.heads * s.f;
+  const out = new Float32Array(csr.nRows * w);
+  const lse = new Float64Array(csr.nRows * s.heads).fill(-Infinity);
+  for (let i = 0; i < csr.nRows; i++) {
+    for (let k = 0; k < s.heads; k++) {
+      const e0 = csr.rowPtr[i];
+      const e1 = csr.rowPtr[i + 1];
+      if (e0 === e1) continue;
+      let m = -Infinity;
+      for (let e = e0; e < e1; e++) m = Math.max(m, lrelu(el[i * s.heads + k] + er[csr.colIdx[e] * s.heads + k], s.slope));
+      let sum = 0;
+      const acc = new Float64Array(s.f);
+      for (let e = e0; e < e1; e++) {
+        const j = csr.colIdx[e];
+        const wgt = Math.exp(lrelu(el[i * s.heads + k] + er[j * s.heads + k], s.slope) - m);
+        sum += wgt;
+        for (let f = 0; f < s.f; f++) acc[f] += wgt * h[j * w + k * s.f + f];
+      }
+      for (let f = 0; f < s.f; f++) out[i * w + k * s.f + f] = acc[f] / sum;
+      lse[i * s.heads + k] = m + Math.log(sum);
+    }
+  }
+  return { out, lse };
+}
+
+/** CPU reference (float64) of the backward: gradients of Σ dOut∘out w.r.t. h, el, er. */
+export function gatBackwardReference(
+  csr: Csr,
+  h: ArrayLike<number>,
+  el: ArrayLike<number>,
+  er: ArrayLike<number>,
+  dOut: ArrayLike<number>,
+  s: GatShape,
+): { dH: Float64Array; dEl: Float64Array; dEr: Float64Array } {
+  const w = s.heads * s.f;
+  const dH = new Float64Array(csr.nCols * w);
+  const dEl = new Float64Array(csr.nRows * s.heads);
+  const dEr = new Float64Array(csr.nCols * s.heads);
+  for (let i = 0; i < csr.nRows; i++) {
+    const e0 = csr.rowPtr[i];
+    const e1 = csr.rowPtr[i + 1];
+    for (let k = 0; k < s.heads; k++) {
+      const z: number[] = [];
+      for (let e = e0; e < e1; e++) z.push(el[i * s.heads + k] + er[csr.colIdx[e] * s.heads + k]);
+      const sc = z.map((v) => lrelu(v, s.slope));
+      const m = Math.max(...sc);
+      const ex = sc.map((v) => Math.exp(v - m));
+      const tot = ex.reduce((a, b) => a + b, 0);
+      const alpha = ex.map((v) => v / tot);
+      const dalpha = alpha.map((_, q) => {
+        const j = csr.colIdx[e0 + q];
+        let d = 0;
+        for (let f = 0; f < s.f; f++) d += dOut[i * w + k * s.f + f] * h[j * w + k * s.f + f];
+        return d;
+      });
+      const dot = alpha.reduce((a, al, q) => a + al * dalpha[q], 0);
+      for (let q = 0; q < alpha.length; q++) {
+        const j = csr.colIdx[e0 + q];
+        const dz = alpha[q] * (dalpha[q] - dot) * (z[q] > 0 ? 1 : s.slope);
+        dEl[i * s.heads + k] += dz;
+        dEr[j * s.heads + k] += dz;
+        for (let f = 0; f < s.f; f++) dH[j * w + k * s.f + f] += alpha[q] * dOut[i * w + k * s.f + f];
+      }
+    }
+  }
+  return { dH, dEl, dEr };
+}
+
+export interface GatForwardResult {
+  out: DeviceArray<'f32'>;
+  /** Per (row, head): (log-sum-exp, scratch for backward), 2 floats each. */
+  rowStat: DeviceArray<'f32'>;
+}
+
+export interface GatBackwardResult {
+  dH: DeviceArray<'f32'>;
+  dEl: DeviceArray<'f32'>;
+  dEr: DeviceArray<'f32'>;
+}
+
+const data = <T extends DeviceArray>(x: T) => (x as CpuArray).data as never;
+
+function gatForwardCpu(engine: Engine, g: GatGraph, h: DeviceArray<'f32'>, el: DeviceArray<'f32'>, er: DeviceArray<'f32'>, s: GatShape): GatForwardResult {
+  checkShape(g, s, h, el, er);
+  const r = gatForwardReference(g.host, data(h), data(el), data(er), s);
+  const stat = new Float32Array(r.lse.length * 2);
+  r.lse.forEach((v, k) => (stat[2 * k] = Number.isFinite(v) ? v : -3e38));
+  return { out: engine.array(r.out), rowStat: engine.array(stat) };
+}
+
+function gatBackwardCpu(
+  engine: Engine,
+  g: GatGraph,
+  h: DeviceArray<'f32'>,
+  el: DeviceArray<'f32'>,
+  er: DeviceArray<'f32'>,
+  _fwd: GatForwardResult,
+  dOut: DeviceArray<'f32'>,
+  s: GatShape,
+): GatBackwardResult {
+  checkShape(g, s, h, el, er);
+  const r = gatBackwardReference(g.host, data(h), data(el), data(er), data(dOut), s);
+  return { dH: engine.array(Float32Array.from(r.dH)), dEl: engine.array(Float32Array.from(r.dEl)), dEr: engine.array(Float32Array.from(r.dEr)) };
+}
+
+function lanesFor(width: number): number {
+  let lanes = 1;
+  while (lanes < width && lanes < 64) lanes *= 2;
+  return lanes;
+}
+
+function params(nRows: number, s: GatShape, groupsX: number, nEdges: number): ArrayBuffer {
+  const buf = new ArrayBuffer(32);
+  const u = new Uint32Array(buf);
+  const f = new Float32Array(buf);
+  u[0] = nRows;
+  u[1] = s.heads;
+  u[2] = s.f;
+  u[3] = groupsX;
+  f[4] = s.slope;
+  u[5] = nEdges;
+  return buf;
+}
+
+const b = (a: DeviceArray) => (a as GpuArray).buffer;
+
+function gatForwardGpu(engine: Engine, g: GatGraph, h: DeviceArray<'f32'>, el: DeviceArray<'f32'>, er: DeviceArray<'f32'>, s: GatShape): GatForwardResult {
+  checkShape(g, s, h, el, er);
+  const gpu = engine.gpu;
+  const w = s.heads * s.f;
+  const out = engine.empty('f32', g.nDst * w);
+  const rowStat = engine.empty('f32', g.nDst * s.heads * 2);
+  const lanes = lanesFor(w);
+  const [gx, gy] = gpu.grid(Math.ceil(g.nDst / (64 / lanes)));
+  gpu.dispatch(
+    { name: 'gat.forward', shader: 'gat.wgsl', entry: 'forward', constants: { LANES: lanes } },
+    { buffers: [b(g.rowPtr), b(g.colIdx), b(h), b(el), b(er), b(out), b(rowStat)], uniforms: params(g.nDst, s, gx, g.nnz), workgroups: [gx, gy] },
+  );
+  return { out, rowStat };
+}
+
+function gatBackwardGpu(
+  engine: Engine,
+  g: GatGraph,
+  h: DeviceArray<'f32'>,
+  el: DeviceArray<'f32'>,
+  er: DeviceArray<'f32'>,
+  fwd: GatForwardResult,
+  dOut: DeviceArray<'f32'>,
+  s: GatShape,
+): GatBackwardResult {
+  checkShape(g, s, h, el, er);
+  const gpu = engine.gpu;
+  const w = s.heads * s.f;
+  const dH = engine.empty('f32', g.nSrc * w);
+  const dEl = engine.empty('f32', g.nDst * s.heads);
+  const dEr = engine.empty('f32', g.nSrc * s.heads);
+  const edgeOut = engine.empty('f32', Math.max(1, g.nnz * s.heads * 2));
+  const threads = (n: number) => gpu.grid(Math.ceil(n / 64));
+  let [gx, gy] = threads(g.nDst * s.heads);
+  gpu.dispatch({ name: 'gat.row_dot', shader: 'gat.wgsl', entry: 'row_dot' }, { buffers: [b(dOut), b(fwd.out), b(fwd.rowStat)], uniforms: params(g.nDst, s, gx, g.nnz), workgroups: [gx, gy] });
+  [gx, gy] = threads(g.nnz * s.heads);
+  gpu.dispatch(
+    { name: 'gat.edge', shader: 'gat.wgsl', entry: 'edge' },
+    { buffers: [b(g.edgeRow), b(g.colIdx), b(el), b(er), b(fwd.rowStat), b(h), b(dOut), b(edgeOut)], uniforms: params(g.nDst, s, gx, g.nnz), workgroups: [gx, gy] },
+  );
+  [gx, gy] = threads(g.nDst * s.heads);
+  gpu.dispatch({ name: 'gat.row_sum', shader: 'gat.wgsl', entry: 'row_sum' }, { buffers: [b(g.rowPtr), b(edgeOut), b(dEl)], uniforms: params(g.nDst, s, gx, g.nnz), workgroups: [gx, gy] });
+  const lanes = lanesFor(w);
+  [gx, gy] = gpu.grid(Math.ceil(g.nSrc / (64 / lanes)));
+  gpu.dispatch(
+    { name: 'gat.src', shader: 'gat.wgsl', entry: 'src', constants: { LANES: lanes } },
+    { buffers: [b(g.tRowPtr), b(g.tDst), b(g.tEdge), b(edgeOut), b(dOut), b(dEr), b(dH)], uniforms: params(g.nSrc, s, gx, g.nnz), workgroups: [gx, gy] },
+  );
+  engine.free(edgeOut);
+  return { dH, dEl, dEr };
+}
+
+/** Attention-weighted aggregation; keep the result for the backward. */
+export const gatForward = defineKernel('gat.forward', { cpu: gatForwardCpu, webgpu: gatForwardGpu });
+/** Gradients w.r.t. h, el and er given dOut and the forward's result. */
+export const gatBackward = defineKernel('gat.backward', { cpu: gatBackwardCpu, webgpu: gatBackwardGpu });
