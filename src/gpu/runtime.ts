@@ -28,8 +28,11 @@ export interface KernelProgram {
 }
 
 export interface DispatchArgs {
-  /** Storage buffers in binding order (@group(0) @binding(0..n-1)). */
-  buffers: GPUBuffer[];
+  /**
+   * Storage buffers in binding order (@group(0) @binding(0..n-1)); `null` leaves a
+   * binding out, for entry points of a shared module that do not use it.
+   */
+  buffers: (GPUBuffer | null)[];
   /** Uniform block bound after the buffers; u32/i32/f32 words packed by the caller. */
   uniforms?: ArrayBuffer | ArrayBufferView;
   /** Workgroup counts; use `grid()` to fold large 1-D counts into 2-D. */
@@ -261,8 +264,11 @@ export class GpuRuntime {
       throw new GnnrlError('limit', `kernel '${program.name}': dispatch of ${x}×${y}×${z} workgroups exceeds maxComputeWorkgroupsPerDimension ${max}`, { kernel: program.name });
     }
     const pipe = this.pipeline(program);
-    const entries: GPUBindGroupEntry[] = args.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
-    if (args.uniforms) entries.push({ binding: entries.length, resource: { buffer: this.uniformBuffer(args.uniforms) } });
+    const entries: GPUBindGroupEntry[] = [];
+    args.buffers.forEach((buffer, binding) => {
+      if (buffer) entries.push({ binding, resource: { buffer } });
+    });
+    if (args.uniforms) entries.push({ binding: args.buffers.length, resource: { buffer: this.uniformBuffer(args.uniforms) } });
     if (this.options.debug) this.device.pushErrorScope('validation');
     const bindGroup = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries, label: program.name });
     const enc = this.currentEncoder();

@@ -2,7 +2,7 @@ import { expect, test } from 'vitest';
 import { gatBackward, gatBackwardReference, gatForward, gatForwardReference, prepareGatGraph, withSelfLoops, type GatShape } from '../../src/kernels/gat.js';
 import { Rng } from '../../src/util/rng.js';
 import { forEachBackend, testSeed } from '../util/backends.js';
-import { expectAllClose, poisonPool } from '../util/close.js';
+import { expectAllClose, poisonPool, uniformScale } from '../util/close.js';
 import { randomCsr, randomF32, type CsrPattern } from '../util/random-csr.js';
 import type { Csr } from '../../src/graph/types.js';
 
@@ -48,7 +48,7 @@ forEachBackend('gat', (b) => {
       const want = gatBackwardReference(csr, h, el, er, dOut, s);
       const [dH, dEl, dEr] = await engine.readMany([bwd.dH, bwd.dEl, bwd.dEr]);
       // Scales: the sums of absolute terms bound fp32 error; use a loose per-array scale.
-      const scaleOf = (x: Float64Array) => new Float64Array(x.length).fill(Math.max(1e-3, ...Array.from(x, Math.abs)));
+      const scaleOf = uniformScale;
       expectAllClose(dH, want.dH, { scale: scaleOf(want.dH), context: `dH (seed ${seed})` });
       expectAllClose(dEl, want.dEl, { scale: scaleOf(want.dEl), context: `dEl (seed ${seed})` });
       expectAllClose(dEr, want.dEr, { scale: scaleOf(want.dEr), context: `dEr (seed ${seed})` });

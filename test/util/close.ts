@@ -54,3 +54,15 @@ export async function poisonPool(engine: import('../../src/engine.js').Engine, c
   for (const a of arrs.reverse()) engine.free(a);
   engine.gpu.flush();
 }
+
+/** Largest |x| (at least `floor`), without spreading a big array into arguments. */
+export function maxAbs(x: ArrayLike<number>, floor = 1e-3): number {
+  let m = floor;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]));
+  return m;
+}
+
+/** A scale array of one value, the array's largest |x|: for outputs of mixed signs and sizes. */
+export function uniformScale(x: ArrayLike<number>): Float64Array {
+  return new Float64Array(x.length).fill(maxAbs(x));
+}
