@@ -20,7 +20,7 @@
  * A cache that cannot be written (read-only directory) only costs a warning.
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { endianness } from 'node:os';
 import { IdMap, type IdMapJson } from './idmap.js';
@@ -258,12 +258,4 @@ export async function writeCache(path: string, key: string, source: { size: numb
     throw err;
   }
   await w.commit();
-}
-
-/** Whether a cache file exists for (file, options), without validating it. */
-export async function cacheExists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -3,13 +3,12 @@
  * column map: which columns hold the user, the item and optionally the rating and the
  * timestamp. Streaming, constant memory per row; see io/scanner.ts for the tokenizer.
  */
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { GnnrlError } from '../errors.js';
 import { BadLines, InteractionsBuilder, type BadLinePolicy, type LoadedInteractions } from './io/builder.js';
 import { idAt, numberAt, shown, timestampAt } from './io/fields.js';
 import { formatError, scanFile, type Progress, type Row, type TextEncoding } from './io/scanner.js';
 import { cachedLoad, type CacheOption } from './cache.js';
-import { basename } from 'node:path';
 
 /** A column by header name, or by 0-based index. */
 export type ColumnRef = string | number;

@@ -301,8 +301,8 @@ class Scanner {
           fieldStart = i;
         } else if (qs >= 0) {
           // Only CR (before LF) may follow a closing quote.
-          if (c !== CR || row.error) {
-            if (!row.error) row.error = `unexpected character ${JSON.stringify(String.fromCharCode(c))} after a closing quote (a quote inside a quoted field must be doubled: "")`;
+          if (c !== CR && !row.error) {
+            row.error = `unexpected character ${JSON.stringify(String.fromCharCode(c))} after a closing quote (a quote inside a quoted field must be doubled: "")`;
           }
           i++;
         } else if (c === QUOTE && quote && i === fieldStart) {
