@@ -137,7 +137,7 @@ function unaryFn(op: UnaryOp, prm: UnaryParams): (x: number, y: number, i: numbe
 }
 
 /** out[i] = f(x[i]) in float64 arithmetic (out may be f32 or f64; `axpy` reads out). */
-export function unaryRef(op: UnaryOp, x: Arr, out: Arr, prm: UnaryParams = {}): Arr {
+export function unaryRef<A extends Arr>(op: UnaryOp, x: Arr, out: A, prm: UnaryParams = {}): A {
   const f = unaryFn(op, prm);
   for (let i = 0; i < out.length; i++) out[i] = f(x[i], out[i], i);
   return out;
@@ -186,7 +186,7 @@ function binaryFn(op: BinaryOp, prm: BinaryParams): (a: number, b: number) => nu
 }
 
 /** out[r, c] = g(a[r*aRs + c*aCs], b[r*bRs + c*bCs]) in float64 arithmetic. */
-export function binaryRef(op: BinaryOp, a: Arr, b: Arr, out: Arr, bc: Broadcast, prm: BinaryParams = {}): Arr {
+export function binaryRef<A extends Arr>(op: BinaryOp, a: Arr, b: Arr, out: A, bc: Broadcast, prm: BinaryParams = {}): A {
   const f = binaryFn(op, prm);
   for (let r = 0; r < bc.rows; r++) {
     for (let c = 0; c < bc.cols; c++) out[r * bc.cols + c] = f(a[r * bc.aRs + c * bc.aCs], b[r * bc.bRs + c * bc.bCs]);

@@ -25,7 +25,7 @@ export function buildIndexCsr(idx: Int32Array, tableRows: number): IndexCsr {
   return { ptr, pos };
 }
 
-export function gatherRef(table: Arr, idx: Int32Array, cols: number, out: Arr): Arr {
+export function gatherRef<A extends Arr>(table: Arr, idx: Int32Array, cols: number, out: A): A {
   const tableRows = cols > 0 ? table.length / cols : 0;
   for (let i = 0; i < idx.length; i++) {
     const t = idx[i];
@@ -36,7 +36,7 @@ export function gatherRef(table: Arr, idx: Int32Array, cols: number, out: Arr): 
 }
 
 /** out[r, :] = Σ_{e ∈ ptr[r]..ptr[r+1]} g[pos[e], :] */
-export function segmentSumRef(csr: IndexCsr, g: Arr, rows: number, cols: number, out: Arr): Arr {
+export function segmentSumRef<A extends Arr>(csr: IndexCsr, g: Arr, rows: number, cols: number, out: A): A {
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       let acc = 0;
@@ -56,7 +56,7 @@ export interface Copy2d {
   dstOff: number;
 }
 
-export function copy2dRef(src: Arr, dst: Arr, s: Copy2d): Arr {
+export function copy2dRef<A extends Arr>(src: Arr, dst: A, s: Copy2d): A {
   for (let r = 0; r < s.rows; r++) for (let c = 0; c < s.width; c++) dst[r * s.dstCols + s.dstOff + c] = src[r * s.srcCols + s.srcOff + c];
   return dst;
 }

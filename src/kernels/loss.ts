@@ -22,7 +22,7 @@ export function crossEntropyRef(x: Arr, labels: Int32Array, rows: number, cols: 
 }
 
 /** gx = (exp(x − lse) − onehot(label)) · g[0] · scale. */
-export function crossEntropyBackwardRef(x: Arr, labels: Int32Array, lse: Arr, g: Arr, rows: number, cols: number, scale: number, out: Arr): Arr {
+export function crossEntropyBackwardRef<A extends Arr>(x: Arr, labels: Int32Array, lse: Arr, g: Arr, rows: number, cols: number, scale: number, out: A): A {
   const k = g[0] * scale;
   for (let r = 0; r < rows; r++)
     for (let c = 0; c < cols; c++) out[r * cols + c] = (Math.exp(x[r * cols + c] - lse[r]) - (labels[r] === c ? 1 : 0)) * k;

@@ -29,7 +29,7 @@ const SPLIT_TILES = 64;
 const MIN_SLICE = 128;
 
 /** Float64-accumulating reference; works on f32 or f64 arrays. */
-export function matmulRef(a: Arr, b: Arr, s: MatmulShape, out: Arr): Arr {
+export function matmulRef<A extends Arr>(a: Arr, b: Arr, s: MatmulShape, out: A): A {
   const { M, K, N } = s;
   const acc = new Float64Array(N);
   for (let i = 0; i < M; i++) {

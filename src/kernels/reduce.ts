@@ -27,7 +27,7 @@ export function reduceOutLength(axis: ReduceAxis, rows: number, cols: number): n
 }
 
 /** Float64 reference; `out` receives reduceOutLength(axis) values. */
-export function reduceRef(op: ReduceOp, x: Arr, rows: number, cols: number, axis: ReduceAxis, scale: number, out: Arr): Arr {
+export function reduceRef<A extends Arr>(op: ReduceOp, x: Arr, rows: number, cols: number, axis: ReduceAxis, scale: number, out: A): A {
   const init = op === 'max' ? -3.4028234663852886e38 : 0;
   const comb = op === 'max' ? (acc: number, v: number) => Math.max(acc, v) : op === 'sumsq' ? (acc: number, v: number) => acc + v * v : (acc: number, v: number) => acc + v;
   if (axis === 'all') {

@@ -8,7 +8,7 @@ import type { DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { buf, host, packUniforms, type Arr } from './pack.js';
 
-export function softmaxRef(x: Arr, rows: number, cols: number, log: boolean, out: Arr): Arr {
+export function softmaxRef<A extends Arr>(x: Arr, rows: number, cols: number, log: boolean, out: A): A {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let m = -Infinity;
@@ -21,7 +21,7 @@ export function softmaxRef(x: Arr, rows: number, cols: number, log: boolean, out
   return out;
 }
 
-export function softmaxBackwardRef(y: Arr, g: Arr, rows: number, cols: number, log: boolean, out: Arr): Arr {
+export function softmaxBackwardRef<A extends Arr>(y: Arr, g: Arr, rows: number, cols: number, log: boolean, out: A): A {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let d = 0;

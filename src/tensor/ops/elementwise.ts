@@ -15,8 +15,9 @@ export function sameEngine(op: string, a: Tensor, b: Tensor): void {
 
 /** y = f(x), not recorded. */
 export function unaryRaw(op: UnaryOp, x: Tensor, prm: UnaryParams = {}, name: string = op): Tensor {
+  const xs = x.f32(name); // validates (and throws) before anything is allocated
   const out = Tensor.empty(x.engine, x.shape);
-  unaryKernel(x.engine, op, x.f32(name), out.f32(name), prm);
+  unaryKernel(x.engine, op, xs, out.f32(name), prm);
   return out;
 }
 
@@ -24,8 +25,9 @@ export function unaryRaw(op: UnaryOp, x: Tensor, prm: UnaryParams = {}, name: st
 export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor, prm: BinaryParams = {}, name: string = op): Tensor {
   sameEngine(name, a, b);
   const plan = broadcast2d(name, a.shape, b.shape);
+  const [as, bs] = [a.f32(name, 'a'), b.f32(name, 'b')];
   const out = Tensor.empty(a.engine, plan.shape);
-  binaryKernel(a.engine, op, a.f32(name, 'a'), b.f32(name, 'b'), out.f32(name), plan.bc, prm);
+  binaryKernel(a.engine, op, as, bs, out.f32(name), plan.bc, prm);
   return out;
 }
 
@@ -34,8 +36,8 @@ export function broadcastTo(src: Tensor, shape: Shape, alpha = 1): Tensor {
   const [R, C] = view2d(shape);
   const [r, c] = view2d(src.shape);
   const bc: Broadcast = { rows: R, cols: C, aRs: 0, aCs: 0, bRs: r === R ? c : 0, bCs: c === C ? 1 : 0 };
-  const out = Tensor.empty(src.engine, shape);
   const s = src.f32('broadcastTo');
+  const out = Tensor.empty(src.engine, shape);
   binaryKernel(src.engine, 'rhs', s, s, out.f32('broadcastTo'), bc, { alpha, beta: 0 });
   return out;
 }

@@ -33,8 +33,9 @@ export function gather(table: Tensor, indices: Tensor | Int32Array): Tensor {
     // indices back would stall the step.
     throw new GnnrlError('input', 'gather: indices that need a backward must be created from host data (an Int32Array or tensor(engine, Int32Array))', { arg: 'indices' });
   }
+  const ts = table.f32('gather', 'table');
   const out = Tensor.empty(table.engine, [...idx.shape, d]);
-  gatherKernel(table.engine, table.f32('gather', 'table'), V, idx.data as DeviceArray<'i32'>, d, out.f32('gather'));
+  gatherKernel(table.engine, ts, V, idx.data as DeviceArray<'i32'>, d, out.f32('gather'));
   return record(out, 'gather', [table], (g) => {
     const [ptr, pos] = idx.derivedArrays(`csr:${V}`, () => {
       const csr = buildIndexCsr(idx.hostIndices!, V);
@@ -57,8 +58,9 @@ export function slice(x: Tensor, start: number, end: number): Tensor {
     throw new GnnrlError('input', `slice: [${start}, ${end}) is not a range within the last axis of ${fmtShape(x.shape)} (size ${C})`, { arg: 'start' });
   }
   const w = end - start;
+  const xs = x.f32('slice');
   const out = Tensor.empty(x.engine, withLastDim(x.shape, w));
-  copy2dKernel(x.engine, x.f32('slice'), out.f32('slice'), { rows: R, width: w, srcCols: C, srcOff: start, dstCols: w, dstOff: 0 });
+  copy2dKernel(x.engine, xs, out.f32('slice'), { rows: R, width: w, srcCols: C, srcOff: start, dstCols: w, dstOff: 0 });
   return record(out, 'slice', [x], (g) => {
     const gx = x.zerosLike();
     copy2dKernel(x.engine, g.f32('slice', 'grad'), gx.f32('slice'), { rows: R, width: w, srcCols: w, srcOff: 0, dstCols: C, dstOff: start });
@@ -78,12 +80,13 @@ export function concat(xs: Tensor[]): Tensor {
     }
   });
   const C = xs.reduce((s, t) => s + t.cols, 0);
+  const srcs = xs.map((t) => t.f32('concat'));
   const out = Tensor.empty(first.engine, withLastDim(first.shape, C));
   let off = 0;
   const offsets: number[] = [];
-  for (const t of xs) {
+  for (const [i, t] of xs.entries()) {
     offsets.push(off);
-    copy2dKernel(first.engine, t.f32('concat'), out.f32('concat'), { rows: R, width: t.cols, srcCols: t.cols, srcOff: 0, dstCols: C, dstOff: off });
+    copy2dKernel(first.engine, srcs[i], out.f32('concat'), { rows: R, width: t.cols, srcCols: t.cols, srcOff: 0, dstCols: C, dstOff: off });
     off += t.cols;
   }
   return record(out, 'concat', xs, (g) =>

@@ -71,9 +71,10 @@ export function crossEntropy(logits: Tensor, labels: Tensor | Int32Array, opts: 
   const lab = indexTensor(name, logits, labels, C);
   if (lab.size !== B) throw new GnnrlError('input', `${name}: logits are ${fmtShape(logits.shape)} but labels are ${fmtShape(lab.shape)} (one label per row)`, { arg: 'labels' });
   const engine = logits.engine;
+  const xs = logits.f32(name, 'logits');
   const rowLoss = Tensor.empty(engine, [B]);
   const lse = Tensor.empty(engine, [B]);
-  crossEntropyKernel(engine, logits.f32(name, 'logits'), lab.data as DeviceArray<'i32'>, B, C, rowLoss.f32(name), lse.f32(name));
+  crossEntropyKernel(engine, xs, lab.data as DeviceArray<'i32'>, B, C, rowLoss.f32(name), lse.f32(name));
   const scale = opts.reduction === 'sum' ? 1 : 1 / B;
   const out = scalarOf(rowLoss, scale, name);
   rowLoss.dispose();

@@ -33,8 +33,9 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   if (K !== Kb) {
     throw new GnnrlError('input', `matmul: ${describe('a', a, tA)} but ${describe('b', b, tB)} (inner dims ${K} ≠ ${Kb})`, { arg: 'b' });
   }
+  const [as, bs] = [a.f32('matmul', 'a'), b.f32('matmul', 'b')];
   const out = Tensor.empty(a.engine, [M, N]);
-  matmulKernel(a.engine, a.f32('matmul', 'a'), b.f32('matmul', 'b'), { M, K, N, transA: tA, transB: tB }, out.f32('matmul'));
+  matmulKernel(a.engine, as, bs, { M, K, N, transA: tA, transB: tB }, out.f32('matmul'));
   return record(out, 'matmul', [a, b], (g) => {
     // Each case is the product rule written with flags so both operands are read in place.
     let ga: Tensor | null = null;

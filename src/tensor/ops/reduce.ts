@@ -23,8 +23,9 @@ function reduce(name: string, x: Tensor, axis: Axis | undefined, mean: boolean):
   const { kernelAxis, shape, count } = plan(x, axis, name);
   const [R, C] = view2d(x.shape);
   const scale = mean ? 1 / count : 1;
+  const xs = x.f32(name);
   const out = Tensor.empty(x.engine, shape);
-  reduceKernel(x.engine, 'sum', x.f32(name), R, C, kernelAxis, scale, out.f32(name));
+  reduceKernel(x.engine, 'sum', xs, R, C, kernelAxis, scale, out.f32(name));
   return record(out, name, [x], (g) => [broadcastTo(g, x.shape, scale)]);
 }
 

@@ -6,8 +6,9 @@ import { Tensor } from '../tensor.js';
 function rowSoftmax(x: Tensor, log: boolean): Tensor {
   const name = log ? 'logSoftmax' : 'softmax';
   const [R, C] = [x.rows, x.cols];
+  const xs = x.f32(name);
   const out = Tensor.empty(x.engine, x.shape);
-  softmaxKernel(x.engine, x.f32(name), R, C, log, out.f32(name));
+  softmaxKernel(x.engine, xs, R, C, log, out.f32(name));
   return record(out, name, [x], (g) => {
     const gx = Tensor.empty(x.engine, x.shape);
     softmaxBackwardKernel(x.engine, out.f32(name), g.f32(name, 'grad'), R, C, log, gx.f32(name));
