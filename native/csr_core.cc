@@ -1,4 +1,4 @@
-// COO -> CSR builder: parallel stable counting sort by user, per-row sort by (item, edge),
+// COO -> CSR builder: parallel stable counting sort by user, per-row stable sort by item,
 // duplicate merging, transpose and bipartite adjacency. See csr_core.h for the contract.
 #include "csr_core.h"
 
@@ -45,24 +45,28 @@ bool edgeOk(const CooInput& in, int64_t k) {
 inline uint32_t floatBits(float f) { uint32_t b; std::memcpy(&b, &f, 4); return b; }
 inline float bitsFloat(uint32_t b) { float f; std::memcpy(&f, &b, 4); return f; }
 
-// Sorts one row's (item << 32 | edge) keys. Keys are unique, so any correct sort gives
-// the same order; insertion sort wins on the short rows that dominate real graphs.
+// Sorts one row's keys by item (the high 32 bits), stably, so duplicates stay in input
+// order (the scatter kept it). The low bits are either the edge index (policy 'last',
+// which needs ts[k]) or the weight's float32 bits: carrying the weight in the key spares
+// the merge a random read of weights[k] per edge, the builder's costliest cache miss.
+// Insertion sort wins on the short rows that dominate real graphs.
 void sortRow(uint64_t* a, int64_t len) {
-  if (len <= 24) {
+  if (len <= 32) {
     for (int64_t x = 1; x < len; ++x) {
       uint64_t v = a[x];
       int64_t y = x - 1;
-      while (y >= 0 && a[y] > v) { a[y + 1] = a[y]; --y; }
+      while (y >= 0 && (a[y] >> 32) > (v >> 32)) { a[y + 1] = a[y]; --y; }
       a[y + 1] = v;
     }
   } else {
-    std::sort(a, a + len);
+    std::stable_sort(a, a + len, [](uint64_t x, uint64_t y) { return (x >> 32) < (y >> 32); });
   }
 }
 
 // Merges one sorted row in place: entry j (j <= read position) becomes item << 32 | f32
 // bits of the merged value. Returns the number of distinct items.
 int64_t mergeRow(uint64_t* a, int64_t len, const CooInput& in, Policy policy) {
+  const bool packed = policy != Policy::Last;  // low bits hold the weight, not the edge
   int64_t out = 0, x = 0;
   while (x < len) {
     uint32_t item = static_cast<uint32_t>(a[x] >> 32);
@@ -71,8 +75,9 @@ int64_t mergeRow(uint64_t* a, int64_t len, const CooInput& in, Policy policy) {
     int64_t best = -1;
     double bestTs = 0;
     for (; y < len && static_cast<uint32_t>(a[y] >> 32) == item; ++y) {
-      int64_t k = static_cast<int64_t>(a[y] & 0xffffffffu);
-      double w = in.weights ? static_cast<double>(in.weights[k]) : 1.0;
+      const uint32_t low = static_cast<uint32_t>(a[y]);
+      const int64_t k = static_cast<int64_t>(low);
+      const double w = packed ? static_cast<double>(bitsFloat(low)) : in.weights ? static_cast<double>(in.weights[k]) : 1.0;
       switch (policy) {
         case Policy::Sum:
         case Policy::Mean: acc += w; break;
@@ -169,10 +174,14 @@ GraphOut buildGraph(const CooInput& in, const BuildOptions& opts) {
       });
     }
     Array<uint64_t> keys(static_cast<size_t>(n));
+    const bool packWeights = opts.policy != Policy::Last;
+    const uint32_t one = floatBits(1.0f);
     forkJoin(P, [&](int t) {
       int32_t* pos = hist[t].data();
-      for (int64_t k = eb[t]; k < eb[t + 1]; ++k)
-        keys[pos[in.users[k]]++] = (static_cast<uint64_t>(static_cast<uint32_t>(in.items[k])) << 32) | static_cast<uint64_t>(k);
+      for (int64_t k = eb[t]; k < eb[t + 1]; ++k) {
+        uint32_t low = !packWeights ? static_cast<uint32_t>(k) : in.weights ? floatBits(in.weights[k]) : one;
+        keys[pos[in.users[k]]++] = (static_cast<uint64_t>(static_cast<uint32_t>(in.items[k])) << 32) | low;
+      }
     });
     hist.clear();
 
