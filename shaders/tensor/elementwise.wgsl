@@ -61,6 +61,7 @@ struct Binary {
   b_cs: u32,
   alpha: f32,
   beta: f32,
+  rows: u32,
 }
 
 @group(0) @binding(0) var<storage, read> ux: array<f32>;
@@ -205,6 +206,18 @@ fn binary(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
   let r = i / bp.cols;
   let c = i - r * bp.cols;
   bo[i] = binary_op(ba[r * bp.a_rs + c * bp.a_cs], bb[r * bp.b_rs + c * bp.b_cs]);
+}
+
+// Broadcasting over wide rows: a 2-D grid (columns in x, rows in y and z) gives (r, c)
+// without the per-element integer division of `binary`.
+@compute @workgroup_size(WG)
+fn binary2d(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let c = wid.x * WG + lid.x;
+  let r = wid.y + wid.z * nwg.y;
+  if (c >= bp.cols || r >= bp.rows) {
+    return;
+  }
+  bo[r * bp.cols + c] = binary_op(ba[r * bp.a_rs + c * bp.a_cs], bb[r * bp.b_rs + c * bp.b_cs]);
 }
 
 // Both operands full-shape and n % 4 == 0: no index arithmetic, vec4 memory traffic.

@@ -196,6 +196,9 @@ export function binaryRef<A extends Arr>(op: BinaryOp, a: Arr, b: Arr, out: A, b
 
 // ---------------------------------------------------------------- backends
 
+/** Rows at least this wide use the division-free 2-D broadcast grid. */
+const WIDE_ROW = 64;
+
 type UnaryImpl = (engine: Engine, op: UnaryOp, x: DeviceArray<'f32'>, out: DeviceArray<'f32'>, prm?: UnaryParams) => DeviceArray<'f32'>;
 type BinaryImpl = (engine: Engine, op: BinaryOp, a: DeviceArray<'f32'>, b: DeviceArray<'f32'>, out: DeviceArray<'f32'>, bc: Broadcast, prm?: BinaryParams) => DeviceArray<'f32'>;
 
@@ -239,9 +242,17 @@ const binaryGpu: BinaryImpl = (engine, op, a, b, out, bc, prm = {}) => {
     ['u', bc.bCs],
     ['f', prm.alpha ?? 1],
     ['f', prm.beta ?? 0],
+    ['u', bc.rows],
   ]);
+  const buffers = [buf(a), buf(b), buf(out)];
+  if (!vec && bc.cols >= WIDE_ROW && n > 0) {
+    const max = gpu.limits.maxWorkgroupsPerDim;
+    const program = { name: `binary.${op}`, shader: 'tensor/elementwise.wgsl', entry: 'binary2d', constants: { OP: BINARY[op] } };
+    gpu.dispatch(program, { buffers, uniforms, workgroups: [Math.ceil(bc.cols / 256), Math.min(bc.rows, max), Math.ceil(bc.rows / max)] });
+    return out;
+  }
   const program = { name: `binary.${op}`, shader: 'tensor/elementwise.wgsl', entry: vec ? 'binary4' : 'binary', constants: { OP: BINARY[op] } };
-  launch1d(gpu, program, [buf(a), buf(b), buf(out)], uniforms, vec ? n / 4 : n);
+  launch1d(gpu, program, buffers, uniforms, vec ? n / 4 : n);
   return out;
 };
 
