@@ -1,0 +1,195 @@
+// Standalone fuzz driver for the N-API-free core (never part of the addon: CMake and
+// node-gyp compile only native/*.cc). scripts/native-sanitize.sh builds it with
+// AddressSanitizer + UBSan and runs it for a bounded time. It feeds seeded random inputs
+// (valid and malformed) to every core entry point and checks that each call either
+// returns a well-formed result or throws CoreError, and that results do not depend on
+// the thread count. Any sanitizer report, other exception or broken invariant exits
+// non-zero.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "../csr_core.h"
+#include "../graph_ops_core.h"
+
+using namespace gnnrl;
+
+namespace {
+
+struct Rand {  // xorshift64*: small and seedable
+  uint64_t s;
+  explicit Rand(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
+  uint64_t next() { s ^= s >> 12; s ^= s << 25; s ^= s >> 27; return s * 2685821657736338717ull; }
+  int64_t upto(int64_t n) { return n <= 0 ? 0 : static_cast<int64_t>(next() % static_cast<uint64_t>(n)); }
+  bool chance(double p) { return (next() >> 11) * (1.0 / 9007199254740992.0) < p; }
+};
+
+[[noreturn]] void fail(const char* what, uint64_t iter) {
+  std::fprintf(stderr, "native fuzz: invariant broken at iteration %llu: %s\n", static_cast<unsigned long long>(iter), what);
+  std::exit(2);
+}
+
+void checkCsr(const CsrView& m, int64_t nnz, uint64_t iter) {
+  try {
+    validateCsr(m, nnz, "out");
+  } catch (const CoreError& e) {
+    std::fprintf(stderr, "%s\n", e.message.c_str());
+    fail("builder produced a malformed CSR", iter);
+  }
+}
+
+bool sameCsr(const CsrOut& a, const CsrOut& b) {
+  if (a.nRows != b.nRows || a.nCols != b.nCols || a.colIdx.size() != b.colIdx.size()) return false;
+  return std::memcmp(a.rowPtr.data(), b.rowPtr.data(), a.rowPtr.size() * 4) == 0 &&
+         (a.colIdx.size() == 0 || (std::memcmp(a.colIdx.data(), b.colIdx.data(), a.colIdx.size() * 4) == 0 &&
+                                   std::memcmp(a.values.data(), b.values.data(), a.values.size() * 4) == 0));
+}
+
+const float kWeird[] = {1.0f, 0.0f, -0.0f, 2.5f, -3.0f, 1e30f, -1e-30f, std::numeric_limits<float>::quiet_NaN(),
+                        std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()};
+
+void oneIteration(Rand& r, uint64_t iter) {
+  CooInput in;
+  in.nUsers = r.chance(0.05) ? (r.chance(0.5) ? -1 : (int64_t(1) << 31) - r.upto(3)) : r.upto(40);
+  in.nItems = r.chance(0.05) ? (r.chance(0.5) ? -5 : (int64_t(1) << 30)) : r.upto(40);
+  const int64_t n = r.upto(r.chance(0.1) ? 5000 : 200);
+  std::vector<int32_t> users(n + 1), items(n + 1), tsI(n + 1);
+  std::vector<float> w(n + 1);
+  std::vector<double> tsF(n + 1);
+  const int64_t nu = std::max<int64_t>(1, std::min<int64_t>(in.nUsers, 40)), ni = std::max<int64_t>(1, std::min<int64_t>(in.nItems, 40));
+  const double bad = r.chance(0.3) ? 0.02 : 0;  // per-element chance of a malformed value
+  for (int64_t k = 0; k < n; ++k) {
+    users[k] = r.chance(bad) ? static_cast<int32_t>(r.next()) : static_cast<int32_t>(r.upto(nu));
+    items[k] = r.chance(bad) ? -static_cast<int32_t>(r.upto(5)) - 1 : static_cast<int32_t>(r.upto(ni));
+    w[k] = r.chance(bad) ? kWeird[r.upto(10)] : kWeird[r.upto(7)] * static_cast<float>(r.upto(9));
+    tsF[k] = r.chance(bad) ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(r.upto(6));
+    tsI[k] = static_cast<int32_t>(r.upto(6)) - 3;
+  }
+  in.users = users.data();
+  in.items = items.data();
+  in.n = n;
+  in.weights = r.chance(0.7) ? w.data() : nullptr;
+  int tsKind = static_cast<int>(r.upto(3));
+  if (tsKind == 1) in.tsF64 = tsF.data();
+  if (tsKind == 2) in.tsI32 = tsI.data();
+  BuildOptions o;
+  o.policy = static_cast<Policy>(r.upto(5));
+  o.threads = 1 + static_cast<int>(r.upto(4));
+  o.adjacency = r.chance(0.7);
+  o.adj.norm = static_cast<Norm>(r.upto(4));
+  o.adj.selfLoops = r.chance(0.5);
+  o.adj.weighted = r.chance(0.5);
+  // Giant node counts must be refused by the memory limit, not attempted.
+  o.memoryLimit = (in.nUsers > 1000 || in.nItems > 1000) ? 64.0 * 1024 * 1024 : (r.chance(0.05) ? 100.0 : 0.0);
+
+  GraphOut g;
+  try {
+    g = buildGraph(in, o);
+  } catch (const CoreError&) {
+    return;  // a coded refusal is a correct outcome for malformed input
+  }
+  checkCsr(g.userItem.view(), static_cast<int64_t>(g.userItem.colIdx.size()), iter);
+  checkCsr(g.itemUser.view(), static_cast<int64_t>(g.itemUser.colIdx.size()), iter);
+  if (g.hasAdjacency) checkCsr(g.adjacency.view(), static_cast<int64_t>(g.adjacency.colIdx.size()), iter);
+  BuildOptions o1 = o;
+  o1.threads = o.threads == 1 ? 3 : 1;
+  GraphOut h = buildGraph(in, o1);
+  if (!sameCsr(g.userItem, h.userItem) || !sameCsr(g.itemUser, h.itemUser) ||
+      (g.hasAdjacency && !sameCsr(g.adjacency, h.adjacency)))
+    fail("output depends on the thread count", iter);
+
+  const CsrView ui = g.userItem.view();
+  CsrOut co = cooccurrence(ui, g.itemUser.view(), 1 + static_cast<int>(r.upto(5)), static_cast<CoocMeasure>(r.upto(2)),
+                           1 + static_cast<int>(r.upto(3)));
+  checkCsr(co.view(), static_cast<int64_t>(co.colIdx.size()), iter);
+
+  if (g.hasAdjacency) {
+    const CsrView adj = g.adjacency.view();
+    std::vector<int32_t> seeds(1 + r.upto(10)), fan(r.upto(4));
+    for (auto& s : seeds) s = static_cast<int32_t>(r.upto(adj.nRows + 2)) - (r.chance(0.05) ? 3 : 0);
+    for (auto& f : fan) f = static_cast<int32_t>(r.upto(6)) - (r.chance(0.05) ? 1 : 0);
+    try {
+      SampleOut s = sampleNeighbors(adj, seeds.data(), static_cast<int64_t>(seeds.size()), fan.data(),
+                                    static_cast<int64_t>(fan.size()), static_cast<uint32_t>(r.next()));
+      for (auto& b : s.blocks) checkCsr(b.view(), static_cast<int64_t>(b.colIdx.size()), iter);
+    } catch (const CoreError&) {
+    }
+    try {
+      CsrOut wk = randomWalkTopK(adj, seeds.data(), static_cast<int64_t>(seeds.size()), 1 + static_cast<int>(r.upto(5)),
+                                 1 + static_cast<int>(r.upto(6)), 1 + static_cast<int>(r.upto(2)),
+                                 1 + static_cast<int>(r.upto(4)), static_cast<uint32_t>(r.next()), 1 + static_cast<int>(r.upto(3)));
+      checkCsr(wk.view(), static_cast<int64_t>(wk.colIdx.size()), iter);
+    } catch (const CoreError&) {
+    }
+  }
+
+  // Malformed CSR given from outside must be refused without reading out of bounds.
+  if (g.userItem.colIdx.size() > 0) {
+    std::vector<int32_t> rp(g.userItem.rowPtr.data(), g.userItem.rowPtr.data() + g.userItem.rowPtr.size());
+    std::vector<int32_t> ci(g.userItem.colIdx.data(), g.userItem.colIdx.data() + g.userItem.colIdx.size());
+    std::vector<float> va(g.userItem.values.data(), g.userItem.values.data() + g.userItem.values.size());
+    size_t at = static_cast<size_t>(r.upto(static_cast<int64_t>(rp.size())));
+    if (r.chance(0.5)) rp[at] = static_cast<int32_t>(r.next());
+    else ci[static_cast<size_t>(r.upto(static_cast<int64_t>(ci.size())))] = static_cast<int32_t>(r.next());
+    CsrView m{g.userItem.nRows, g.userItem.nCols, rp.data(), ci.data(), va.data()};
+    try {
+      validateCsr(m, static_cast<int64_t>(ci.size()), "m");
+      CsrOut t = transpose(m, 2);
+      checkCsr(t.view(), static_cast<int64_t>(t.colIdx.size()), iter);
+    } catch (const CoreError&) {
+    }
+  }
+
+  // Id encoding: numbers with repeats and -0, strings with shared prefixes.
+  std::vector<double> ids(static_cast<size_t>(n));
+  for (auto& x : ids) x = r.chance(0.05) ? -0.0 : static_cast<double>(r.upto(50)) * (r.chance(0.5) ? 1e9 : 1);
+  IdEncodeOut e = encodeNumbers(ids.data(), n);
+  for (int64_t k = 0; k < n; ++k) {
+    double a = ids[static_cast<size_t>(e.firstIndex[e.dense[k]])], b = ids[static_cast<size_t>(k)];
+    if (a != b) fail("encodeNumbers mapped different ids together", iter);
+  }
+  std::string bytes;
+  std::vector<int64_t> off{0};
+  for (int64_t k = 0; k < n; ++k) {
+    bytes += std::string(static_cast<size_t>(r.upto(20)), 'x') + std::to_string(r.upto(30));
+    off.push_back(static_cast<int64_t>(bytes.size()));
+  }
+  IdEncodeOut es = encodeStrings(bytes.data(), off.data(), n);
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t f = es.firstIndex[es.dense[k]];
+    if (bytes.compare(static_cast<size_t>(off[f]), static_cast<size_t>(off[f + 1] - off[f]), bytes, static_cast<size_t>(off[k]),
+                      static_cast<size_t>(off[k + 1] - off[k])) != 0)
+      fail("encodeStrings mapped different ids together", iter);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const double seconds = argc > 1 ? std::atof(argv[1]) : 20;
+  const uint64_t seed = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1;
+  Rand r(seed);
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t iter = 0;
+  for (;; ++iter) {
+    double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (el >= seconds) break;
+    try {
+      oneIteration(r, iter);
+    } catch (const CoreError& e) {
+      std::fprintf(stderr, "unexpected CoreError outside the checked calls: %s\n", e.message.c_str());
+      fail("CoreError escaped", iter);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "unexpected exception: %s\n", e.what());
+      fail("non-CoreError exception", iter);
+    }
+  }
+  std::printf("native fuzz: %llu iterations in %.0f s (seed %llu), no findings\n", static_cast<unsigned long long>(iter), seconds,
+              static_cast<unsigned long long>(seed));
+  return 0;
+}
