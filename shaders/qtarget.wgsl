@@ -142,6 +142,44 @@ fn tile_max(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid
   }
 }
 
+// Variant without workgroup memory or barriers: each invocation owns one row and walks
+// the TILE_I items of its tile. Item loads are the same address for every invocation of
+// the workgroup (a broadcast) and each row stays in cache across the tile. Meant for
+// adapters where barriers are costly; on lavapipe at d = 64 it measured slower than the
+// tiled kernel (bench/NOTES.md), so it is chosen only when an autotune says so.
+fn dot_row_item(row: u32, item: u32) -> f32 {
+  var acc = vec4<f32>(0.0);
+  var k = 0u;
+  for (; k + 4u <= p.d; k += 4u) {
+    let sv = vec4<f32>(s[row * p.d + k], s[row * p.d + k + 1u], s[row * p.d + k + 2u], s[row * p.d + k + 3u]);
+    let ev = vec4<f32>(e[item * p.d + k], e[item * p.d + k + 1u], e[item * p.d + k + 2u], e[item * p.d + k + 3u]);
+    acc = fma(sv, ev, acc);
+  }
+  var tail = 0.0;
+  for (; k < p.d; k++) { tail = fma(s[row * p.d + k], e[item * p.d + k], tail); }
+  return acc.x + acc.y + acc.z + acc.w + tail;
+}
+
+@compute @workgroup_size(64)
+fn tile_max_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let row = wid.y * 64u + lid.x;
+  let tile_i = wid.x;
+  if (row >= p.b) { return; }
+  let item0 = tile_i * TILE_I;
+  let item1 = min(p.n_items, item0 + TILE_I);
+  var bv = NEG_INF;
+  var bi = -1;
+  for (var item = item0; item < item1; item++) {
+    var v = dot_row_item(row, item);
+    if (p.has_bias != 0u) { v += bias[item]; }
+    if (better(v, i32(item), bv, bi) && !(p.has_mask != 0u && is_excluded(row, i32(item)))) {
+      bv = v;
+      bi = i32(item);
+    }
+  }
+  part[row * p.n_tiles + tile_i] = vec2<i32>(bitcast<i32>(bv), bi);
+}
+
 // Pass for top-K: the masked, biased scores of a chunk of rows, written out in full
 // (rows × n_items, bounded by the caller) for the selection kernel in topk.wgsl.
 // Binding 5 (`part`) is reinterpreted as f32 scores through `chunk_scores`.

@@ -1,6 +1,6 @@
 /** Importing this registers every kernel with the per-backend kernel table. */
 export { spmm, spmmReference } from './spmm.js';
-export { qTargets, qTargetsReference, type QTargetArgs, type QTargetResult } from './qtarget.js';
+export { qTargets, qTargetsReference, qTargetVariant, tuneQTargets, QTARGET_VARIANTS, type QTargetArgs, type QTargetResult, type QTargetVariant } from './qtarget.js';
 export { topK, topKReference, TOPK_MAX, type TopKArgs, type TopKResult } from './topk.js';
 export { uploadCsrForSpmm, spmmPlanArrays, spmmVariant, spmmVariantsFor, tuneSpmm, SPMM_VARIANTS, type SpmmPlan, type PlannedCsr, type SpmmVariant } from './spmm.js';
 export { gatForward, gatBackward, prepareGatGraph, withSelfLoops, gatForwardReference, gatBackwardReference, type GatGraph, type GatShape } from './gat.js';

@@ -8,6 +8,7 @@ import { GnnrlError } from '../errors.js';
 import { defineKernel } from '../backend/kernel-table.js';
 import type { CpuArray, DeviceArray, GpuArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
+import { autotune, chooseVariant } from '../gpu/variants.js';
 
 export interface QTargetArgs {
   /** Next-state embeddings, B × d row-major. */
@@ -29,6 +30,32 @@ export interface QTargetArgs {
   exclude?: { rowPtr: DeviceArray<'i32'>; colIdx: DeviceArray<'i32'> };
   gamma: number;
   double: boolean;
+  /** Pins a WebGPU strategy: 'tiled' (workgroup-memory GEMM tile) or 'rows' (no barriers). */
+  variant?: QTargetVariant;
+}
+
+export const QTARGET_VARIANTS = ['tiled', 'rows'] as const;
+export type QTargetVariant = (typeof QTARGET_VARIANTS)[number];
+
+function shapeKey(a: QTargetArgs): string {
+  return `d${a.dim}|B2^${Math.round(Math.log2(a.batch + 1))}|I2^${Math.round(Math.log2(a.nItems + 1))}`;
+}
+
+/** The strategy qTargets will use for these shapes on this engine. */
+export function qTargetVariant(engine: Engine, a: QTargetArgs): QTargetVariant {
+  if (a.variant) return a.variant;
+  return chooseVariant(engine.adapter!, 'qtarget', shapeKey(a), QTARGET_VARIANTS, 'tiled').variant as QTargetVariant;
+}
+
+/** Times both strategies on these arguments and records the faster for this adapter. */
+export async function tuneQTargets(engine: Engine, a: QTargetArgs): Promise<{ variant: string; medians: Record<string, number> } | null> {
+  if (!engine.isGpu) return null;
+  return autotune(engine.adapter!, 'qtarget', shapeKey(a), QTARGET_VARIANTS, async (v) => {
+    const r = qTargets(engine, { ...a, variant: v as QTargetVariant });
+    await engine.read(r.y);
+    engine.free(r.y);
+    engine.free(r.argmax);
+  });
 }
 
 export interface QTargetResult {
@@ -166,8 +193,11 @@ function qTargetsWebGpu(engine: Engine, a: QTargetArgs): QTargetResult {
   };
   const chooser = (a.double ? a.online : a.target) as GpuArray;
   const chooserBias = (a.double ? a.onlineBias : a.targetBias) as GpuArray | undefined;
+  const variant = qTargetVariant(engine, a);
   gpu.dispatch(
-    { name: 'qtarget.tile_max', shader: 'qtarget.wgsl', entry: 'tile_max' },
+    variant === 'tiled'
+      ? { name: 'qtarget.tile_max', shader: 'qtarget.wgsl', entry: 'tile_max' }
+      : { name: 'qtarget.tile_max_rows', shader: 'qtarget.wgsl', entry: 'tile_max_rows' },
     {
       buffers: [
         (a.next as GpuArray).buffer,
@@ -178,7 +208,7 @@ function qTargetsWebGpu(engine: Engine, a: QTargetArgs): QTargetResult {
         part.buffer,
       ],
       uniforms: params(a.double),
-      workgroups: [nTiles, rowTiles],
+      workgroups: [nTiles, rowTiles], // both strategies cover TILE_B rows per workgroup row
     },
   );
   const [gx, gy] = gpu.grid(Math.ceil(b / 64));

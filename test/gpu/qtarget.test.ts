@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { qTargets, qTargetsReference } from '../../src/kernels/qtarget.js';
+import { qTargets, qTargetsReference, QTARGET_VARIANTS, tuneQTargets, qTargetVariant } from '../../src/kernels/qtarget.js';
 import { Rng } from '../../src/util/rng.js';
 import { forEachBackend, testSeed } from '../util/backends.js';
 import { expectAllClose } from '../util/close.js';
@@ -35,8 +35,9 @@ function randomMask(rng: Rng, batch: number, nItems: number) {
 }
 
 forEachBackend('qTargets', (b) => {
+  for (const variant of b.kind === 'webgpu' ? QTARGET_VARIANTS : (['cpu'] as const))
   for (const c of cases) {
-    test(`matches the reference: B ${c.batch}, I ${c.nItems}, d ${c.dim}, ${c.double ? 'double' : 'plain'} DQN${c.bias ? ', bias' : ''}${c.mask ? ', masked' : ''}`, async (ctx) => {
+    test(`${variant}: matches the reference: B ${c.batch}, I ${c.nItems}, d ${c.dim}, ${c.double ? 'double' : 'plain'} DQN${c.bias ? ', bias' : ''}${c.mask ? ', masked' : ''}`, async (ctx) => {
       const engine = b.engine(ctx);
       const seed = testSeed();
       const rng = new Rng(seed);
@@ -67,6 +68,7 @@ forEachBackend('qTargets', (b) => {
         reward: dev(host.reward)!,
         done: dev(host.done)!,
         exclude: host.exclude ? { rowPtr: engine.array(host.exclude.rowPtr), colIdx: engine.array(host.exclude.colIdx) } : undefined,
+        variant: variant === 'cpu' ? undefined : variant,
       });
       const [y, arg] = await engine.readMany<'f32' | 'i32'>([res.y, res.argmax]);
       // Near-ties may resolve differently in fp32 and fp64: accept any item whose exact
@@ -135,6 +137,28 @@ forEachBackend('qTargets', (b) => {
     expect([...(await engine.read(res.argmax))]).toEqual([7, 70]);
     expect([...(await engine.read(res.y))]).toEqual([0.5 + 0.5 * 4, 0]);
   });
+
+  if (b.kind === 'webgpu')
+    test('autotune times both strategies and its choice serves later calls', async (ctx) => {
+      const engine = b.engine(ctx);
+      process.env.GNNRL_CACHE_DIR = (await import('node:fs')).mkdtempSync('/tmp/gnnrl-tune-');
+      const rng = new Rng(testSeed());
+      const args = {
+        next: engine.array(randomF32(rng, 100 * 16)),
+        batch: 100,
+        dim: 16,
+        nItems: 300,
+        online: engine.array(randomF32(rng, 300 * 16)),
+        target: engine.array(randomF32(rng, 300 * 16)),
+        reward: engine.array(randomF32(rng, 100)),
+        done: engine.array(new Float32Array(100)),
+        gamma: 0.9,
+        double: true,
+      };
+      const r = await tuneQTargets(engine, args);
+      expect(Object.keys(r!.medians).sort()).toEqual([...QTARGET_VARIANTS].sort());
+      expect(qTargetVariant(engine, args)).toBe(r!.variant);
+    });
 
   test('rejects inconsistent sizes naming the argument', (ctx) => {
     const engine = b.engine(ctx);
