@@ -124,6 +124,45 @@ Napi::Value EncodeStrings(const Napi::CallbackInfo& info) {
   });
 }
 
+// ids: all the string ids joined by "\0" (one V8 join in JS, one UTF-8 copy here:
+// ~10x cheaper than reading 10^7 strings one N-API call at a time). Returns null when the
+// split does not give n pieces (an id contained "\0"), so the caller falls back.
+Napi::Value EncodeJoined(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString()) throwInputJs(env, "joined", "a string, got " + describe(info[0]));
+    const int64_t n = intArg(env, info[1], "n", 0, kMaxIndex);
+    size_t len = 0;
+    NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, info[0], nullptr, 0, &len), Napi::Value());
+    std::string bytes(len + 1, '\0');
+    NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, info[0], &bytes[0], len + 1, &len), Napi::Value());
+    bytes.resize(len);
+    std::vector<int64_t> off;
+    off.reserve(static_cast<size_t>(n) + 1);
+    off.push_back(0);
+    if (n > 0) {
+      for (size_t i = 0; i < len; ++i)
+        if (bytes[i] == '\0') off.push_back(static_cast<int64_t>(i) + 1);
+      off.push_back(static_cast<int64_t>(len) + 1);
+    }
+    if (static_cast<int64_t>(off.size()) != n + 1) return env.Null();
+    // Pieces are [off[k], off[k+1] - 1): drop each separator by shifting the end.
+    std::vector<int64_t> ends(off.size());
+    ends[0] = 0;
+    for (size_t k = 1; k < off.size(); ++k) ends[k] = off[k] - 1;
+    // encodeStrings wants contiguous [start_k, start_{k+1}); give it starts and lengths via
+    // a copy without separators instead, so its contract stays simple.
+    std::string packed;
+    packed.reserve(len);
+    std::vector<int64_t> poff(static_cast<size_t>(n) + 1, 0);
+    for (int64_t k = 0; k < n; ++k) {
+      packed.append(bytes, static_cast<size_t>(off[k]), static_cast<size_t>(ends[k + 1] - off[k]));
+      poff[k + 1] = static_cast<int64_t>(packed.size());
+    }
+    return encodedToJs(env, encodeStrings(packed.data(), poff.data(), n));
+  });
+}
+
 }  // namespace
 
 void registerGraphOps(Napi::Env env, Napi::Object exports) {
@@ -132,6 +171,7 @@ void registerGraphOps(Napi::Env env, Napi::Object exports) {
   exports.Set("randomWalk", Napi::Function::New(env, RandomWalk));
   exports.Set("encodeNumbers", Napi::Function::New(env, EncodeNumbers));
   exports.Set("encodeStrings", Napi::Function::New(env, EncodeStrings));
+  exports.Set("encodeJoined", Napi::Function::New(env, EncodeJoined));
 }
 
 }  // namespace gnnrl

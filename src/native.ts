@@ -82,6 +82,8 @@ export interface NativeAddon {
   ): Csr;
   encodeNumbers(ids: Float64Array): EncodedIds;
   encodeStrings(ids: readonly string[]): EncodedIds;
+  /** ids.join('\0') and ids.length; null when an id contains '\0' (use encodeStrings). */
+  encodeJoined(joined: string, n: number): EncodedIds | null;
 }
 
 export type Impl = 'auto' | 'native' | 'ts';

@@ -3,6 +3,7 @@
  * the C++ addon when it loaded, else the TypeScript twin); both give identical output
  * and identical errors.
  */
+import { GnnrlError } from '../errors.js';
 import { resolveImpl, type AdjacencyOptions, type BuildOptions, type BuiltGraph, type CooInput, type Impl } from '../native.js';
 import { csrArg, optionsObject, threadsOpt } from './args.js';
 import { bipartiteAdjacencyTs, buildGraphTs, readAdjacencyOptions, transposeTs } from './build-ts.js';
@@ -29,7 +30,18 @@ export function buildGraph(input: CooInput, opts: BuildOptions & ImplOption = {}
  */
 export async function buildGraphAsync(input: CooInput, opts: BuildOptions & ImplOption = {}): Promise<BuiltGraph> {
   const addon = resolveImpl(opts.impl);
-  if (addon) return addon.buildGraphAsync(input, opts);
+  if (addon) {
+    // A worker-thread error has no JS stack of its own: give it the caller's.
+    const site = new Error();
+    try {
+      return await addon.buildGraphAsync(input, opts);
+    } catch (err) {
+      if (err instanceof GnnrlError && site.stack) {
+        err.stack = `${err.name}: ${err.message}\n${site.stack.split('\n').slice(1).join('\n')}`;
+      }
+      throw err;
+    }
+  }
   await Promise.resolve();
   return buildGraphTs(input, opts);
 }
