@@ -72,6 +72,39 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid:
   }
 }
 
+// Variant: one invocation per (row, head). The row's scores are walked twice (max, then
+// weights), so each edge's exp() is computed once per head instead of once per column,
+// and the head's F ≤ 64 columns accumulate in registers. No barriers.
+const MAXF: u32 = 64u;
+
+@compute @workgroup_size(WG)
+fn forward_heads(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let k = (wid.x + wid.y * p.groups_x) * WG + lid.x;
+  if (k >= p.n_rows * p.heads) { return; }
+  let row = k / p.heads;
+  let head = k % p.heads;
+  let width = p.heads * p.f;
+  let start = row_ptr[row];
+  let end = row_ptr[row + 1u];
+  let eli = el[row * p.heads + head];
+  var m = NEG_BIG;
+  for (var e = start; e < end; e++) {
+    m = max(m, lrelu(eli + er[u32(col_idx[e]) * p.heads + head], p.slope));
+  }
+  var acc: array<f32, MAXF>;
+  var s = 0.0;
+  let c0 = head * p.f;
+  for (var e = start; e < end; e++) {
+    let j = u32(col_idx[e]);
+    let w = exp(lrelu(eli + er[j * p.heads + head], p.slope) - m);
+    s += w;
+    for (var f = 0u; f < p.f; f++) { acc[f] = fma(w, h[j * width + c0 + f], acc[f]); }
+  }
+  let inv = select(0.0, 1.0 / s, s > 0.0);
+  for (var f = 0u; f < p.f; f++) { out[row * width + c0 + f] = acc[f] * inv; }
+  rowstat[k] = vec2<f32>(select(NEG_BIG, m + log(s), s > 0.0), 0.0);
+}
+
 // ---------------------------------------------------------------- backward: D per row and head
 
 @group(0) @binding(0) var<storage, read> rd_dout: array<f32>;

@@ -7,7 +7,7 @@
  * 128 MiB binding limit) and the CPU backend.
  */
 import { Engine } from '../../src/engine.js';
-import { gatForward, prepareGatGraph, withSelfLoops } from '../../src/kernels/gat.js';
+import { gatForward, prepareGatGraph, tuneGat, withSelfLoops } from '../../src/kernels/gat.js';
 import { powerLawInteractions } from '../../src/graph/powerlaw.js';
 import { symNormAdjacency } from '../../src/graph/build.js';
 import { Rng } from '../../src/util/rng.js';
@@ -40,6 +40,8 @@ export const suite: Suite = {
       const engine = await Engine.create({ backend });
       const g = prepareGatGraph(engine, csr);
       const [H, EL, ER] = [h, el, er].map((x) => engine.array(x));
+      const tuned = await tuneGat(engine, g, H, EL, ER, s);
+      if (tuned) ctx.log(`autotune: ${tuned.variant} (${Object.entries(tuned.medians).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')})`);
       await ctx.measure('gat', caseName, backend, async () => {
         const r = gatForward(engine, g, H, EL, ER, s);
         await engine.sync();

@@ -10,6 +10,7 @@ import { defineKernel } from '../backend/kernel-table.js';
 import type { CpuArray, DeviceArray, GpuArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import type { Csr } from '../graph/types.js';
+import { autotune, chooseVariant } from '../gpu/variants.js';
 
 /** A graph prepared once for attention: rows, per-edge rows, and the transpose with edge ids. */
 export interface GatGraph {
@@ -102,6 +103,39 @@ export interface GatShape {
   f: number;
   /** LeakyReLU negative slope (GAT uses 0.2). */
   slope: number;
+  /** Pins the WebGPU forward strategy (tests, benchmarks). */
+  variant?: GatVariant;
+}
+
+/**
+ * Forward strategies: 'lanes' (invocations over columns with an online softmax; what a
+ * GPU wants for wide heads) and 'heads' (one invocation per row and head: each exp()
+ * once per head, columns in registers; F ≤ 64).
+ */
+export const GAT_VARIANTS = ['lanes', 'heads'] as const;
+export type GatVariant = (typeof GAT_VARIANTS)[number];
+
+function gatShapeKey(g: GatGraph, s: GatShape): string {
+  return `h${s.heads}f${s.f}|nnz2^${Math.round(Math.log2(g.nnz + 1))}`;
+}
+
+export function gatVariant(engine: Engine, g: GatGraph, s: GatShape): GatVariant {
+  if (s.variant) return s.variant;
+  const allowed = s.f <= 64 ? GAT_VARIANTS : (['lanes'] as const);
+  const fallback = engine.adapter?.software && s.f <= 64 ? 'heads' : 'lanes';
+  return chooseVariant(engine.adapter!, 'gat', gatShapeKey(g, s), allowed, fallback).variant as GatVariant;
+}
+
+/** Times the forward strategies on these inputs and records the faster for this adapter. */
+export async function tuneGat(engine: Engine, g: GatGraph, h: DeviceArray<'f32'>, el: DeviceArray<'f32'>, er: DeviceArray<'f32'>, s: GatShape) {
+  if (!engine.isGpu) return null;
+  const allowed = s.f <= 64 ? GAT_VARIANTS : (['lanes'] as const);
+  return autotune(engine.adapter!, 'gat', gatShapeKey(g, s), allowed, async (v) => {
+    const r = gatForward(engine, g, h, el, er, { ...s, variant: v as GatVariant });
+    await engine.sync();
+    engine.free(r.out);
+    engine.free(r.rowStat);
+  });
 }
 
 function checkShape(g: GatGraph, s: GatShape, h: DeviceArray<'f32'>, el: DeviceArray<'f32'>, er: DeviceArray<'f32'>): void {
@@ -250,11 +284,18 @@ function gatForwardGpu(engine: Engine, g: GatGraph, h: DeviceArray<'f32'>, el: D
   const w = s.heads * s.f;
   const out = engine.empty('f32', g.nDst * w);
   const rowStat = engine.empty('f32', g.nDst * s.heads * 2);
+  const buffers = [b(g.rowPtr), b(g.colIdx), b(h), b(el), b(er), b(out), b(rowStat)];
+  if (gatVariant(engine, g, s) === 'heads') {
+    if (s.f > 64) throw new GnnrlError('input', `gat: variant 'heads' needs f ≤ 64, got ${s.f}`, { arg: 'variant' });
+    const [gx, gy] = gpu.grid(Math.ceil((g.nDst * s.heads) / 64));
+    gpu.dispatch({ name: 'gat.forward_heads', shader: 'gat.wgsl', entry: 'forward_heads' }, { buffers, uniforms: params(g.nDst, s, gx, g.nnz), workgroups: [gx, gy] });
+    return { out, rowStat };
+  }
   const lanes = lanesFor(w);
   const [gx, gy] = gpu.grid(Math.ceil(g.nDst / (64 / lanes)));
   gpu.dispatch(
     { name: 'gat.forward', shader: 'gat.wgsl', entry: 'forward', constants: { LANES: lanes } },
-    { buffers: [b(g.rowPtr), b(g.colIdx), b(h), b(el), b(er), b(out), b(rowStat)], uniforms: params(g.nDst, s, gx, g.nnz), workgroups: [gx, gy] },
+    { buffers, uniforms: params(g.nDst, s, gx, g.nnz), workgroups: [gx, gy] },
   );
   return { out, rowStat };
 }

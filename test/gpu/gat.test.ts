@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { gatBackward, gatBackwardReference, gatForward, gatForwardReference, prepareGatGraph, withSelfLoops, type GatShape } from '../../src/kernels/gat.js';
+import { GAT_VARIANTS, gatBackward, gatBackwardReference, gatForward, gatForwardReference, prepareGatGraph, withSelfLoops, type GatShape } from '../../src/kernels/gat.js';
 import { Rng } from '../../src/util/rng.js';
 import { forEachBackend, testSeed } from '../util/backends.js';
 import { expectAllClose, poisonPool, uniformScale } from '../util/close.js';
@@ -24,12 +24,13 @@ function absRowScale(csr: Csr, h: Float32Array, s: GatShape): Float64Array {
 }
 
 forEachBackend('gat', (b) => {
+  for (const variant of b.kind === 'webgpu' ? GAT_VARIANTS : (['cpu'] as const))
   for (const c of cases) {
-    test(`forward and backward match the reference: n ${c.n}, nnz ${c.nnz}, ${c.heads} heads × ${c.f}, ${c.pattern}${c.selfLoops ? ', self-loops' : ''}`, async (ctx) => {
+    test(`${variant}: forward and backward match the reference: n ${c.n}, nnz ${c.nnz}, ${c.heads} heads × ${c.f}, ${c.pattern}${c.selfLoops ? ', self-loops' : ''}`, async (ctx) => {
       const engine = b.engine(ctx);
       const seed = testSeed();
       const rng = new Rng(seed);
-      const s: GatShape = { heads: c.heads, f: c.f, slope: 0.2 };
+      const s: GatShape = { heads: c.heads, f: c.f, slope: 0.2, variant: variant === 'cpu' ? undefined : variant };
       const w = c.heads * c.f;
       const raw = randomCsr(rng, c.n, c.n, c.nnz, c.pattern);
       const csr = c.selfLoops ? withSelfLoops(raw) : raw;
