@@ -71,6 +71,10 @@ describeNative('native vs TS graph operations', () => {
     expect(Array.from(c.dense)).toEqual(Array.from(d.dense));
     expect(c.map.toJSON()).toEqual(d.map.toJSON());
     expect(c.map.get('ünïcødé')).toBe(d.map.get('ünïcødé'));
+    // An id holding the join separator takes the per-element path and still agrees.
+    const nul = ['a\0b', 'a', 'b', 'a\0b', '', '\0'];
+    expect(Array.from(IdMap.fromIds(nul, { impl: 'native' }).dense)).toEqual([0, 1, 2, 0, 3, 4]);
+    expect(Array.from(IdMap.fromIds(nul, { impl: 'ts' }).dense)).toEqual([0, 1, 2, 0, 3, 4]);
   });
 
   it('reports the same errors for bad operation arguments', () => {
