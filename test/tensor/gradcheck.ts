@@ -2,13 +2,15 @@
  * Finite-difference gradient checks. The loss is L = Σ w ⊙ f(x₁, …) for fixed random
  * weights w; the analytic gradient comes from the backend under test (fp32), the
  * numeric one from central differences of a float64 evaluation of f built from the
- * kernels' CPU references, so rounding in the check itself is negligible.
+ * kernels' CPU references, so rounding in the check itself is negligible. The forward
+ * output is compared with the same float64 evaluation first.
  */
 import { expect } from 'vitest';
 import type { Engine } from '../../src/engine.js';
 import { Rng } from '../../src/util/rng.js';
 import { Tensor, tensor, mul, sum, readAll } from '../../src/tensor/index.js';
 import { randArr } from './helpers.js';
+import { expectAllClose } from '../util/close.js';
 
 export interface GradInput {
   shape: number[];
@@ -55,6 +57,10 @@ export async function gradCheck(engine: Engine, c: GradCase, seed: number, rtol 
     });
     const y = c.op(ts);
     expect(y.size, `${c.name}: output size`).toBe(y0.length);
+    // The tensor-level forward (broadcast plans, views, composition) against float64.
+    let maxOut = 0;
+    for (const v of y0) maxOut = Math.max(maxOut, Math.abs(v));
+    expectAllClose((await y.read()) as Float32Array, y0, { scale: Float64Array.from(y0, (v) => Math.max(Math.abs(v), 0.1 * maxOut)), context: `(${c.name} forward, seed ${seed})` });
     const W = tensor(engine, Float32Array.from(w), y.shape);
     sum(mul(y, W)).backward();
     const withGrad = ts.filter((t) => t.requiresGrad);
