@@ -1,9 +1,9 @@
 /**
  * InteractionGraph: everything the models need from a user-item log, built in one call.
  * Holds the merged user-item CSR and its transpose, degrees, optional id maps, and
- * normalised adjacencies built lazily per kind and cached. Uploading to a device is the
- * tensor layer's job: it will read `adjacency(...)`/`layout(...)` and keep its buffers in
- * `deviceCache` (below), keyed like the CPU cache, so nothing here depends on the GPU.
+ * normalised adjacencies built lazily per kind and cached, and their copies on an
+ * engine's device (`adjacencyOnDevice`), uploaded once per engine with the segmented
+ * SpMM plan, so encoders multiply by Â every step without re-uploading it.
  */
 import { GnnrlError } from '../errors.js';
 import type { AdjacencyOptions, BuiltGraph, MergePolicy } from '../native.js';
@@ -12,6 +12,8 @@ import { bipartiteAdjacency, buildGraph, type ImplOption } from './build.js';
 import { IdMap, type IdInput } from './id-map.js';
 import { degreeLayout, type SegmentLayout } from './layout.js';
 import type { Csr } from './types.js';
+import type { Engine } from '../engine.js';
+import { uploadCsrForSpmm, type PlannedCsr } from '../kernels/spmm.js';
 
 export interface InteractionsInput {
   users: IdInput;
@@ -52,8 +54,8 @@ export class InteractionGraph {
   readonly userIds: IdMap | undefined;
   readonly itemIds: IdMap | undefined;
   readonly policy: MergePolicy;
-  /** Reserved for the tensor layer's uploaded copies (same keys as the CPU caches). */
-  readonly deviceCache = new Map<string, unknown>();
+  /** Uploaded adjacencies per engine (weakly held: a dropped engine drops its entries). */
+  private readonly deviceCache = new WeakMap<Engine, Map<string, PlannedCsr>>();
   private readonly source: Source;
   private readonly opts: InteractionGraphOptions;
   private readonly adjCache = new Map<string, Csr>();
@@ -122,6 +124,46 @@ export class InteractionGraph {
       this.adjCache.set(key, a);
     }
     return a;
+  }
+
+  /**
+   * The adjacency of this kind on `engine`'s device, uploaded on first use (with the
+   * degree-aware SpMM plan on WebGPU) and reused after; `releaseDevice` frees it.
+   */
+  adjacencyOnDevice(engine: Engine, opts: AdjacencyOptions = {}): PlannedCsr {
+    let perEngine = this.deviceCache.get(engine);
+    if (!perEngine) this.deviceCache.set(engine, (perEngine = new Map()));
+    const key = adjKey(opts);
+    let dev = perEngine.get(key);
+    if (!dev) {
+      dev = uploadCsrForSpmm(engine, this.adjacency(opts));
+      perEngine.set(key, dev);
+    }
+    return dev;
+  }
+
+  /** Bytes of this graph's device copies on `engine` (arrays and SpMM plans). */
+  deviceMemoryBytes(engine: Engine): number {
+    let b = 0;
+    for (const dev of this.deviceCache.get(engine)?.values() ?? []) {
+      b += (dev.rowPtr.length + dev.colIdx.length + dev.values.length) * 4;
+      if (dev.plan) b += (dev.plan.units.length + dev.plan.split.length) * 4;
+    }
+    return b;
+  }
+
+  /** Frees this graph's device copies on `engine`. */
+  releaseDevice(engine: Engine): void {
+    const perEngine = this.deviceCache.get(engine);
+    if (!perEngine) return;
+    for (const dev of perEngine.values()) {
+      engine.freeCsr(dev);
+      if (dev.plan) {
+        engine.free(dev.plan.units);
+        engine.free(dev.plan.split);
+      }
+    }
+    this.deviceCache.delete(engine);
   }
 
   /** Degree-sorted segment layout of an adjacency kind, for the SpMM kernels. */
