@@ -11,3 +11,4 @@ export { gather, slice, concat } from './ops/gather.js';
 export { mseLoss, huberLoss, bprLoss, crossEntropy, type LossOptions } from './ops/loss.js';
 export { sparseMatmul } from './ops/spmm.js';
 export { Optimizer, SGD, Adam, AdamW, gradNormSquared, type OptimizerOptions, type SgdOptions, type AdamOptions } from './optim.js';
+export { graphAttention, maxAggregate, selfAttention } from './ops/attention.js';

@@ -76,6 +76,18 @@ export class Tensor implements Disposable {
     return new Tensor(engine, shape, dtype, new Storage(engine.empty(dtype, n)));
   }
 
+  /**
+   * Adopts storage a kernel allocated (no copy): the tensor owns it from now on and frees
+   * it on dispose. Its length must match the shape.
+   */
+  static fromDeviceArray(engine: Engine, array: DeviceArray, shape: Shape): Tensor {
+    checkShape(shape, 'tensor');
+    if (array.length !== sizeOf(shape)) {
+      throw new GnnrlError('input', `tensor: shape ${fmtShape(shape)} holds ${sizeOf(shape)} elements but the array has ${array.length}`, { arg: 'shape' });
+    }
+    return new Tensor(engine, shape, array.dtype, new Storage(array));
+  }
+
   /** Copies a typed array to the device. Int32 data also keeps a host copy (for gather). */
   static fromArray(engine: Engine, data: Float32Array | Int32Array | Uint32Array, shape: Shape = [data.length]): Tensor {
     checkShape(shape, 'tensor');
