@@ -1,10 +1,54 @@
-/** gnnrl: GNN + reinforcement-learning recommenders for Node.js on WebGPU. */
+/**
+ * gnnrl: GNN + reinforcement-learning recommenders for Node.js, hot paths in WebGPU.
+ * The layers, bottom up: engine and errors; kernels (per backend); tensors with autograd;
+ * layers; graphs (native CSR builder); data (loaders, splits, synthetic worlds).
+ */
 export { GnnrlError, type GnnrlErrorCode, type GnnrlErrorDetails } from './errors.js';
-export { Engine, type EngineOptions, type BackendChoice } from './engine.js';
+export { Engine, type EngineOptions, type BackendChoice, type Disposable } from './engine.js';
 export type { BackendKind, DType, DeviceArray, DeviceCsr, CpuArray, GpuArray } from './backend/arrays.js';
 export { listKernels, registerKernelImpl } from './backend/kernel-table.js';
 export type { AdapterSummary } from './gpu/adapter.js';
 export type { KernelProgram, KernelTiming } from './gpu/runtime.js';
-export type { Csr } from './graph/types.js';
-export { spmm, spmmReference } from './kernels/index.js';
+export { pinnedVariant, chooseVariant, autotune, type VariantChoice } from './gpu/variants.js';
 export { Rng } from './util/rng.js';
+
+// Kernels that work on raw device arrays (the tensor ops below wrap the trainable ones).
+export * as kernels from './kernels/index.js';
+export {
+  spmm,
+  spmmReference,
+  uploadCsrForSpmm,
+  tuneSpmm,
+  qTargets,
+  qTargetsReference,
+  tuneQTargets,
+  topK,
+  topKReference,
+  prepareGatGraph,
+  recencyWeights,
+  type PlannedCsr,
+  type QTargetArgs,
+  type QTargetResult,
+  type TopKArgs,
+  type TopKResult,
+  type GatGraph,
+  type GatShape,
+  type SeqAttentionShape,
+} from './kernels/index.js';
+
+export * from './tensor/index.js';
+export * from './nn/index.js';
+export * from './data/index.js';
+
+// The graph layer; its IdMap (batch encoding, native string hashing) is exported as
+// GraphIdMap beside the data layer's IdMap (incremental, used by the loaders).
+export type { Csr } from './graph/types.js';
+export { buildGraph, buildGraphAsync, symNormAdjacency, bipartiteAdjacency, transposeCsr, type ImplOption } from './graph/build.js';
+export { buildGraphTs } from './graph/build-ts.js';
+export { cooccurrence, type CoocOptions, type CoocMeasure } from './graph/cooccurrence.js';
+export { sampleNeighbors, randomWalkNeighbors, type SampleOptions, type WalkOptions } from './graph/sampling.js';
+export { degreeLayout, type SegmentLayout, type LayoutOptions } from './graph/layout.js';
+export { IdMap as GraphIdMap, type IdInput, type IdKind } from './graph/id-map.js';
+export { InteractionGraph, type InteractionsInput, type InteractionGraphOptions } from './graph/interaction-graph.js';
+export { powerLawInteractions, type PowerLawOptions, type SyntheticInteractions } from './graph/powerlaw.js';
+export { loadNative, nativeLoadError, type NativeAddon, type MergePolicy, type Normalization, type BuildOptions, type AdjacencyOptions, type BuiltGraph, type CooInput } from './native.js';
