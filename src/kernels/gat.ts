@@ -11,6 +11,7 @@ import type { CpuArray, DeviceArray, GpuArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import type { Csr } from '../graph/types.js';
 import { autotune, chooseVariant } from '../gpu/variants.js';
+import { buf, lanesFor } from './pack.js';
 
 /** A graph prepared once for attention: rows, per-edge rows, and the transpose with edge ids. */
 export interface GatGraph {
@@ -257,12 +258,6 @@ function gatBackwardCpu(
   return { dH: engine.array(Float32Array.from(r.dH)), dEl: engine.array(Float32Array.from(r.dEl)), dEr: engine.array(Float32Array.from(r.dEr)) };
 }
 
-function lanesFor(width: number): number {
-  let lanes = 1;
-  while (lanes < width && lanes < 64) lanes *= 2;
-  return lanes;
-}
-
 function params(nRows: number, s: GatShape, groupsX: number, nEdges: number): ArrayBuffer {
   const buf = new ArrayBuffer(32);
   const u = new Uint32Array(buf);
@@ -276,15 +271,13 @@ function params(nRows: number, s: GatShape, groupsX: number, nEdges: number): Ar
   return buf;
 }
 
-const b = (a: DeviceArray) => (a as GpuArray).buffer;
-
 function gatForwardGpu(engine: Engine, g: GatGraph, h: DeviceArray<'f32'>, el: DeviceArray<'f32'>, er: DeviceArray<'f32'>, s: GatShape): GatForwardResult {
   checkShape(g, s, h, el, er);
   const gpu = engine.gpu;
   const w = s.heads * s.f;
   const out = engine.empty('f32', g.nDst * w);
   const rowStat = engine.empty('f32', g.nDst * s.heads * 2);
-  const buffers = [b(g.rowPtr), b(g.colIdx), b(h), b(el), b(er), b(out), b(rowStat)];
+  const buffers = [buf(g.rowPtr), buf(g.colIdx), buf(h), buf(el), buf(er), buf(out), buf(rowStat)];
   if (gatVariant(engine, g, s) === 'heads') {
     if (s.f > 64) throw new GnnrlError('input', `gat: variant 'heads' needs f ≤ 64, got ${s.f}`, { arg: 'variant' });
     const [gx, gy] = gpu.grid(Math.ceil((g.nDst * s.heads) / 64));
@@ -319,19 +312,19 @@ function gatBackwardGpu(
   const edgeOut = engine.empty('f32', Math.max(1, g.nnz * s.heads * 2));
   const threads = (n: number) => gpu.grid(Math.ceil(n / 64));
   let [gx, gy] = threads(g.nDst * s.heads);
-  gpu.dispatch({ name: 'gat.row_dot', shader: 'gat.wgsl', entry: 'row_dot' }, { buffers: [b(dOut), b(fwd.out), b(fwd.rowStat)], uniforms: params(g.nDst, s, gx, g.nnz), workgroups: [gx, gy] });
+  gpu.dispatch({ name: 'gat.row_dot', shader: 'gat.wgsl', entry: 'row_dot' }, { buffers: [buf(dOut), buf(fwd.out), buf(fwd.rowStat)], uniforms: params(g.nDst, s, gx, g.nnz), workgroups: [gx, gy] });
   [gx, gy] = threads(g.nnz * s.heads);
   gpu.dispatch(
     { name: 'gat.edge', shader: 'gat.wgsl', entry: 'edge' },
-    { buffers: [b(g.edgeRow), b(g.colIdx), b(el), b(er), b(fwd.rowStat), b(h), b(dOut), b(edgeOut)], uniforms: params(g.nDst, s, gx, g.nnz), workgroups: [gx, gy] },
+    { buffers: [buf(g.edgeRow), buf(g.colIdx), buf(el), buf(er), buf(fwd.rowStat), buf(h), buf(dOut), buf(edgeOut)], uniforms: params(g.nDst, s, gx, g.nnz), workgroups: [gx, gy] },
   );
   [gx, gy] = threads(g.nDst * s.heads);
-  gpu.dispatch({ name: 'gat.row_sum', shader: 'gat.wgsl', entry: 'row_sum' }, { buffers: [b(g.rowPtr), b(edgeOut), b(dEl)], uniforms: params(g.nDst, s, gx, g.nnz), workgroups: [gx, gy] });
+  gpu.dispatch({ name: 'gat.row_sum', shader: 'gat.wgsl', entry: 'row_sum' }, { buffers: [buf(g.rowPtr), buf(edgeOut), buf(dEl)], uniforms: params(g.nDst, s, gx, g.nnz), workgroups: [gx, gy] });
   const lanes = lanesFor(w);
   [gx, gy] = gpu.grid(Math.ceil(g.nSrc / (64 / lanes)));
   gpu.dispatch(
     { name: 'gat.src', shader: 'gat.wgsl', entry: 'src', constants: { LANES: lanes } },
-    { buffers: [b(g.tRowPtr), b(g.tDst), b(g.tEdge), b(edgeOut), b(dOut), b(dEr), b(dH)], uniforms: params(g.nSrc, s, gx, g.nnz), workgroups: [gx, gy] },
+    { buffers: [buf(g.tRowPtr), buf(g.tDst), buf(g.tEdge), buf(edgeOut), buf(dOut), buf(dEr), buf(dH)], uniforms: params(g.nSrc, s, gx, g.nnz), workgroups: [gx, gy] },
   );
   engine.free(edgeOut);
   return { dH, dEl, dEr };

@@ -22,6 +22,16 @@ export function packUniforms(words: Word[]): ArrayBuffer {
   return buf;
 }
 
+/**
+ * Invocations that cooperate on one row: the next power of two covering `width`
+ * columns, at most a 64-wide workgroup (so 64 / lanes rows share a workgroup).
+ */
+export function lanesFor(width: number): number {
+  let lanes = 1;
+  while (lanes < width && lanes < 64) lanes *= 2;
+  return lanes;
+}
+
 export function buf(a: DeviceArray): GPUBuffer {
   return (a as GpuArray).buffer;
 }

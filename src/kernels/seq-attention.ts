@@ -8,6 +8,7 @@ import { GnnrlError } from '../errors.js';
 import { defineKernel } from '../backend/kernel-table.js';
 import type { CpuArray, DeviceArray, GpuArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
+import { buf } from './pack.js';
 
 export const SEQ_MAX_LEN = 64;
 export const SEQ_MAX_DIM = 128;
@@ -194,8 +195,6 @@ function params(s: SeqAttentionShape, pooled: boolean, groupsX: number): ArrayBu
   return buf;
 }
 
-const g = (x: DeviceArray) => (x as GpuArray).buffer;
-
 function forwardGpu(engine: Engine, s: SeqAttentionShape, q: DeviceArray<'f32'>, k: DeviceArray<'f32'>, v: DeviceArray<'f32'>): SeqAttentionForward {
   check(s, q, k, v);
   const gpu = engine.gpu;
@@ -208,13 +207,13 @@ function forwardGpu(engine: Engine, s: SeqAttentionShape, q: DeviceArray<'f32'>,
   let [gx, gy] = gpu.grid(Math.ceil(rows / 64));
   gpu.dispatch(
     { name: 'seq_attention.forward', shader: 'seq_attention.wgsl', entry: 'forward' },
-    { buffers: [g(q), g(k), g(v), g(aux), g(z), null, g(rowStat)], uniforms: params(s, !!pooled, gx), workgroups: [gx, gy] },
+    { buffers: [buf(q), buf(k), buf(v), buf(aux), buf(z), null, buf(rowStat)], uniforms: params(s, !!pooled, gx), workgroups: [gx, gy] },
   );
   if (pooled) {
     [gx, gy] = gpu.grid(Math.ceil((s.batch * s.dv) / 64));
     gpu.dispatch(
       { name: 'seq_attention.pool', shader: 'seq_attention.wgsl', entry: 'pool' },
-      { buffers: [null, null, null, g(aux), g(z), g(pooled), null], uniforms: params(s, true, gx), workgroups: [gx, gy] },
+      { buffers: [null, null, null, buf(aux), buf(z), buf(pooled), null], uniforms: params(s, true, gx), workgroups: [gx, gy] },
     );
   }
   engine.free(aux);
@@ -245,15 +244,15 @@ function backwardGpu(
   const u = params(s, pooled, gx);
   gpu.dispatch(
     { name: 'seq_attention.delta', shader: 'seq_attention.wgsl', entry: 'delta' },
-    { buffers: [null, null, null, g(aux), g(fwd.z), g(dOut), g(fwd.rowStat)], uniforms: u, workgroups: [gx, gy] },
+    { buffers: [null, null, null, buf(aux), buf(fwd.z), buf(dOut), buf(fwd.rowStat)], uniforms: u, workgroups: [gx, gy] },
   );
   gpu.dispatch(
     { name: 'seq_attention.dq', shader: 'seq_attention.wgsl', entry: 'dq' },
-    { buffers: [g(q), g(k), g(v), g(aux), g(fwd.rowStat), g(dOut), g(dq), null], uniforms: u, workgroups: [gx, gy] },
+    { buffers: [buf(q), buf(k), buf(v), buf(aux), buf(fwd.rowStat), buf(dOut), buf(dq), null], uniforms: u, workgroups: [gx, gy] },
   );
   gpu.dispatch(
     { name: 'seq_attention.dkv', shader: 'seq_attention.wgsl', entry: 'dkv' },
-    { buffers: [g(q), g(k), g(v), g(aux), g(fwd.rowStat), g(dOut), g(dk), g(dv)], uniforms: u, workgroups: [gx, gy] },
+    { buffers: [buf(q), buf(k), buf(v), buf(aux), buf(fwd.rowStat), buf(dOut), buf(dk), buf(dv)], uniforms: u, workgroups: [gx, gy] },
   );
   engine.free(aux);
   return { dq, dk, dv };

@@ -8,6 +8,7 @@ import { defineKernel } from '../backend/kernel-table.js';
 import type { CpuArray, DeviceArray, DeviceCsr, GpuArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import type { Csr } from '../graph/types.js';
+import { buf, lanesFor } from './pack.js';
 
 export interface MaxAggregateResult {
   y: DeviceArray<'f32'>;
@@ -58,14 +59,6 @@ function backwardCpu(engine: Engine, _aT: DeviceCsr, fwd: MaxAggregateResult, dy
   return engine.array(maxAggregateBackwardReference(nSrc, host(fwd.argmax), host(dy), d));
 }
 
-function lanesFor(width: number): number {
-  let lanes = 1;
-  while (lanes < width && lanes < 64) lanes *= 2;
-  return lanes;
-}
-
-const g = (x: DeviceArray) => (x as GpuArray).buffer;
-
 function forwardGpu(engine: Engine, a: DeviceCsr, x: DeviceArray<'f32'>, d: number): MaxAggregateResult {
   check(a, x, d);
   const gpu = engine.gpu;
@@ -75,7 +68,7 @@ function forwardGpu(engine: Engine, a: DeviceCsr, x: DeviceArray<'f32'>, d: numb
   const [gx, gy] = gpu.grid(Math.ceil(a.nRows / (64 / lanes)));
   gpu.dispatch(
     { name: 'spmm_max.forward', shader: 'spmm_max.wgsl', entry: 'forward', constants: { LANES: lanes } },
-    { buffers: [g(a.rowPtr), g(a.colIdx), g(x), g(y), g(argmax)], uniforms: new Uint32Array([a.nRows, d, gx, 0]), workgroups: [gx, gy] },
+    { buffers: [buf(a.rowPtr), buf(a.colIdx), buf(x), buf(y), buf(argmax)], uniforms: new Uint32Array([a.nRows, d, gx, 0]), workgroups: [gx, gy] },
   );
   return { y, argmax };
 }
@@ -92,7 +85,7 @@ function backwardGpu(engine: Engine, aT: DeviceCsr, fwd: MaxAggregateResult, dy:
   const [gx, gy] = gpu.grid(Math.ceil(nSrc / (64 / lanes)));
   gpu.dispatch(
     { name: 'spmm_max.backward', shader: 'spmm_max.wgsl', entry: 'backward', constants: { LANES: lanes } },
-    { buffers: [g(aT.rowPtr), g(aT.colIdx), g(fwd.argmax), g(dy), g(dx)], uniforms: new Uint32Array([nSrc, d, gx, 0]), workgroups: [gx, gy] },
+    { buffers: [buf(aT.rowPtr), buf(aT.colIdx), buf(fwd.argmax), buf(dy), buf(dx)], uniforms: new Uint32Array([nSrc, d, gx, 0]), workgroups: [gx, gy] },
   );
   return dx;
 }

@@ -9,6 +9,7 @@ import type { Engine } from '../engine.js';
 import type { Csr } from '../graph/types.js';
 import { degreeLayout } from '../graph/layout.js';
 import { autotune, chooseVariant } from '../gpu/variants.js';
+import { buf, lanesFor } from './pack.js';
 
 export const SPMM_MAX_D = 256;
 
@@ -51,13 +52,6 @@ function spmmCpu(engine: Engine, a: DeviceCsr, x: DeviceArray<'f32'>, d: number,
   };
   spmmReference(csr, (x as CpuArray<'f32'>).data, d, y.data);
   return y;
-}
-
-/** Lanes per row or unit: enough to cover the width in one or a few passes, at most a workgroup. */
-function lanesFor(d: number): number {
-  let lanes = 1;
-  while (lanes < d && lanes < 64) lanes *= 2;
-  return lanes;
 }
 
 /**
@@ -142,10 +136,6 @@ function defaultVariant(engine: Engine, allowed: SpmmVariant[]): SpmmVariant {
   // CPU implementations of WebGPU run a workgroup as SIMD lanes of one thread and pay for
   // barriers; register-blocked per-unit work suits them. Real GPUs want row caching.
   return engine.adapter?.software ? 'thread_vec4' : 'cache_vec4';
-}
-
-function buf(a: DeviceArray): GPUBuffer {
-  return (a as GpuArray).buffer;
 }
 
 function runVariant(engine: Engine, a: PlannedCsr, x: DeviceArray<'f32'>, d: number, y: GpuArray<'f32'>, variant: SpmmVariant): void {
