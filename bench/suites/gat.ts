@@ -1,6 +1,6 @@
 /**
- * Graph attention on the synthetic power-law graph (gsyn: 150,000 nodes, 4,000,000 edges
- * of the symmetric bipartite adjacency plus self-loops), 4 heads × 16 = 64 columns.
+ * Graph attention on the synthetic power-law graph (gsyn: 150,000 nodes, the symmetric
+ * bipartite adjacency's 3.2 million entries plus self-loops), 4 heads × 16 = 64 columns.
  * gnnrl's one-pass online-softmax kernel against TF.js's WebGPU backend doing the same
  * (gather el/er per edge, LeakyReLU, a per-head max, exp, segment sum, gather and weight
  * the neighbour rows, segment sum; in edge chunks because the gathered rows exceed the

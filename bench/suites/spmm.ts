@@ -1,10 +1,11 @@
 /**
  * SpMM Y = Â·X on the synthetic power-law bipartite graph (issue 2's gsyn: 100,000 users ×
- * 50,000 items × 2,000,000 interactions, symmetric-normalised, so Â has 4,000,000 entries
- * over 150,000 nodes), d = 64: the WebGPU kernel (the variant this adapter's autotune
- * picks) against the CPU backend and TF.js's WebGPU backend doing the same aggregation
- * (gather the neighbour rows, scale by the edge values, unsortedSegmentSum by row; in edge
- * chunks, since 4M × 64 gathered floats exceed the 128 MiB binding limit).
+ * 50,000 items × 2,000,000 interactions; Â is the symmetric-normalised adjacency over
+ * 150,000 nodes, two entries per distinct user-item pair, about 3.2 million), d = 64:
+ * the WebGPU kernel (the variant this adapter's autotune picks) against the CPU backend
+ * and TF.js's WebGPU backend doing the same aggregation (gather the neighbour rows, scale
+ * by the edge values, unsortedSegmentSum by row; in edge chunks, since the gathered
+ * rows exceed the 128 MiB binding limit).
  */
 import { Engine } from '../../src/engine.js';
 import { spmm, tuneSpmm, uploadCsrForSpmm } from '../../src/kernels/spmm.js';
