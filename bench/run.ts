@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json out.json] [--quick] [--suite spmm,csr]`
+ * `npm run bench [-- --json out.json] [--quick] [--suite spmm,csr] [--print saved.json]`
  *
  * Runs every suite in bench/suites/ (or the named ones), each in a fresh child process so
  * JIT, memory and GPU device state cannot leak between suites, then prints one table of
@@ -20,6 +20,8 @@ interface Args {
   quick: boolean;
   suites?: string[];
   child?: string;
+  /** Print the table of a saved JSON report instead of measuring. */
+  print?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -37,7 +39,8 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--suite') args.suites = value().split(',');
     else if (a.startsWith('--suite=')) args.suites = a.slice(8).split(',');
     else if (a === '--child') args.child = value();
-    else throw new Error(`bench: unknown argument '${a}' (expected --json FILE, --quick, --suite a,b)`);
+    else if (a === '--print') args.print = value();
+    else throw new Error(`bench: unknown argument '${a}' (expected --json FILE, --quick, --suite a,b, --print FILE)`);
   }
   return args;
 }
@@ -104,12 +107,19 @@ function formatTable(rows: (BenchRow & { ratio?: string })[]): string {
   return [line(cols.map(([h]) => h)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
-/** Speed of each row relative to the suite's baseline impl for the same case. */
+/**
+ * Speed of each row relative to a baseline measured for the same case in the same
+ * process: the suite's named baseline, else the CPU backend or the TypeScript builder
+ * (a case too slow for one baseline is measured against another).
+ */
 function withRatios(rows: BenchRow[], baselines: Map<string, string | null>): (BenchRow & { ratio?: string })[] {
   return rows.map((r) => {
-    const base = baselines.get(r.suite);
-    const b = base ? rows.find((x) => x.suite === r.suite && x.case === r.case && x.impl === base) : undefined;
-    if (!b || b === r) return b === r ? { ...r, ratio: 'baseline' } : r;
+    const prefs = [baselines.get(r.suite), 'cpu', 'ts'].filter((x): x is string => !!x);
+    const sameCase = rows.filter((x) => x.suite === r.suite && x.case === r.case);
+    const base = prefs.find((p) => sameCase.some((x) => x.impl === p));
+    const b = sameCase.find((x) => x.impl === base);
+    if (!b) return r;
+    if (b === r) return { ...r, ratio: 'baseline' };
     return { ...r, ratio: `${(b.median_ms / r.median_ms).toFixed(2)}× vs ${base}` };
   });
 }
@@ -117,6 +127,14 @@ function withRatios(rows: BenchRow[], baselines: Map<string, string | null>): (B
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const files = suiteFiles();
+  if (args.print) {
+    const saved = JSON.parse(readFileSync(args.print, 'utf8')) as { env: Record<string, string>; rows: BenchRow[] };
+    const bases = new Map<string, string | null>();
+    for (const n of files.keys()) bases.set(n, (await loadSuite(files.get(n)!)).baseline ?? null);
+    console.log(`gnnrl bench: node ${saved.env.node}, adapter ${saved.env.adapter}, ${saved.env.cpu ?? ''}, ${saved.env.date}`);
+    console.log(formatTable(withRatios(saved.rows, bases)));
+    return;
+  }
   if (args.child) {
     const [name, out] = args.child.split('=');
     await runChild(files.get(name)!, out, args.quick);
