@@ -5,6 +5,8 @@
 // (col, val) list in the same order, so those loads are uniform across the lanes (one
 // cache line serves them all) while the X loads are contiguous across lanes.
 // Deterministic: each output element is summed by one invocation in CSR order.
+// A matrix too big for one storage binding runs block by block (rows × column ranges of
+// X, bound as buffer ranges); blocks after a row block's first add into Y in order.
 
 override WG: u32 = 64;
 override LANES: u32 = 64;
@@ -13,7 +15,7 @@ struct Params {
   n_rows: u32,
   d: u32,
   groups_x: u32,
-  _pad: u32,
+  accumulate: u32, // 1: y += A·X (column blocks of a split matrix after the first)
 }
 
 @group(0) @binding(0) var<storage, read> row_ptr: array<i32>;
@@ -40,6 +42,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     for (var e = start; e < end; e++) {
       acc = fma(vals[e], x[u32(col_idx[e]) * d + c], acc);
     }
-    y[row * d + c] = acc;
+    if (p.accumulate != 0u) {
+      y[row * d + c] += acc;
+    } else {
+      y[row * d + c] = acc;
+    }
   }
 }

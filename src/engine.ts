@@ -36,6 +36,8 @@ export interface EngineOptions {
   timing?: boolean;
   /** Suppress the CPU-fallback warning. */
   quiet?: boolean;
+  /** Caps the storage-binding size (tests of the splitting paths; emulating a smaller GPU). */
+  maxBindingBytes?: number;
 }
 
 let warnedFallback = false;
@@ -122,7 +124,7 @@ export class Engine {
     } catch (err) {
       throw new GnnrlError('gpu', `requestDevice failed on adapter '${summary.description || summary.device}': ${(err as Error).message}`, { cause: err });
     }
-    const runtimeOptions: RuntimeOptions = { debug, timing: options.timing };
+    const runtimeOptions: RuntimeOptions = { debug, timing: options.timing, maxBindingBytes: options.maxBindingBytes };
     const runtime = new GpuRuntime(device, summary, runtimeOptions);
     const name = summary.description || summary.device || summary.vendor || 'unknown adapter';
     const kind = summary.software ? 'software adapter' : 'hardware adapter';

@@ -27,12 +27,19 @@ export interface KernelProgram {
   source?: string;
 }
 
+/** A range of a buffer to bind: offsets must be multiples of 256 (minStorageBufferOffsetAlignment). */
+export interface BufferRange {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+}
+
 export interface DispatchArgs {
   /**
-   * Storage buffers in binding order (@group(0) @binding(0..n-1)); `null` leaves a
-   * binding out, for entry points of a shared module that do not use it.
+   * Storage buffers in binding order (@group(0) @binding(0..n-1)), whole or as a range;
+   * `null` leaves a binding out, for entry points of a shared module that do not use it.
    */
-  buffers: (GPUBuffer | null)[];
+  buffers: (GPUBuffer | BufferRange | null)[];
   /** Uniform block bound after the buffers; u32/i32/f32 words packed by the caller. */
   uniforms?: ArrayBuffer | ArrayBufferView;
   /** Workgroup counts; use `grid()` to fold large 1-D counts into 2-D. */
@@ -47,6 +54,11 @@ export interface KernelTiming {
 export interface RuntimeOptions {
   /** One submit and one error scope per dispatch, so a validation error names its kernel. */
   debug?: boolean;
+  /**
+   * Caps the storage-binding size below the adapter's limit: to test the splitting paths
+   * with small inputs, or to behave like a smaller GPU.
+   */
+  maxBindingBytes?: number;
   /** Record timestamp queries around each dispatch (needs the 'timestamp-query' feature). */
   timing?: boolean;
   maxDispatchesPerSubmit?: number;
@@ -97,7 +109,7 @@ export class GpuRuntime {
   ) {
     const l = device.limits;
     this.limits = {
-      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxStorageBufferBindingSize: Math.min(l.maxStorageBufferBindingSize, options.maxBindingBytes ?? Infinity),
       maxBufferSize: l.maxBufferSize,
       maxWorkgroupsPerDim: l.maxComputeWorkgroupsPerDimension,
       maxWorkgroupStorage: l.maxComputeWorkgroupStorageSize,
@@ -180,15 +192,19 @@ export class GpuRuntime {
 
   // ---------------------------------------------------------------- memory
 
-  /** A storage buffer of at least `bytes` from the pool. */
+  /**
+   * A storage buffer of at least `bytes` from the pool. Buffers may be larger than one
+   * binding (up to maxBufferSize); a kernel binding more than maxStorageBufferBindingSize
+   * of one gets a limit error at dispatch unless it binds ranges (see SpMM's split path).
+   */
   alloc(bytes: number, label?: string): GPUBuffer {
     this.assertAlive();
-    if (bytes > this.limits.maxStorageBufferBindingSize) {
+    if (bytes > this.limits.maxBufferSize) {
       throw new GnnrlError(
         'limit',
-        `a buffer of ${bytes} bytes exceeds this adapter's maxStorageBufferBindingSize of ${this.limits.maxStorageBufferBindingSize} bytes` +
+        `a buffer of ${bytes} bytes exceeds this adapter's maxBufferSize of ${this.limits.maxBufferSize} bytes` +
           (label ? ` (for ${label})` : '') +
-          '; split the tensor or use a smaller batch',
+          '; split the data or use a smaller batch',
       );
     }
     return this.pool.acquire(bytes, label);
@@ -265,8 +281,20 @@ export class GpuRuntime {
     }
     const pipe = this.pipeline(program);
     const entries: GPUBindGroupEntry[] = [];
-    args.buffers.forEach((buffer, binding) => {
-      if (buffer) entries.push({ binding, resource: { buffer } });
+    const maxBind = this.limits.maxStorageBufferBindingSize;
+    args.buffers.forEach((b, binding) => {
+      if (!b) return;
+      const range = 'buffer' in b ? b : null;
+      const size = range ? range.size : (b as GPUBuffer).size;
+      if (size > maxBind) {
+        throw new GnnrlError(
+          'limit',
+          `kernel '${program.name}': binding ${binding} is ${size} bytes, over this adapter's maxStorageBufferBindingSize of ${maxBind} bytes; ` +
+            'this kernel does not split its inputs: use a smaller batch or split the tensor by rows',
+          { kernel: program.name },
+        );
+      }
+      entries.push({ binding, resource: range ? { buffer: range.buffer, offset: range.offset, size: range.size } : { buffer: b as GPUBuffer } });
     });
     if (args.uniforms) entries.push({ binding: args.buffers.length, resource: { buffer: this.uniformBuffer(args.uniforms) } });
     if (this.options.debug) this.device.pushErrorScope('validation');

@@ -13,7 +13,7 @@ import { IdMap, type IdInput } from './id-map.js';
 import { degreeLayout, type SegmentLayout } from './layout.js';
 import type { Csr } from './types.js';
 import type { Engine } from '../engine.js';
-import { uploadCsrForSpmm, type PlannedCsr } from '../kernels/spmm.js';
+import { releaseSpmmCsr, uploadCsrForSpmm, type PlannedCsr } from '../kernels/spmm.js';
 
 export interface InteractionsInput {
   users: IdInput;
@@ -156,13 +156,7 @@ export class InteractionGraph {
   releaseDevice(engine: Engine): void {
     const perEngine = this.deviceCache.get(engine);
     if (!perEngine) return;
-    for (const dev of perEngine.values()) {
-      engine.freeCsr(dev);
-      if (dev.plan) {
-        engine.free(dev.plan.units);
-        engine.free(dev.plan.split);
-      }
-    }
+    for (const dev of perEngine.values()) releaseSpmmCsr(engine, dev);
     this.deviceCache.delete(engine);
   }
 

@@ -72,6 +72,8 @@ export interface SpmmPlan {
 
 export interface PlannedCsr extends DeviceCsr {
   readonly plan?: SpmmPlan;
+  /** The host matrix, kept by reference so a product too big for one binding can be split. */
+  readonly host?: Csr;
 }
 
 /** Host side of the plan: pure function of the matrix. */
@@ -103,6 +105,7 @@ export function spmmPlanArrays(csr: Csr, maxSegment = 256): { units: Int32Array;
 export function uploadCsrForSpmm(engine: Engine, csr: Csr, opts: { maxSegment?: number } = {}): PlannedCsr {
   const base = engine.uploadCsr(csr);
   if (!engine.isGpu) return base;
+  if (needsSplit(engine, base, csr.nCols, 1)) return { ...base, host: csr };
   const maxSegment = opts.maxSegment ?? 256;
   const host = spmmPlanArrays(csr, maxSegment);
   const plan: SpmmPlan = {
@@ -113,7 +116,124 @@ export function uploadCsrForSpmm(engine: Engine, csr: Csr, opts: { maxSegment?: 
     nSlots: host.nSlots,
     maxSegment,
   };
-  return { ...base, plan };
+  return { ...base, plan, host: csr };
+}
+
+/** Frees what uploadCsrForSpmm and the split path put on the device. */
+export function releaseSpmmCsr(engine: Engine, a: PlannedCsr): void {
+  engine.freeCsr(a);
+  if (a.plan) {
+    engine.free(a.plan.units);
+    engine.free(a.plan.split);
+  }
+  for (const blocks of splitCache.get(a)?.values() ?? []) {
+    for (const b of blocks) {
+      engine.free(b.rowPtr);
+      engine.free(b.colIdx);
+      engine.free(b.values);
+    }
+  }
+  splitCache.delete(a);
+}
+
+/** One block of a split product: rows [r0, r1) against columns [c0, c1) of A. */
+interface SplitBlock {
+  r0: number;
+  r1: number;
+  c0: number;
+  c1: number;
+  first: boolean;
+  rowPtr: DeviceArray<'i32'>;
+  colIdx: DeviceArray<'i32'>;
+  values: DeviceArray<'f32'>;
+}
+
+const splitCache = new WeakMap<PlannedCsr, Map<number, SplitBlock[]>>();
+
+function needsSplit(engine: Engine, a: DeviceCsr, xRows: number, d: number): boolean {
+  const limit = engine.gpu.limits.maxStorageBufferBindingSize;
+  return Math.max(xRows * d, a.nRows * d, a.nnz, a.nRows + 1) * 4 > limit;
+}
+
+/**
+ * Cuts A into row blocks × column blocks whose arrays, X range and Y range each fit one
+ * binding. Block starts are multiples of 64 rows so that the X and Y ranges start on
+ * 256-byte boundaries (d·64·4 bytes). A block with too many entries is halved by rows.
+ */
+function splitBlocks(engine: Engine, host: Csr, d: number): SplitBlock[] {
+  const limit = engine.gpu.limits.maxStorageBufferBindingSize;
+  const span = Math.floor(limit / (d * 4) / 64) * 64;
+  if (span < 64) {
+    throw new GnnrlError('limit', `spmm: 64 rows of width ${d} need ${64 * d * 4} bytes, over this adapter's maxStorageBufferBindingSize of ${limit} bytes`, { arg: 'd' });
+  }
+  const blocks: SplitBlock[] = [];
+  const subCsr = (r0: number, r1: number, c0: number, c1: number): Csr => {
+    const rowPtr = new Int32Array(r1 - r0 + 1);
+    const cols: number[] = [];
+    const vals: number[] = [];
+    for (let r = r0; r < r1; r++) {
+      for (let e = host.rowPtr[r]; e < host.rowPtr[r + 1]; e++) {
+        const c = host.colIdx[e];
+        if (c >= c0 && c < c1) {
+          cols.push(c - c0);
+          vals.push(host.values[e]);
+        }
+      }
+      rowPtr[r - r0 + 1] = cols.length;
+    }
+    return { nRows: r1 - r0, nCols: c1 - c0, rowPtr, colIdx: Int32Array.from(cols), values: Float32Array.from(vals) };
+  };
+  const addRows = (r0: number, r1: number) => {
+    const parts: { c0: number; c1: number; m: Csr }[] = [];
+    for (let c0 = 0; c0 < Math.max(1, host.nCols); c0 += span) {
+      const c1 = Math.min(host.nCols, c0 + span);
+      const m = subCsr(r0, r1, c0, c1);
+      if (m.colIdx.length * 4 > limit) {
+        if (r1 - r0 <= 64) throw new GnnrlError('limit', `spmm: rows ${r0}..${r1 - 1} hold ${m.colIdx.length} entries in one column block, over one binding of ${limit} bytes`);
+        const mid = r0 + Math.ceil((r1 - r0) / 2 / 64) * 64;
+        addRows(r0, mid);
+        addRows(mid, r1);
+        return;
+      }
+      parts.push({ c0, c1, m });
+    }
+    parts.forEach(({ c0, c1, m }, i) => {
+      if (i > 0 && m.colIdx.length === 0) return; // adds nothing
+      blocks.push({ r0, r1, c0, c1, first: i === 0, rowPtr: engine.array(m.rowPtr), colIdx: engine.array(m.colIdx), values: engine.array(m.values) });
+    });
+  };
+  for (let r0 = 0; r0 < host.nRows; r0 += span) addRows(r0, Math.min(host.nRows, r0 + span));
+  return blocks;
+}
+
+function runSplit(engine: Engine, a: PlannedCsr, x: DeviceArray<'f32'>, d: number, y: GpuArray<'f32'>): void {
+  if (!a.host) {
+    throw new GnnrlError('limit', `spmm: this ${a.nRows}×${a.nCols} product at d = ${d} exceeds one storage binding; upload the matrix with uploadCsrForSpmm so it can be split`, { arg: 'a' });
+  }
+  let perD = splitCache.get(a);
+  if (!perD) splitCache.set(a, (perD = new Map()));
+  let blocks = perD.get(d);
+  if (!blocks) perD.set(d, (blocks = splitBlocks(engine, a.host, d)));
+  const gpu = engine.gpu;
+  const lanes = lanesFor(d);
+  for (const b of blocks) {
+    const rows = b.r1 - b.r0;
+    const [gx, gy] = gpu.grid(Math.ceil(rows / (64 / lanes)));
+    gpu.dispatch(
+      { name: 'spmm', shader: 'spmm.wgsl', constants: { WG: 64, LANES: lanes } },
+      {
+        buffers: [
+          buf(b.rowPtr),
+          buf(b.colIdx),
+          buf(b.values),
+          { buffer: buf(x), offset: b.c0 * d * 4, size: Math.max(1, b.c1 - b.c0) * d * 4 },
+          { buffer: y.buffer, offset: b.r0 * d * 4, size: rows * d * 4 },
+        ],
+        uniforms: new Uint32Array([rows, d, gx, b.first ? 0 : 1]),
+        workgroups: [gx, gy],
+      },
+    );
+  }
 }
 
 export const SPMM_VARIANTS = ['rows', 'lanes', 'lanes_vec4', 'cache_vec4', 'thread_vec4'] as const;
@@ -207,7 +327,8 @@ function spmmWebGpu(engine: Engine, a: PlannedCsr, x: DeviceArray<'f32'>, d: num
   if (!spmmVariantsFor(a, d).includes(v)) {
     throw new GnnrlError('input', `spmm: variant '${v}' cannot run here (allowed: ${spmmVariantsFor(a, d).join(', ')}; the vec4 variants need d % 4 = 0 and a matrix from uploadCsrForSpmm)`, { arg: 'variant' });
   }
-  runVariant(engine, a, x, d, y, v);
+  if (needsSplit(engine, a, a.nCols, d)) runSplit(engine, a, x, d, y);
+  else runVariant(engine, a, x, d, y, v);
   return y;
 }
 

@@ -5,6 +5,7 @@ import { Engine } from '../../src/engine.js';
 import { GnnrlError } from '../../src/errors.js';
 import { bucketSize } from '../../src/gpu/buffer-pool.js';
 import { spmm } from '../../src/kernels/spmm.js';
+import { qTargets } from '../../src/kernels/qtarget.js';
 
 const wantGpu = process.env.GNNRL_BACKEND?.toLowerCase() !== 'cpu';
 
@@ -87,18 +88,26 @@ describe.runIf(wantGpu)('WebGPU runtime', () => {
     expect(got.map((g) => [...g])).toEqual(xs.map((x) => [...x]));
   });
 
-  test('a buffer past maxStorageBufferBindingSize is refused with a limit error', (ctx) => {
+  test('a buffer past maxBufferSize is refused, and binding past maxStorageBufferBindingSize names the kernel', async (ctx) => {
     const e = need(ctx);
-    const max = e.gpu.limits.maxStorageBufferBindingSize;
-    const err = (() => {
-      try {
-        e.empty('f32', max / 4 + 1);
-      } catch (x) {
-        return x as GnnrlError;
-      }
-    })();
-    expect(err?.code).toBe('limit');
-    expect(err?.message).toMatch(new RegExp(`exceeds this adapter's maxStorageBufferBindingSize of ${max} bytes`));
+    const max = e.gpu.limits.maxBufferSize;
+    expect(() => e.empty('f32', Math.floor(max / 4) + 1)).toThrow(new RegExp(`exceeds this adapter's maxBufferSize of ${max} bytes`));
+    const small = await Engine.create({ backend: 'webgpu', maxBindingBytes: 4096 });
+    try {
+      expect(small.gpu.limits.maxStorageBufferBindingSize).toBe(4096);
+      const big = small.empty('f32', 2048); // 8 KiB: allocatable, not bindable whole
+      const err = (() => {
+        try {
+          qTargets(small, { next: big, batch: 128, dim: 16, nItems: 1, online: small.empty('f32', 16), target: small.empty('f32', 16), reward: small.empty('f32', 128), done: small.empty('f32', 128), gamma: 0.5, double: false });
+        } catch (x) {
+          return x as GnnrlError;
+        }
+      })();
+      expect(err?.code).toBe('limit');
+      expect(err?.message).toMatch(/kernel 'qtarget\.tile_max': binding 0 is 8192 bytes, over this adapter's maxStorageBufferBindingSize of 4096 bytes/);
+    } finally {
+      await small.dispose();
+    }
   });
 
   test('timestamp queries time each dispatch when the adapter has them', async (ctx) => {

@@ -1,4 +1,5 @@
 import { expect, test } from 'vitest';
+import { Engine } from '../../src/engine.js';
 import { spmm, spmmReference, uploadCsrForSpmm, spmmVariantsFor, SPMM_VARIANTS, tuneSpmm, spmmVariant, type SpmmVariant } from '../../src/kernels/spmm.js';
 import { GnnrlError } from '../../src/errors.js';
 import { Rng } from '../../src/util/rng.js';
@@ -90,6 +91,39 @@ forEachBackend('spmm', (b) => {
       delete process.env.GNNRL_KERNEL_VARIANT;
     }
   });
+
+  if (b.kind === 'webgpu')
+    test('splits products larger than one storage binding into blocks of rows and columns', async (ctx) => {
+      b.engine(ctx);
+      // A 32 KiB binding limit: every case below exceeds it in X, Y or the CSR arrays.
+      const small = await Engine.create({ backend: 'webgpu', maxBindingBytes: 32 << 10 });
+      try {
+        const seed = testSeed();
+        const rng = new Rng(seed);
+        for (const c of [
+          { nRows: 1_000, nCols: 900, nnz: 20_000, d: 24, pattern: 'uniform' as const },
+          { nRows: 700, nCols: 3_000, nnz: 12_000, d: 3, pattern: 'one-huge-row' as const },
+          { nRows: 333, nCols: 200, nnz: 3_000, d: 64, pattern: 'empty-rows' as const },
+          { nRows: 129, nCols: 129, nnz: 900, d: 128, pattern: 'uniform' as const },
+        ]) {
+          const a = randomCsr(rng, c.nRows, c.nCols, c.nnz, c.pattern);
+          const x = randomF32(rng, c.nCols * c.d);
+          const A = uploadCsrForSpmm(small, a);
+          const out = small.array(poisonF32(c.nRows * c.d));
+          spmm(small, A, small.array(x), c.d, out);
+          expectAllClose(await small.read(out), spmmReference(a, x, c.d), {
+            scale: absScale(a, x, c.d),
+            context: `(split, ${c.nRows}×${c.nCols}, nnz ${c.nnz}, d ${c.d}, ${c.pattern}, seed ${seed})`,
+          });
+        }
+        // A matrix uploaded without its host copy cannot be split: a clear limit error.
+        const a = randomCsr(rng, 300, 300, 2_000);
+        const plain = small.uploadCsr(a);
+        expect(() => spmm(small, plain, small.array(randomF32(rng, 300 * 64)), 64)).toThrow(/upload the matrix with uploadCsrForSpmm so it can be split/);
+      } finally {
+        await small.dispose();
+      }
+    });
 
   test('allocates its output when none is given, and reuses the pipeline across shapes', async (ctx) => {
     const engine = b.engine(ctx);
