@@ -8,8 +8,7 @@
  */
 import { Engine } from '../../src/engine.js';
 import { gatForward, prepareGatGraph, tuneGat, withSelfLoops } from '../../src/kernels/gat.js';
-import { powerLawInteractions } from '../../src/graph/powerlaw.js';
-import { symNormAdjacency } from '../../src/graph/build.js';
+import { gsynAdjacency, rowOfEntries } from '../gsyn.js';
 import { Rng } from '../../src/util/rng.js';
 import { loadTfjsWebGpu } from '../tfjs.js';
 import type { Suite } from '../harness.js';
@@ -18,12 +17,10 @@ export const suite: Suite = {
   name: 'gat',
   baseline: 'tfjs-webgpu',
   async run(ctx) {
-    const size = ctx.quick ? { nUsers: 10_000, nItems: 5_000, nnz: 200_000 } : { nUsers: 100_000, nItems: 50_000, nnz: 2_000_000 };
     const heads = 4;
     const f = 16;
     const w = heads * f;
-    const coo = powerLawInteractions({ ...size, seed: 42 });
-    const csr = withSelfLoops(symNormAdjacency(coo.users, coo.items, undefined, size.nUsers, size.nItems));
+    const csr = withSelfLoops(gsynAdjacency(ctx.quick));
     const n = csr.nRows;
     const nnz = csr.colIdx.length;
     ctx.log(`graph: ${n} nodes, ${nnz} edges with self-loops, ${heads} heads × ${f}`);
@@ -51,8 +48,7 @@ export const suite: Suite = {
       await engine.dispose();
     }
     const tf = await loadTfjsWebGpu();
-    const rowOfEdge = new Int32Array(nnz);
-    for (let r = 0; r < n; r++) rowOfEdge.fill(r, csr.rowPtr[r], csr.rowPtr[r + 1]);
+    const rowOfEdge = rowOfEntries(csr);
     const chunk = Math.floor((32 << 20) / (w * 4));
     const H = tf.tensor2d(h, [n, w]);
     const EL = tf.tensor2d(el, [n, heads]);

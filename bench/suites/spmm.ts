@@ -9,8 +9,7 @@
  */
 import { Engine } from '../../src/engine.js';
 import { spmm, tuneSpmm, uploadCsrForSpmm } from '../../src/kernels/spmm.js';
-import { powerLawInteractions } from '../../src/graph/powerlaw.js';
-import { symNormAdjacency } from '../../src/graph/build.js';
+import { gsynAdjacency, rowOfEntries } from '../gsyn.js';
 import { Rng } from '../../src/util/rng.js';
 import { loadTfjsWebGpu } from '../tfjs.js';
 import type { Suite } from '../harness.js';
@@ -19,10 +18,8 @@ export const suite: Suite = {
   name: 'spmm',
   baseline: 'cpu',
   async run(ctx) {
-    const size = ctx.quick ? { nUsers: 10_000, nItems: 5_000, nnz: 200_000 } : { nUsers: 100_000, nItems: 50_000, nnz: 2_000_000 };
     const d = 64;
-    const coo = powerLawInteractions({ ...size, seed: 42 });
-    const adj = symNormAdjacency(coo.users, coo.items, undefined, size.nUsers, size.nItems);
+    const adj = gsynAdjacency(ctx.quick);
     const n = adj.nRows;
     const nnz = adj.colIdx.length;
     ctx.log(`graph: ${n} nodes, ${nnz} non-zeros, d = ${d}`);
@@ -47,8 +44,7 @@ export const suite: Suite = {
       await engine.dispose();
     }
     const tf = await loadTfjsWebGpu();
-    const rowOfEdge = new Int32Array(nnz);
-    for (let r = 0; r < n; r++) rowOfEdge.fill(r, adj.rowPtr[r], adj.rowPtr[r + 1]);
+    const rowOfEdge = rowOfEntries(adj);
     const chunk = Math.floor((64 << 20) / (d * 4));
     const X = tf.tensor2d(x, [n, d]);
     const pieces: { cols: import('@tensorflow/tfjs-core').Tensor1D; vals: import('@tensorflow/tfjs-core').Tensor2D; rows: import('@tensorflow/tfjs-core').Tensor1D }[] = [];

@@ -74,27 +74,36 @@ interface HostArgs {
   v: ArrayLike<number>;
 }
 
+/** Attention probabilities of query i of sequence b over its visible keys, and their log-sum-exp (float64). */
+function attentionRow(s: SeqAttentionShape, a: HostArgs, b: number, i: number, n: number): { p: number[]; lse: number } {
+  const { len: L, d } = s;
+  const scale = 1 / Math.sqrt(d);
+  const lim = s.causal ? i + 1 : n;
+  const sc: number[] = [];
+  for (let j = 0; j < lim; j++) {
+    let dot = 0;
+    for (let c = 0; c < d; c++) dot += a.q[(b * L + i) * d + c] * a.k[(b * L + j) * d + c];
+    sc.push(dot * scale);
+  }
+  const m = Math.max(...sc);
+  const ex = sc.map((x) => Math.exp(x - m));
+  const tot = ex.reduce((x, y) => x + y, 0);
+  return { p: ex.map((x) => x / tot), lse: m + Math.log(tot) };
+}
+
 /** CPU reference (float64): Z, pooled and the per-row log-sum-exp. */
 export function seqAttentionReference(s: SeqAttentionShape, a: HostArgs): { z: Float64Array; pooled: Float64Array | null; lse: Float64Array } {
-  const { batch: B, len: L, d, dv } = s;
+  const { batch: B, len: L, dv } = s;
   const z = new Float64Array(B * L * dv);
   const lse = new Float64Array(B * L).fill(-Infinity);
-  const scale = 1 / Math.sqrt(d);
   for (let b = 0; b < B; b++) {
     const n = s.lengths ? s.lengths[b] : L;
     for (let i = 0; i < n; i++) {
-      const lim = s.causal ? i + 1 : n;
-      const sc: number[] = [];
-      for (let j = 0; j < lim; j++) {
-        let dot = 0;
-        for (let c = 0; c < d; c++) dot += a.q[(b * L + i) * d + c] * a.k[(b * L + j) * d + c];
-        sc.push(dot * scale);
-      }
-      const m = Math.max(...sc);
-      const ex = sc.map((x) => Math.exp(x - m));
-      const tot = ex.reduce((x, y) => x + y, 0);
-      lse[b * L + i] = m + Math.log(tot);
-      for (let j = 0; j < lim; j++) for (let c = 0; c < dv; c++) z[(b * L + i) * dv + c] += (ex[j] / tot) * a.v[(b * L + j) * dv + c];
+      const row = attentionRow(s, a, b, i, n);
+      lse[b * L + i] = row.lse;
+      row.p.forEach((pj, j) => {
+        for (let c = 0; c < dv; c++) z[(b * L + i) * dv + c] += pj * a.v[(b * L + j) * dv + c];
+      });
     }
   }
   let pooled: Float64Array | null = null;
@@ -116,17 +125,8 @@ export function seqAttentionBackwardReference(s: SeqAttentionShape, a: HostArgs,
   for (let b = 0; b < B; b++) {
     const n = s.lengths ? s.lengths[b] : L;
     for (let i = 0; i < n; i++) {
-      const lim = s.causal ? i + 1 : n;
-      const sc: number[] = [];
-      for (let j = 0; j < lim; j++) {
-        let dot = 0;
-        for (let c = 0; c < d; c++) dot += a.q[(b * L + i) * d + c] * a.k[(b * L + j) * d + c];
-        sc.push(dot * scale);
-      }
-      const m = Math.max(...sc);
-      const ex = sc.map((x) => Math.exp(x - m));
-      const tot = ex.reduce((x, y) => x + y, 0);
-      const P = ex.map((x) => x / tot);
+      const P = attentionRow(s, a, b, i, n).p;
+      const lim = P.length;
       const dP = P.map((_, j) => {
         let t = 0;
         for (let c = 0; c < dv; c++) t += dz(b, i, c) * a.v[(b * L + j) * dv + c];

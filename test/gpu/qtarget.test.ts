@@ -3,7 +3,7 @@ import { qTargets, qTargetsReference, QTARGET_VARIANTS, tuneQTargets, qTargetVar
 import { Rng } from '../../src/util/rng.js';
 import { forEachBackend, testSeed } from '../util/backends.js';
 import { expectAllClose } from '../util/close.js';
-import { randomF32 } from '../util/random-csr.js';
+import { randomExclusions, randomF32 } from '../util/random-csr.js';
 
 interface Case {
   batch: number;
@@ -21,18 +21,6 @@ const cases: Case[] = [
   { batch: 7, nItems: 200, dim: 3, double: true, bias: false, mask: false },
   { batch: 64, nItems: 129, dim: 33, double: true, bias: true, mask: true },
 ];
-
-/** Random sorted exclusion lists; row 0 (when present) excludes every item. */
-function randomMask(rng: Rng, batch: number, nItems: number) {
-  const rows: number[][] = [];
-  for (let r = 0; r < batch; r++) {
-    if (r === 0 && nItems < 500) rows.push([...Array(nItems).keys()]);
-    else rows.push([...new Set(Array.from({ length: rng.int(Math.min(nItems, 20)) }, () => rng.int(nItems)))].sort((a, b) => a - b));
-  }
-  const rowPtr = new Int32Array(batch + 1);
-  rows.forEach((r, i) => (rowPtr[i + 1] = rowPtr[i] + r.length));
-  return { rowPtr, colIdx: Int32Array.from(rows.flat()) };
-}
 
 forEachBackend('qTargets', (b) => {
   for (const variant of b.kind === 'webgpu' ? QTARGET_VARIANTS : (['cpu'] as const))
@@ -52,7 +40,7 @@ forEachBackend('qTargets', (b) => {
         targetBias: c.bias ? randomF32(rng, c.nItems) : undefined,
         reward: randomF32(rng, c.batch, 0, 1),
         done: Float32Array.from({ length: c.batch }, () => (rng.next() < 0.2 ? 1 : 0)),
-        exclude: c.mask ? randomMask(rng, c.batch, c.nItems) : undefined,
+        exclude: c.mask ? randomExclusions(rng, c.batch, c.nItems, { fullRow: c.nItems < 500 ? 0 : -1, maxPerRow: 20 }) : undefined,
         gamma: 0.9,
         double: c.double,
       };

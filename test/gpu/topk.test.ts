@@ -2,7 +2,7 @@ import { expect, test } from 'vitest';
 import { topK, topKReference } from '../../src/kernels/topk.js';
 import { Rng } from '../../src/util/rng.js';
 import { forEachBackend, testSeed } from '../util/backends.js';
-import { randomF32 } from '../util/random-csr.js';
+import { randomExclusions, randomF32 } from '../util/random-csr.js';
 
 const cases = [
   { batch: 1, nItems: 1, dim: 1, k: 1, bias: false, mask: false, chunkBytes: undefined },
@@ -11,17 +11,6 @@ const cases = [
   { batch: 65, nItems: 300, dim: 64, k: 128, bias: false, mask: true, chunkBytes: 300 * 4 * 7 },
   { batch: 9, nItems: 5_000, dim: 8, k: 100, bias: true, mask: false, chunkBytes: 5_000 * 4 * 2 },
 ];
-
-function randomMask(rng: Rng, batch: number, nItems: number) {
-  const rows: number[][] = [];
-  for (let r = 0; r < batch; r++) {
-    if (r === 1) rows.push([...Array(nItems).keys()]); // all excluded
-    else rows.push([...new Set(Array.from({ length: rng.int(Math.min(nItems, 30)) }, () => rng.int(nItems)))].sort((a, b) => a - b));
-  }
-  const rowPtr = new Int32Array(batch + 1);
-  rows.forEach((r, i) => (rowPtr[i + 1] = rowPtr[i] + r.length));
-  return { rowPtr, colIdx: Int32Array.from(rows.flat()) };
-}
 
 forEachBackend('topK', (b) => {
   for (const c of cases) {
@@ -36,7 +25,7 @@ forEachBackend('topK', (b) => {
         items: randomF32(rng, c.nItems * c.dim),
         nItems: c.nItems,
         bias: c.bias ? randomF32(rng, c.nItems) : undefined,
-        exclude: c.mask ? randomMask(rng, c.batch, c.nItems) : undefined,
+        exclude: c.mask ? randomExclusions(rng, c.batch, c.nItems, { fullRow: 1, maxPerRow: 30 }) : undefined,
         k: c.k,
       };
       const ref = topKReference(host);

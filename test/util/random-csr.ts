@@ -55,3 +55,18 @@ export function randomF32(rng: Rng, n: number, lo = -1, hi = 1): Float32Array {
   for (let i = 0; i < n; i++) a[i] = rng.uniform(lo, hi);
   return a;
 }
+
+/**
+ * Per-row sorted lists of excluded items (a CSR with `batch` rows), at most `maxPerRow`
+ * each; row `fullRow` excludes every item (the all-masked case).
+ */
+export function randomExclusions(rng: Rng, batch: number, nItems: number, opts: { fullRow: number; maxPerRow: number }): { rowPtr: Int32Array; colIdx: Int32Array } {
+  const rows: number[][] = [];
+  for (let r = 0; r < batch; r++) {
+    if (r === opts.fullRow) rows.push([...Array(nItems).keys()]);
+    else rows.push(uniqueSorted(rng, rng.int(Math.min(nItems, opts.maxPerRow)), nItems));
+  }
+  const rowPtr = new Int32Array(batch + 1);
+  rows.forEach((r, i) => (rowPtr[i + 1] = rowPtr[i] + r.length));
+  return { rowPtr, colIdx: Int32Array.from(rows.flat()) };
+}
