@@ -7,7 +7,7 @@
  */
 import { GnnrlError } from '../errors.js';
 import { defineKernel } from '../backend/kernel-table.js';
-import type { CpuArray, DeviceArray, GpuArray } from '../backend/arrays.js';
+import type { CpuArray, DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import type { Csr } from '../graph/types.js';
 import { autotune, chooseVariant } from '../gpu/variants.js';

@@ -8,7 +8,6 @@ import { crossEntropyRef } from '../../src/kernels/loss.js';
 import { copy2dRef, gatherRef } from '../../src/kernels/gather.js';
 import { broadcast2d, view2d } from '../../src/tensor/shape.js';
 import * as T from '../../src/tensor/index.js';
-import type { Tensor } from '../../src/tensor/index.js';
 import { Rng } from '../../src/util/rng.js';
 import type { Csr } from '../../src/graph/types.js';
 import { forEachBackend, testSeed } from '../util/backends.js';
