@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadNative, nativeLoadError, packageRoot } from '../native.js';
 import { REQUESTED_LIMITS } from '../gpu/adapter.js';
 import '../kernels/index.js';
+import '../tensor/index.js'; // registers the tensor kernels (matmul, element-wise, …) too
 
 export interface DoctorReport {
   gnnrl: string;
