@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { accessSync, constants } from 'node:fs';
 
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
@@ -49,5 +50,16 @@ describe('gnnrl doctor', () => {
     const r = doctor([], { ...NO_ADAPTER, GNNRL_REQUIRE_GPU: '1' });
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/WebGPU backend required \(GNNRL_REQUIRE_GPU=1\) but unavailable/);
+  });
+});
+
+describe('the gnnrl bin', () => {
+  test('is built, executable, and runs as `npx gnnrl` would run it', () => {
+    const bin = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+    // `npm install` / `npm ci` build dist/ (the prepare script) and mark the bin executable.
+    accessSync(bin, constants.X_OK);
+    const r = spawnSync(bin, ['help'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/usage: gnnrl <command>/);
   });
 });
