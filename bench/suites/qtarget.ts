@@ -3,10 +3,12 @@
  * tiled kernel against TF.js's WebGPU backend doing the same work (matMul, then max and
  * argMax per row; chunked by rows because B × I scores exceed the 128 MiB binding limit
  * of software adapters), and against the CPU backend at a smaller B (the CPU reference at
- * B = 4096 takes minutes per run).
+ * B = 4096 takes minutes per run). Also top-100 items per user for serving and slates:
+ * gnnrl's chunked scoring + radix select against TF.js's matMul + topk.
  */
 import { Engine } from '../../src/engine.js';
 import { qTargets } from '../../src/kernels/qtarget.js';
+import { topK } from '../../src/kernels/topk.js';
 import { Rng } from '../../src/util/rng.js';
 import { loadTfjsWebGpu } from '../tfjs.js';
 import type { Suite } from '../harness.js';
@@ -83,5 +85,44 @@ export const suite: Suite = {
         await engine.dispose();
       }
     }
+    await topKCases(ctx, items, nItems, d, rng);
   },
 };
+
+/** Top-100 recommendations for B users over the whole catalogue. */
+async function topKCases(ctx: Parameters<Suite['run']>[0], items: Float32Array, nItems: number, d: number, rng: Rng): Promise<void> {
+  const batch = ctx.quick ? 128 : 1024;
+  const k = 100;
+  const queries = randomArray(rng, batch * d, 1);
+  const caseName = `top-${k} B=${batch} I=${nItems} d=${d}`;
+  const flops = 2 * batch * nItems * d;
+  const bytes = (batch * d + nItems * d + 2 * batch * k) * 4;
+  const tf = await loadTfjsWebGpu();
+  const Q = tf.tensor2d(queries, [batch, d]);
+  const E = tf.tensor2d(items, [nItems, d]);
+  const chunk = Math.max(1, Math.floor((64 << 20) / (nItems * 4)));
+  await ctx.measure('qtarget', caseName, 'tfjs-webgpu', async () => {
+    const parts = tf.tidy(() => {
+      const out = [];
+      for (let r0 = 0; r0 < batch; r0 += chunk) {
+        const scores = tf.matMul(tf.slice(Q, [r0, 0], [Math.min(chunk, batch - r0), d]), E, false, true);
+        out.push(tf.topk(scores, k).indices);
+      }
+      return tf.concat(out);
+    });
+    await parts.data();
+    parts.dispose();
+  }, { flops, bytes, minSamples: 3, maxTime: ctx.quick ? 1 : 10 });
+  tf.dispose([Q, E]);
+  for (const impl of ['webgpu', 'cpu'] as const) {
+    const engine = await Engine.create({ backend: impl });
+    const args = { queries: engine.array(queries), batch, dim: d, items: engine.array(items), nItems, k };
+    await ctx.measure('qtarget', caseName, impl, async () => {
+      const r = topK(engine, args);
+      await engine.read(r.indices);
+      engine.free(r.indices);
+      engine.free(r.scores);
+    }, { flops, bytes, minSamples: impl === 'cpu' ? 2 : 3, maxTime: ctx.quick ? 1 : 10 });
+    await engine.dispose();
+  }
+}
