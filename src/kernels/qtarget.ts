@@ -9,6 +9,7 @@ import { defineKernel } from '../backend/kernel-table.js';
 import type { CpuArray, DeviceArray, GpuArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { autotune, chooseVariant } from '../gpu/variants.js';
+import { buf } from './pack.js';
 
 export interface QTargetArgs {
   /** Next-state embeddings, B × d row-major. */
@@ -157,6 +158,31 @@ function qTargetsCpu(engine: Engine, a: QTargetArgs): QTargetResult {
   return { y: engine.array(r.y), argmax: engine.array(r.argmax) };
 }
 
+/**
+ * The first five bindings of qtarget.wgsl's scoring passes (tile_max, tile_max_rows and
+ * top-K's tile_scores): states, item table, bias and the exclusion CSR. An absent bias or
+ * exclusion is bound to a one-element placeholder (the shader skips it by flag);
+ * `release()` frees the placeholders once the dispatches are recorded.
+ */
+export function scoringBindings(
+  engine: Engine,
+  states: DeviceArray<'f32'>,
+  table: DeviceArray<'f32'>,
+  bias: DeviceArray<'f32'> | undefined,
+  exclude: { rowPtr: DeviceArray<'i32'>; colIdx: DeviceArray<'i32'> } | undefined,
+): { buffers: GPUBuffer[]; placeholderF32: GPUBuffer; release(): void } {
+  const f = engine.empty('f32', 1);
+  const i = engine.empty('i32', 1);
+  return {
+    buffers: [buf(states), buf(table), buf(bias ?? f), buf(exclude?.rowPtr ?? i), buf(exclude?.colIdx ?? i)],
+    placeholderF32: buf(f),
+    release() {
+      engine.free(f);
+      engine.free(i);
+    },
+  };
+}
+
 const TILE_B = 64;
 const TILE_I = 64;
 
@@ -174,8 +200,6 @@ function qTargetsWebGpu(engine: Engine, a: QTargetArgs): QTargetResult {
     throw new GnnrlError('limit', `qTargets: ${b} rows × ${a.nItems} items needs ${rowTiles}×${nTiles} workgroups, over the limit of ${max} per dimension; split the batch`);
   }
   const part = engine.empty('i32', b * nTiles * 2) as GpuArray<'i32'>;
-  const dummyF = engine.empty('f32', 1) as GpuArray<'f32'>;
-  const dummyI = engine.empty('i32', 1) as GpuArray<'i32'>;
   const hasBias = a.double ? !!a.onlineBias : !!a.targetBias;
   const params = (doubleQ: boolean) => {
     const buf = new ArrayBuffer(48); // Params in qtarget.wgsl: 12 words
@@ -191,22 +215,14 @@ function qTargetsWebGpu(engine: Engine, a: QTargetArgs): QTargetResult {
     u[7] = doubleQ ? 1 : 0;
     return buf;
   };
-  const chooser = (a.double ? a.online : a.target) as GpuArray;
-  const chooserBias = (a.double ? a.onlineBias : a.targetBias) as GpuArray | undefined;
+  const scoring = scoringBindings(engine, a.next, a.double ? a.online : a.target, a.double ? a.onlineBias : a.targetBias, a.exclude);
   const variant = qTargetVariant(engine, a);
   gpu.dispatch(
     variant === 'tiled'
       ? { name: 'qtarget.tile_max', shader: 'qtarget.wgsl', entry: 'tile_max' }
       : { name: 'qtarget.tile_max_rows', shader: 'qtarget.wgsl', entry: 'tile_max_rows' },
     {
-      buffers: [
-        (a.next as GpuArray).buffer,
-        chooser.buffer,
-        chooserBias?.buffer ?? dummyF.buffer,
-        (a.exclude?.rowPtr as GpuArray | undefined)?.buffer ?? dummyI.buffer,
-        (a.exclude?.colIdx as GpuArray | undefined)?.buffer ?? dummyI.buffer,
-        part.buffer,
-      ],
+      buffers: [...scoring.buffers, part.buffer],
       uniforms: params(a.double),
       workgroups: [nTiles, rowTiles], // both strategies cover TILE_B rows per workgroup row
     },
@@ -219,7 +235,7 @@ function qTargetsWebGpu(engine: Engine, a: QTargetArgs): QTargetResult {
         part.buffer,
         (a.next as GpuArray).buffer,
         (a.target as GpuArray).buffer,
-        (a.targetBias as GpuArray | undefined)?.buffer ?? dummyF.buffer,
+        a.targetBias ? buf(a.targetBias) : scoring.placeholderF32,
         (a.reward as GpuArray).buffer,
         (a.done as GpuArray).buffer,
         y.buffer,
@@ -230,8 +246,7 @@ function qTargetsWebGpu(engine: Engine, a: QTargetArgs): QTargetResult {
     },
   );
   engine.free(part);
-  engine.free(dummyF);
-  engine.free(dummyI);
+  scoring.release();
   return { y, argmax };
 }
 

@@ -11,6 +11,7 @@ import { GnnrlError } from '../errors.js';
 import { defineKernel } from '../backend/kernel-table.js';
 import type { CpuArray, DeviceArray, GpuArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
+import { scoringBindings } from './qtarget.js';
 
 export const TOPK_MAX = 128;
 
@@ -105,17 +106,16 @@ function topKWebGpu(engine: Engine, a: TopKArgs): TopKResult {
   checkArgs(a);
   const gpu = engine.gpu;
   const { batch: b, nItems: n, k } = a;
+  if (n * 4 > gpu.limits.maxStorageBufferBindingSize) {
+    throw new GnnrlError('limit', `topK: one row of ${n} item scores exceeds maxStorageBufferBindingSize ${gpu.limits.maxStorageBufferBindingSize}`);
+  }
   const indices = engine.empty('i32', b * k) as GpuArray<'i32'>;
   const scores = engine.empty('f32', b * k) as GpuArray<'f32'>;
   if (b === 0) return { indices, scores };
   const budget = Math.min(a.chunkBytes ?? 32 << 20, gpu.limits.maxStorageBufferBindingSize);
   const rowsPerChunk = Math.max(1, Math.min(b, Math.floor(budget / (n * 4))));
-  if (n * 4 > gpu.limits.maxStorageBufferBindingSize) {
-    throw new GnnrlError('limit', `topK: one row of ${n} item scores exceeds maxStorageBufferBindingSize ${gpu.limits.maxStorageBufferBindingSize}`);
-  }
   const chunk = engine.empty('f32', rowsPerChunk * n) as GpuArray<'f32'>;
-  const dummyF = engine.empty('f32', 1) as GpuArray<'f32'>;
-  const dummyI = engine.empty('i32', 1) as GpuArray<'i32'>;
+  const scoring = scoringBindings(engine, a.queries, a.items, a.bias, a.exclude);
   for (let row0 = 0; row0 < b; row0 += rowsPerChunk) {
     const rows = Math.min(rowsPerChunk, b - row0);
     const sp = new ArrayBuffer(48);
@@ -131,14 +131,7 @@ function topKWebGpu(engine: Engine, a: TopKArgs): TopKResult {
     gpu.dispatch(
       { name: 'topk.scores', shader: 'qtarget.wgsl', entry: 'tile_scores' },
       {
-        buffers: [
-          (a.queries as GpuArray).buffer,
-          (a.items as GpuArray).buffer,
-          (a.bias as GpuArray | undefined)?.buffer ?? dummyF.buffer,
-          (a.exclude?.rowPtr as GpuArray | undefined)?.buffer ?? dummyI.buffer,
-          (a.exclude?.colIdx as GpuArray | undefined)?.buffer ?? dummyI.buffer,
-          chunk.buffer,
-        ],
+        buffers: [...scoring.buffers, chunk.buffer],
         uniforms: sp,
         workgroups: [Math.ceil(n / 64), Math.ceil(rows / 64)],
       },
@@ -154,8 +147,7 @@ function topKWebGpu(engine: Engine, a: TopKArgs): TopKResult {
     );
   }
   engine.free(chunk);
-  engine.free(dummyF);
-  engine.free(dummyI);
+  scoring.release();
   return { indices, scores };
 }
 
