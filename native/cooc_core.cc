@@ -1,7 +1,6 @@
 // Item-item co-occurrence graph for KNN baselines. See graph_ops_core.h.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "core_threads.h"
@@ -53,26 +52,7 @@ CsrOut cooccurrence(const CsrView& ui, const CsrView& iu, int topN, CoocMeasure 
       rowLen[a] = static_cast<int32_t>(keep);
     }
   });
-  CsrOut o;
-  o.nRows = nI;
-  o.nCols = nI;
-  o.rowPtr = Array<int32_t>(static_cast<size_t>(nI + 1));
-  o.rowPtr[0] = 0;
-  int64_t total = 0;
-  for (int64_t a = 0; a < nI; ++a) {
-    total += rowLen[a];
-    if (total > kMaxIndex) throwLimit("cooccurrence: more than 2147483647 entries");
-    o.rowPtr[a + 1] = static_cast<int32_t>(total);
-  }
-  o.colIdx = Array<int32_t>(static_cast<size_t>(total));
-  o.values = Array<float>(static_cast<size_t>(total));
-  for (int t = 0; t < T; ++t) {
-    if (cols[t].empty()) continue;
-    int32_t off = o.rowPtr[rb[t]];
-    std::memcpy(o.colIdx.data() + off, cols[t].data(), cols[t].size() * 4);
-    std::memcpy(o.values.data() + off, vals[t].data(), vals[t].size() * 4);
-  }
-  return o;
+  return joinThreadRows(nI, nI, rowLen, rb, cols, vals, "cooccurrence");
 }
 
 }  // namespace gnnrl

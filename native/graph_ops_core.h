@@ -16,6 +16,13 @@ inline uint32_t hashU32(uint32_t seed, uint32_t counter) {
   return (h >> 22) ^ h;
 }
 
+// Joins rows that threads built separately into one CSR: thread t filled rows
+// [bounds[t], bounds[t+1]) into cols[t] / vals[t] in row order, and rowLen holds every
+// row's length. `what` names the operation in the error past 2^31 - 1 entries.
+CsrOut joinThreadRows(int64_t nRows, int64_t nCols, const Array<int32_t>& rowLen, const std::vector<int64_t>& bounds,
+                      const std::vector<std::vector<int32_t>>& cols, const std::vector<std::vector<float>>& vals,
+                      const char* what);
+
 enum class CoocMeasure { Count, Cosine };
 
 // Row a: the topN items b != a sharing most users with a, ranked by score descending

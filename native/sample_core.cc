@@ -130,26 +130,7 @@ CsrOut randomWalkTopK(const CsrView& g, const int32_t* seeds, int64_t nSeeds, in
       rowLen[s] = static_cast<int32_t>(keep);
     }
   });
-  CsrOut o;
-  o.nRows = nSeeds;
-  o.nCols = N;
-  o.rowPtr = Array<int32_t>(static_cast<size_t>(nSeeds + 1));
-  o.rowPtr[0] = 0;
-  int64_t total = 0;
-  for (int64_t s = 0; s < nSeeds; ++s) {
-    total += rowLen[s];
-    if (total > kMaxIndex) throwLimit("randomWalk: more than 2147483647 entries");
-    o.rowPtr[s + 1] = static_cast<int32_t>(total);
-  }
-  o.colIdx = Array<int32_t>(static_cast<size_t>(total));
-  o.values = Array<float>(static_cast<size_t>(total));
-  for (int t = 0; t < T; ++t) {
-    if (cols[t].empty()) continue;
-    int32_t off = o.rowPtr[sb[t]];
-    std::copy(cols[t].begin(), cols[t].end(), o.colIdx.data() + off);
-    std::copy(vals[t].begin(), vals[t].end(), o.values.data() + off);
-  }
-  return o;
+  return joinThreadRows(nSeeds, N, rowLen, sb, cols, vals, "randomWalk");
 }
 
 }  // namespace gnnrl
