@@ -1,0 +1,263 @@
+/**
+ * Top-k over the whole catalogue for any model: from factor scores through the top-K
+ * kernel (GPU or CPU backend, in bounded chunks of users), or from dense score rows on
+ * the host. Every model's `recommend` and the ranking evaluation go through here, so
+ * exclusion of seen items, tie order (lower index first) and the −1 padding are the
+ * same everywhere.
+ */
+import { GnnrlError } from '../errors.js';
+import type { DeviceArray } from '../backend/arrays.js';
+import type { Engine } from '../engine.js';
+import { PositiveIndex } from '../data/negatives.js';
+import { topK, TOPK_MAX } from '../kernels/topk.js';
+import type { ExcludeRows, FactorScores, Recommendations, RecommendOptions } from './types.js';
+
+/** Users per top-K launch: bounds the uploaded queries and exclusion rows. */
+const USERS_PER_CHUNK = 2048;
+
+function checkK(k: number, nItems: number): void {
+  if (!Number.isInteger(k) || k < 1) throw new GnnrlError('input', `recommend: k: expected a positive integer, got ${k}`, { arg: 'k' });
+  if (nItems < 1) throw new GnnrlError('state', 'recommend: the model has no items; call fit() first');
+}
+
+function checkUsers(users: Int32Array, nUsers: number): void {
+  for (let j = 0; j < users.length; j++) {
+    const u = users[j];
+    if (!(u >= 0 && u < nUsers)) {
+      throw new GnnrlError('input', `recommend: users[${j}]: expected a user index in [0, ${nUsers}), got ${u}`, { arg: 'users' });
+    }
+  }
+}
+
+/** Exclusion rows for `users` from a user → sorted items index (e.g. the training log's). */
+export function exclusionRows(seen: PositiveIndex, users: Int32Array): ExcludeRows {
+  const rowPtr = new Int32Array(users.length + 1);
+  for (let j = 0; j < users.length; j++) rowPtr[j + 1] = rowPtr[j] + seen.count(users[j]);
+  const colIdx = new Int32Array(rowPtr[users.length]);
+  for (let j = 0; j < users.length; j++) {
+    const u = users[j];
+    colIdx.set(seen.items.subarray(seen.offsets[u], seen.offsets[u + 1]), rowPtr[j]);
+  }
+  return { rowPtr, colIdx };
+}
+
+/** The rows `recommend` should exclude, given the option and the model's training index. */
+export function resolveExclusions(opts: RecommendOptions | undefined, seen: PositiveIndex | null, users: Int32Array): ExcludeRows | null {
+  const ex = opts?.exclude ?? 'train';
+  if (ex === 'none') return null;
+  if (ex === 'train') return seen ? exclusionRows(seen, users) : null;
+  if (ex.rowPtr.length !== users.length + 1) {
+    throw new GnnrlError('input', `recommend: exclude.rowPtr: expected ${users.length + 1} entries (users + 1), got ${ex.rowPtr.length}`, { arg: 'exclude' });
+  }
+  return ex;
+}
+
+function sliceRows(ex: ExcludeRows, from: number, to: number): ExcludeRows {
+  const base = ex.rowPtr[from];
+  const rowPtr = new Int32Array(to - from + 1);
+  for (let j = from; j <= to; j++) rowPtr[j - from] = ex.rowPtr[j] - base;
+  return { rowPtr, colIdx: ex.colIdx.subarray(base, ex.rowPtr[to]) };
+}
+
+/**
+ * Top-k by descending score with ties to the lower index over one dense row, skipping
+ * excluded items: a bounded min-heap, O(n log k).
+ */
+export function selectTopK(
+  scores: Float32Array,
+  k: number,
+  excluded: Uint8Array | null,
+  outItems: Int32Array,
+  outScores: Float32Array,
+  outOffset: number,
+): void {
+  const heapI = new Int32Array(k);
+  const heapS = new Float32Array(k);
+  let size = 0;
+  // "a ranks below b": lower score, or equal score and higher index.
+  const below = (sa: number, ia: number, sb: number, ib: number) => sa < sb || (sa === sb && ia > ib);
+  const siftDown = (pos: number) => {
+    for (;;) {
+      const l = 2 * pos + 1;
+      if (l >= size) return;
+      let m = l;
+      if (l + 1 < size && below(heapS[l + 1], heapI[l + 1], heapS[l], heapI[l])) m = l + 1;
+      if (!below(heapS[m], heapI[m], heapS[pos], heapI[pos])) return;
+      const ts = heapS[pos];
+      const ti = heapI[pos];
+      heapS[pos] = heapS[m];
+      heapI[pos] = heapI[m];
+      heapS[m] = ts;
+      heapI[m] = ti;
+      pos = m;
+    }
+  };
+  for (let i = 0; i < scores.length; i++) {
+    if (excluded && excluded[i]) continue;
+    const s = scores[i];
+    if (Number.isNaN(s)) continue;
+    if (size < k) {
+      let pos = size++;
+      heapS[pos] = s;
+      heapI[pos] = i;
+      while (pos > 0) {
+        const parent = (pos - 1) >> 1;
+        if (!below(heapS[pos], heapI[pos], heapS[parent], heapI[parent])) break;
+        const ts = heapS[pos];
+        const ti = heapI[pos];
+        heapS[pos] = heapS[parent];
+        heapI[pos] = heapI[parent];
+        heapS[parent] = ts;
+        heapI[parent] = ti;
+        pos = parent;
+      }
+    } else if (below(heapS[0], heapI[0], s, i)) {
+      heapS[0] = s;
+      heapI[0] = i;
+      siftDown(0);
+    }
+  }
+  // Pop the heap worst-first into the tail of the output.
+  outItems.fill(-1, outOffset, outOffset + k);
+  outScores.fill(-Infinity, outOffset, outOffset + k);
+  for (let j = size - 1; j >= 0; j--) {
+    outItems[outOffset + j] = heapI[0];
+    outScores[outOffset + j] = heapS[0];
+    size--;
+    heapS[0] = heapS[size];
+    heapI[0] = heapI[size];
+    siftDown(0);
+  }
+}
+
+/** Top-k from dense scores (users.length × nItems, row-major) on the host. */
+export function recommendFromDense(scores: Float32Array, nRows: number, nItems: number, k: number, exclude: ExcludeRows | null): Recommendations {
+  checkK(k, nItems);
+  const items = new Int32Array(nRows * k);
+  const out = new Float32Array(nRows * k);
+  const mask = exclude ? new Uint8Array(nItems) : null;
+  for (let r = 0; r < nRows; r++) {
+    if (exclude && mask) for (let e = exclude.rowPtr[r]; e < exclude.rowPtr[r + 1]; e++) mask[exclude.colIdx[e]] = 1;
+    selectTopK(scores.subarray(r * nItems, (r + 1) * nItems), k, mask, items, out, r * k);
+    if (exclude && mask) for (let e = exclude.rowPtr[r]; e < exclude.rowPtr[r + 1]; e++) mask[exclude.colIdx[e]] = 0;
+  }
+  return { items, scores: out, k };
+}
+
+function hostArray(a: Float32Array | DeviceArray<'f32'>): Float32Array | null {
+  return a instanceof Float32Array ? a : null;
+}
+
+/**
+ * Top-k from factor scores. With an engine the top-K kernel runs on it (host factor
+ * arrays are uploaded once per call); without one, or for k > TOPK_MAX, scores are
+ * computed on the host in chunks of users and selected with a heap.
+ */
+export async function recommendFromFactors(
+  f: FactorScores,
+  nUsers: number,
+  nItems: number,
+  users: Int32Array,
+  k: number,
+  exclude: ExcludeRows | null,
+  engine?: Engine,
+): Promise<Recommendations> {
+  checkK(k, nItems);
+  checkUsers(users, nUsers);
+  const b = users.length;
+  if (!engine || k > TOPK_MAX) {
+    const hu = hostArray(f.users);
+    const hi = hostArray(f.items);
+    const hb = f.itemBias ? hostArray(f.itemBias) : null;
+    if (!hu || !hi || (f.itemBias && !hb)) {
+      if (!engine) throw new GnnrlError('input', 'recommendFromFactors: device-resident factors need the engine they live on', { arg: 'engine' });
+      const [u, it, bias] = await Promise.all([readF32(engine, f.users), readF32(engine, f.items), f.itemBias ? readF32(engine, f.itemBias) : null]);
+      return recommendFromFactors({ dim: f.dim, users: u, items: it, itemBias: bias ?? undefined }, nUsers, nItems, users, k, exclude);
+    }
+    return hostFactorTopK(f.dim, hu, hi, hb, nItems, users, k, exclude);
+  }
+  const dim = Math.max(1, f.dim);
+  const owned: DeviceArray[] = [];
+  const upload = (a: Float32Array | DeviceArray<'f32'>): DeviceArray<'f32'> => {
+    if (!(a instanceof Float32Array)) return a;
+    const d = engine.array(a);
+    owned.push(d);
+    return d;
+  };
+  // Bias-only models (dim 0) rank by the bias alone: one zero factor column.
+  const itemTable = f.dim === 0 ? upload(new Float32Array(nItems)) : upload(f.items);
+  const bias = f.itemBias ? upload(f.itemBias) : undefined;
+  const hostUsers = f.dim === 0 ? null : f.users instanceof Float32Array ? f.users : await engine.read(f.users);
+  const items = new Int32Array(b * k);
+  const scores = new Float32Array(b * k);
+  try {
+    for (let r0 = 0; r0 < b; r0 += USERS_PER_CHUNK) {
+      const r1 = Math.min(b, r0 + USERS_PER_CHUNK);
+      const rows = r1 - r0;
+      const q = new Float32Array(rows * dim);
+      if (hostUsers) for (let j = 0; j < rows; j++) q.set(hostUsers.subarray(users[r0 + j] * dim, (users[r0 + j] + 1) * dim), j * dim);
+      const ex = exclude ? sliceRows(exclude, r0, r1) : null;
+      const chunkOwned: DeviceArray[] = [];
+      const put = <T extends Float32Array | Int32Array>(x: T) => {
+        const d = engine.array(x);
+        chunkOwned.push(d);
+        return d;
+      };
+      try {
+        const res = topK(engine, {
+          queries: put(q) as DeviceArray<'f32'>,
+          batch: rows,
+          dim,
+          items: itemTable,
+          nItems,
+          bias,
+          exclude: ex ? { rowPtr: put(ex.rowPtr) as DeviceArray<'i32'>, colIdx: put(ex.colIdx.length ? ex.colIdx : new Int32Array(1)) as DeviceArray<'i32'> } : undefined,
+          k,
+        });
+        chunkOwned.push(res.indices, res.scores);
+        const [ri, rs] = await Promise.all([engine.read(res.indices), engine.read(res.scores)]);
+        items.set(ri, r0 * k);
+        scores.set(rs, r0 * k);
+      } finally {
+        for (const d of chunkOwned) engine.free(d);
+      }
+    }
+  } finally {
+    for (const d of owned) engine.free(d);
+  }
+  return { items, scores, k };
+}
+
+async function readF32(engine: Engine, a: Float32Array | DeviceArray<'f32'>): Promise<Float32Array> {
+  return a instanceof Float32Array ? a : engine.read(a);
+}
+
+function hostFactorTopK(
+  dim: number,
+  u: Float32Array,
+  it: Float32Array,
+  bias: Float32Array | null,
+  nItems: number,
+  users: Int32Array,
+  k: number,
+  exclude: ExcludeRows | null,
+): Recommendations {
+  const b = users.length;
+  const row = new Float32Array(nItems);
+  const items = new Int32Array(b * k);
+  const scores = new Float32Array(b * k);
+  const mask = exclude ? new Uint8Array(nItems) : null;
+  for (let r = 0; r < b; r++) {
+    const uo = users[r] * dim;
+    for (let i = 0; i < nItems; i++) {
+      let s = bias ? bias[i] : 0;
+      const io = i * dim;
+      for (let c = 0; c < dim; c++) s += u[uo + c] * it[io + c];
+      row[i] = s;
+    }
+    if (exclude && mask) for (let e = exclude.rowPtr[r]; e < exclude.rowPtr[r + 1]; e++) mask[exclude.colIdx[e]] = 1;
+    selectTopK(row, k, mask, items, scores, r * k);
+    if (exclude && mask) for (let e = exclude.rowPtr[r]; e < exclude.rowPtr[r + 1]; e++) mask[exclude.colIdx[e]] = 0;
+  }
+  return { items, scores, k };
+}
