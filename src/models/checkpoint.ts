@@ -249,9 +249,11 @@ export function decodeCheckpoint(bytes: Uint8Array, source = '<memory>'): Checkp
     }
     // Copy out: aligned, independent of the file buffer, and byte-swapped on big-endian hosts.
     // (Not `data.slice`: on a Buffer that is a view, not a copy.)
-    const raw = new Uint8Array(byteLength);
+    const buffer = new ArrayBuffer(byteLength);
+    const raw = new Uint8Array(buffer);
     raw.set(data.subarray(e.offset, e.offset + byteLength));
-    const arr = new Ctor(LITTLE ? raw.buffer : leBytesSwap(raw, Ctor.BYTES_PER_ELEMENT).buffer);
+    if (!LITTLE) leBytesSwap(raw, Ctor.BYTES_PER_ELEMENT);
+    const arr: CheckpointArray = new Ctor(buffer);
     if (e.section === 'state') {
       if (!(arr instanceof Float32Array || arr instanceof Int32Array)) {
         throw formatError(source, `state array '${e.name}' has dtype ${e.dtype}; model parameters are f32 or i32`);
@@ -270,8 +272,8 @@ export function decodeCheckpoint(bytes: Uint8Array, source = '<memory>'): Checkp
   };
 }
 
-function leBytesSwap(raw: Uint8Array, w: number): Uint8Array {
-  if (w === 1) return raw;
+/** Reverses each `w`-byte element in place (big-endian hosts). */
+function leBytesSwap(raw: Uint8Array, w: number): void {
+  if (w === 1) return;
   for (let i = 0; i < raw.length; i += w) raw.subarray(i, i + w).reverse();
-  return raw;
 }
