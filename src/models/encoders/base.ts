@@ -1,0 +1,732 @@
+/**
+ * GraphEncoderModel: what every graph encoder (LightGCN, GCN, GraphSAGE, GAT) shares as
+ * a `RecommenderModel`. A subclass says only how node embeddings are computed; this
+ * class owns the rest: the input layer (id embeddings and/or projected node features),
+ * the objective (BPR over sampled negatives, or rating regression u·i + b_u + b_i + μ),
+ * the training step, the epoch loop with validation and best-epoch restore, the cached
+ * final embeddings that ranking and prediction read, and state / fromState.
+ *
+ * Subclass contract (see the abstract members below):
+ * - `buildParameters(rng)` creates the encoder's own layers as one `Module` and returns
+ *   it (called once, lazily: at the first `fit` or in `fromState`, never from a
+ *   constructor); the base keeps it and exposes it as `this.net`;
+ * - `encode(ego)` maps the ego embeddings [nUsers + nItems, dim] (users first, on the
+ *   tape) to final embeddings [nUsers + nItems, outputDim()], same row order;
+ * - optionally `encodeNodes(ego, nodes)` returns the final embeddings of the given rows
+ *   only (mini-batch models with sampled neighbourhoods override it; the default runs
+ *   `encode` and gathers);
+ * - optionally `outputDim()` (default `dim`) and `encoderConfig()` (the subclass's own
+ *   resolved options, JSON, so `fromState` can rebuild it through its constructor).
+ *
+ * Node numbering everywhere: user u is row u, item i is row nUsers + i.
+ *
+ * The step keeps the GPU fed: all host data of a batch is uploaded before its first
+ * dispatch (a write submits pending commands, so uploads in mid-step would split it),
+ * the loss is summed on the device and read every `syncEvery` batches, and the
+ * adjacency is uploaded once per engine by the graph.
+ */
+import { GnnrlError } from '../../errors.js';
+import type { Engine } from '../../engine.js';
+import type { DeviceArray } from '../../backend/arrays.js';
+import type { AdjacencyOptions } from '../../native.js';
+import type { Interactions } from '../../data/interactions.js';
+import type { FeatureTable } from '../../data/features-types.js';
+import { bprBatches, PositiveIndex, type NegativeStrategy } from '../../data/negatives.js';
+import type { InteractionGraph } from '../../graph/interaction-graph.js';
+import type { PlannedCsr } from '../../kernels/spmm.js';
+import { buildIndexCsr } from '../../kernels/gather.js';
+import { Rng, hashU32 } from '../../util/rng.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { noGrad } from '../../tensor/autograd.js';
+import { parameter, randNormal, zeros } from '../../tensor/create.js';
+import { add, mul, square } from '../../tensor/ops/elementwise.js';
+import { sum } from '../../tensor/ops/reduce.js';
+import { gather } from '../../tensor/ops/gather.js';
+import { matmul } from '../../tensor/ops/matmul.js';
+import { bprLoss, mseLoss } from '../../tensor/ops/loss.js';
+import { Adam, type Optimizer } from '../../tensor/optim.js';
+import { Module } from '../../nn/module.js';
+import { validationMetrics } from '../../eval/validate.js';
+import { runEpochLoop } from '../fit-loop.js';
+import { recommendFromFactors, resolveExclusions } from '../rank.js';
+import type { FactorScores, FitOptions, FitResult, ModelState, Objective, Recommendations, RecommenderModel, RecommendOptions } from '../types.js';
+import { InputLayer, ENCODER_INPUTS, type EncoderInput } from './features.js';
+import { rowDot, sliceRows, splitRows } from './rows.js';
+
+/** Options every graph encoder takes (each subclass adds its own). */
+export interface GraphEncoderOptions {
+  /** Width of the ego embeddings (default 64). */
+  dim?: number;
+  /** 'bpr' (default): rank observed over sampled items; 'mse': regress ratings (needs them). */
+  objective?: Objective;
+  /** Adam learning rate (default 1e-3, LightGCN's). */
+  lr?: number;
+  /**
+   * L2 penalty on the ego embeddings of each batch's nodes (and, for 'mse', their
+   * biases): l2/2 · Σ‖e⁰‖² / batch, LightGCN's regulariser (default 1e-4).
+   */
+  l2?: number;
+  /** Adam's L2 weight decay on the encoder's own weights, not the embeddings (default 0). */
+  weightDecay?: number;
+  /** Training examples per step (default 2048). */
+  batchSize?: number;
+  /** Negative sampling for 'bpr' (default 'uniform'). */
+  negatives?: NegativeStrategy;
+  /** Popularity weight count^exponent when negatives = 'popularity' (default 0.75, word2vec's). */
+  popularityExponent?: number;
+  /** Epochs when `fit` is not told (default: the subclass's). */
+  epochs?: number;
+  /** Seed of initialisation, shuffling and sampling (default 1). */
+  seed?: number;
+  /** Ego embeddings from ids (default), node features, or both (see features.ts). */
+  input?: EncoderInput;
+  /** Standard deviation of the id embeddings' initialisation (default 0.1). */
+  initStd?: number;
+  /** Batches between loss readbacks (progress reports, abort checks; default 16). */
+  syncEvery?: number;
+  /** Validation users scored per epoch (default all; a seeded subsample otherwise). */
+  validationUsers?: number;
+}
+
+export type ResolvedEncoderOptions = Required<Omit<GraphEncoderOptions, 'validationUsers'>> & { validationUsers: number | null };
+
+export const ENCODER_DEFAULTS: Readonly<ResolvedEncoderOptions> = Object.freeze({
+  dim: 64,
+  objective: 'bpr',
+  lr: 1e-3,
+  l2: 1e-4,
+  weightDecay: 0,
+  batchSize: 2048,
+  negatives: 'uniform',
+  popularityExponent: 0.75,
+  epochs: 50,
+  seed: 1,
+  input: 'id',
+  initStd: 0.1,
+  syncEvery: 16,
+  validationUsers: null,
+});
+
+/** A concrete encoder class, for the generic `fromState`. */
+export type EncoderClass<T extends GraphEncoderModel> = new (engine: Engine, graph: InteractionGraph, options: never) => T;
+
+function positiveInt(v: unknown, name: string): number {
+  if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1)) throw new GnnrlError('input', `encoder: ${name}: expected a positive integer, got ${JSON.stringify(v)}`, { arg: name });
+  return v;
+}
+
+function integer(v: unknown, name: string, min: number): number {
+  if (!(typeof v === 'number' && Number.isInteger(v) && v >= min)) throw new GnnrlError('input', `encoder: ${name}: expected an integer ≥ ${min}, got ${JSON.stringify(v)}`, { arg: name });
+  return v;
+}
+
+function nonNegative(v: unknown, name: string): number {
+  if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new GnnrlError('input', `encoder: ${name}: expected a finite number ≥ 0, got ${JSON.stringify(v)}`, { arg: name });
+  return v;
+}
+
+function oneOf<T extends string>(v: unknown, allowed: readonly T[], name: string): T {
+  if (!allowed.includes(v as T)) throw new GnnrlError('input', `encoder: ${name}: expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(v)}`, { arg: name });
+  return v as T;
+}
+
+/** Merges options over defaults and checks every value, naming the bad one. */
+export function resolveEncoderOptions(opts: GraphEncoderOptions, defaults: Partial<ResolvedEncoderOptions> = {}): ResolvedEncoderOptions {
+  const pick = <K extends keyof ResolvedEncoderOptions>(k: K): ResolvedEncoderOptions[K] => (opts[k as keyof GraphEncoderOptions] ?? defaults[k] ?? ENCODER_DEFAULTS[k]) as ResolvedEncoderOptions[K];
+  const lr = pick('lr');
+  if (!(typeof lr === 'number' && lr > 0 && Number.isFinite(lr))) throw new GnnrlError('input', `encoder: lr: expected a positive number, got ${JSON.stringify(lr)}`, { arg: 'lr' });
+  const vu = pick('validationUsers');
+  return {
+    dim: positiveInt(pick('dim'), 'dim'),
+    objective: oneOf(pick('objective'), ['bpr', 'mse'] as const, 'objective'),
+    lr,
+    l2: nonNegative(pick('l2'), 'l2'),
+    weightDecay: nonNegative(pick('weightDecay'), 'weightDecay'),
+    batchSize: positiveInt(pick('batchSize'), 'batchSize'),
+    negatives: oneOf(pick('negatives'), ['uniform', 'popularity'] as const, 'negatives'),
+    popularityExponent: nonNegative(pick('popularityExponent'), 'popularityExponent'),
+    epochs: integer(pick('epochs'), 'epochs', 0),
+    seed: integer(pick('seed'), 'seed', -(2 ** 31)),
+    input: oneOf(pick('input'), ENCODER_INPUTS, 'input'),
+    initStd: nonNegative(pick('initStd'), 'initStd'),
+    syncEvery: positiveInt(pick('syncEvery'), 'syncEvery'),
+    validationUsers: vu === null || vu === undefined ? null : positiveInt(vu, 'validationUsers'),
+  };
+}
+
+/** Every trainable tensor of an encoder model, under stable names for state(). */
+class EncoderParams<M extends Module> extends Module {
+  constructor(
+    readonly input: InputLayer,
+    readonly encoder: M,
+    /** [nUsers, 1] and [nItems, 1] rating biases ('mse' only). */
+    readonly userBias: Tensor | null,
+    readonly itemBias: Tensor | null,
+  ) {
+    super();
+  }
+
+  override dispose(): void {
+    this.input.dispose();
+    this.encoder.dispose();
+    this.userBias?.dispose();
+    this.itemBias?.dispose();
+  }
+}
+
+interface FeatureMeta {
+  dim: number;
+  names: string[];
+}
+
+/** A batch of rating examples. */
+interface RatingBatch {
+  users: Int32Array;
+  items: Int32Array;
+  ratings: Float32Array;
+}
+
+function* ratingBatches(x: Interactions, batchSize: number, seed: number): Generator<RatingBatch> {
+  const n = x.user.length;
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  new Rng(seed).shuffle(order);
+  for (let s = 0; s < n; s += batchSize) {
+    const m = Math.min(batchSize, n - s);
+    const b = { users: new Int32Array(m), items: new Int32Array(m), ratings: new Float32Array(m) };
+    for (let j = 0; j < m; j++) {
+      const e = order[s + j];
+      b.users[j] = x.user[e];
+      b.items[j] = x.item[e];
+      b.ratings[j] = x.rating![e];
+    }
+    yield b;
+  }
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export abstract class GraphEncoderModel<M extends Module = Module> implements RecommenderModel {
+  /** Registry name ('lightgcn', 'gcn', …). */
+  abstract readonly kind: string;
+  /** Display name ('LightGCN', …). */
+  abstract readonly name: string;
+  readonly engine: Engine;
+  /** The training log's graph (users first, then items, in the adjacency). */
+  readonly graph: InteractionGraph;
+  readonly options: Readonly<ResolvedEncoderOptions>;
+
+  private params: EncoderParams<M> | null = null;
+  private fitted = false;
+  /** Global mean rating ('mse'), fixed when the parameters are built. */
+  private mu = 0;
+  private seen: PositiveIndex | null = null;
+  private final: { users: Tensor; items: Tensor; hostUserBias: Float32Array | null } | null = null;
+  private finalStale = true;
+  private snapshot: Tensor[] | null = null;
+  private featureTables: { user?: FeatureTable; item?: FeatureTable } = {};
+  /** Epochs trained over every fit (seeds each epoch's shuffle and negatives). */
+  private epochsDone = 0;
+  private disposed = false;
+
+  protected constructor(engine: Engine, graph: InteractionGraph, options: GraphEncoderOptions = {}, defaults: Partial<ResolvedEncoderOptions> = {}) {
+    if (!graph || typeof graph.adjacencyOnDevice !== 'function') {
+      throw new GnnrlError('input', 'encoder: graph: expected an InteractionGraph of the training log (InteractionGraph.fromInteractions)', { arg: 'graph' });
+    }
+    this.engine = engine;
+    this.graph = graph;
+    this.options = Object.freeze(resolveEncoderOptions(options ?? {}, defaults));
+  }
+
+  // ------------------------------------------------------------ subclass API
+
+  /** Creates the encoder's own layers (once; `this.net` afterwards). Draw initial values from `rng`. */
+  protected abstract buildParameters(rng: Rng): M;
+
+  /**
+   * Final embeddings of every node [nUsers + nItems, outputDim()] from the ego embeddings
+   * [nUsers + nItems, dim], users first. Runs on the tape during training and under
+   * `noGrad` for the cached inference embeddings.
+   */
+  protected abstract encode(ego: Tensor): Tensor;
+
+  /**
+   * Final embeddings of the rows `nodes` (an i32 tensor made from host data:
+   * `nodes.hostIndices` holds them) → [nodes.size, outputDim()]. The default encodes the
+   * whole graph and gathers; sampled mini-batch encoders override it.
+   */
+  protected encodeNodes(ego: Tensor, nodes: Tensor): Tensor {
+    return gather(this.encode(ego), nodes);
+  }
+
+  /** Width of the final embeddings (default `dim`). */
+  protected outputDim(): number {
+    return this.options.dim;
+  }
+
+  /** The subclass's resolved options, JSON-serialisable, as its constructor takes them. */
+  protected encoderConfig(): Record<string, unknown> {
+    return {};
+  }
+
+  /** The encoder's layers, once built. */
+  protected get net(): M {
+    if (!this.params) throw new GnnrlError('state', `${this.name}: parameters are not built yet (call fit() or fromState())`);
+    return this.params.encoder;
+  }
+
+  /** The training graph's adjacency of this kind on the engine (uploaded once, cached by the graph). */
+  protected adjacency(opts: AdjacencyOptions = {}): PlannedCsr {
+    return this.graph.adjacencyOnDevice(this.engine, opts);
+  }
+
+  /** All node rows: nUsers + nItems. */
+  protected get nodeCount(): number {
+    return this.graph.nUsers + this.graph.nItems;
+  }
+
+  // ------------------------------------------------------------ RecommenderModel
+
+  get predictsRatings(): boolean {
+    return this.options.objective === 'mse';
+  }
+
+  get nUsers(): number {
+    return this.fitted ? this.graph.nUsers : 0;
+  }
+
+  get nItems(): number {
+    return this.fitted ? this.graph.nItems : 0;
+  }
+
+  /**
+   * Trains on `train` (the log `graph` was built from; sizes must match). Training
+   * continues from the current parameters when called again. After it, the final
+   * embeddings are computed once and cached for ranking and prediction.
+   */
+  async fit(train: Interactions, opts: FitOptions = {}): Promise<FitResult> {
+    this.assertAlive();
+    this.checkLog(train, 'train');
+    if (train.user.length === 0) throw new GnnrlError('input', `${this.name}.fit: train: expected at least one interaction, got an empty log`, { arg: 'train' });
+    const o = this.options;
+    if (o.objective === 'mse' && !train.rating) {
+      throw new GnnrlError('input', `${this.name}.fit: objective 'mse' regresses ratings, but train.rating is null (implicit feedback); use objective: 'bpr'`, { arg: 'objective' });
+    }
+    if (opts.validation) this.checkLog(opts.validation, 'validation');
+    if (!this.params) this.build(train.userFeatures, train.itemFeatures, o.objective === 'mse' ? meanOf(train.rating!) : 0);
+    const params = this.params!;
+    const seen = PositiveIndex.of(train);
+    this.seen = seen;
+    this.fitted = true;
+    const optimizers = this.makeOptimizers(params);
+    const lossSum = this.engine.keep(zeros(this.engine, []));
+    let result: FitResult;
+    try {
+      result = await runEpochLoop(
+        {
+          defaultEpochs: o.epochs,
+          defaultMonitor: o.objective === 'mse' ? 'rmse' : 'ndcg@20',
+          runEpoch: (_epoch, progress, signal) => this.runEpoch(train, seen, optimizers, lossSum, progress, signal),
+          validate: async () => {
+            await this.ensureFinal();
+            return validationMetrics(this, seen, opts.validation!, { k: 20, engine: this.engine, maxUsers: o.validationUsers ?? undefined, seed: o.seed });
+          },
+          saveBest: () => this.saveSnapshot(),
+          restoreBest: () => this.restoreSnapshot(),
+        },
+        opts,
+      );
+    } finally {
+      for (const opt of optimizers) opt.dispose();
+      lossSum.dispose();
+      for (const t of this.snapshot ?? []) t.dispose();
+      this.snapshot = null;
+    }
+    await this.ensureFinal();
+    return result;
+  }
+
+  async predict(users: Int32Array, items: Int32Array): Promise<Float32Array> {
+    const f = await this.ready('predict');
+    if (users.length !== items.length) {
+      throw new GnnrlError('input', `${this.name}.predict: users has ${users.length} entries but items has ${items.length} (one pair per position)`, { arg: 'items' });
+    }
+    checkIndices(users, this.graph.nUsers, `${this.name}.predict`, 'users');
+    checkIndices(items, this.graph.nItems, `${this.name}.predict`, 'items');
+    const out = new Float32Array(users.length);
+    const CHUNK = 65536;
+    for (let s = 0; s < users.length; s += CHUNK) {
+      const u = users.subarray(s, s + CHUNK);
+      const it = items.subarray(s, s + CHUNK);
+      const t = noGrad(() =>
+        this.engine.scope(() => {
+          let score = rowDot(gather(f.users, u), gather(f.items, it));
+          if (this.params!.userBias && this.params!.itemBias) {
+            score = add(add(add(score, gather(this.params!.userBias, u)), gather(this.params!.itemBias, it)), this.mu);
+          }
+          return score;
+        }),
+      );
+      out.set((await t.read()) as Float32Array, s);
+      t.dispose();
+    }
+    return out;
+  }
+
+  /** Factor form on the engine (valid until the next `fit` or `dispose`): u·i + b_i. */
+  async factors(): Promise<FactorScores> {
+    const f = await this.ready('factors');
+    const bias = this.params!.itemBias;
+    return {
+      dim: this.outputDim(),
+      users: f.users.data as DeviceArray<'f32'>,
+      items: f.items.data as DeviceArray<'f32'>,
+      itemBias: bias ? (bias.data as DeviceArray<'f32'>) : undefined,
+    };
+  }
+
+  async scoreItems(users: Int32Array): Promise<Float32Array> {
+    const f = await this.ready('scoreItems');
+    checkIndices(users, this.graph.nUsers, `${this.name}.scoreItems`, 'users');
+    const nI = this.graph.nItems;
+    const out = new Float32Array(users.length * nI);
+    // Bounded score blocks: a few million floats per matmul.
+    const rows = Math.max(1, Math.floor((1 << 22) / Math.max(1, nI)));
+    const { userBias, itemBias } = this.params!;
+    for (let s = 0; s < users.length; s += rows) {
+      const u = users.subarray(s, s + rows);
+      const t = noGrad(() =>
+        this.engine.scope(() => {
+          let sc = matmul(gather(f.users, u), f.items, { transB: true });
+          if (userBias && itemBias) sc = add(add(add(sc, itemBias.reshape([1, nI])), gather(userBias, u)), this.mu);
+          return sc;
+        }),
+      );
+      out.set((await t.read()) as Float32Array, s * nI);
+      t.dispose();
+    }
+    return out;
+  }
+
+  /**
+   * Top-k over the catalogue through the top-K kernel on the engine. Scores are
+   * predictions: for 'mse' models the user's bias and μ are added back to the factor
+   * scores the kernel ranks by (they do not change the order).
+   */
+  async recommend(users: Int32Array, k: number, opts?: RecommendOptions): Promise<Recommendations> {
+    const f = await this.ready('recommend');
+    const rec = await recommendFromFactors(await this.factors(), this.graph.nUsers, this.graph.nItems, users, k, resolveExclusions(opts, this.seen, users), this.engine);
+    if (f.hostUserBias) {
+      for (let r = 0; r < users.length; r++) {
+        const c = f.hostUserBias[users[r]] + this.mu;
+        for (let j = r * k; j < (r + 1) * k; j++) if (rec.items[j] >= 0) rec.scores[j] += c;
+      }
+    }
+    return rec;
+  }
+
+  /** Config (resolved options, sizes, μ, feature layout) and every parameter by name; feature tables too. */
+  async state(): Promise<ModelState> {
+    this.assertAlive();
+    if (!this.params || !this.fitted) throw new GnnrlError('state', `${this.name}.state: the model has no parameters yet; call fit() first`);
+    const arrays: Record<string, Float32Array | Int32Array> = { ...(await this.params.state()) };
+    const meta = (t?: FeatureTable): FeatureMeta | null => (t ? { dim: t.dim, names: [...t.names] } : null);
+    if (this.featureTables.user) arrays['features.user'] = this.featureTables.user.data.slice();
+    if (this.featureTables.item) arrays['features.item'] = this.featureTables.item.data.slice();
+    return {
+      kind: this.kind,
+      config: {
+        ...this.options,
+        ...this.encoderConfig(),
+        nUsers: this.graph.nUsers,
+        nItems: this.graph.nItems,
+        mu: this.mu,
+        epochsDone: this.epochsDone,
+        userFeatures: meta(this.featureTables.user),
+        itemFeatures: meta(this.featureTables.item),
+      },
+      arrays,
+    };
+  }
+
+  /**
+   * Rebuilds a fitted encoder from `state()` on `graph` (the same training graph):
+   * `LightGCN.fromState(engine, graph, state)`. Training items are excluded from
+   * recommendations through the graph's user rows.
+   */
+  static fromState<T extends GraphEncoderModel>(this: EncoderClass<T>, engine: Engine, graph: InteractionGraph, state: ModelState): T {
+    const model = new this(engine, graph, state.config as never);
+    model.restore(state);
+    return model;
+  }
+
+  /** Frees parameters, cached embeddings and snapshots. The graph's device adjacency is the graph's (`graph.releaseDevice(engine)`). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.params?.dispose();
+    this.params = null;
+    this.dropFinal();
+    for (const t of this.snapshot ?? []) t.dispose();
+    this.snapshot = null;
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private assertAlive(): void {
+    if (this.disposed) throw new GnnrlError('state', `${this.name}: this model was disposed`);
+  }
+
+  private checkLog(x: Interactions, arg: string): void {
+    if (!x || !(x.user instanceof Int32Array) || !(x.item instanceof Int32Array)) {
+      throw new GnnrlError('input', `${this.name}.fit: ${arg}: expected an Interactions log`, { arg });
+    }
+    const g = this.graph;
+    if (x.nUsers !== g.nUsers || x.nItems !== g.nItems) {
+      throw new GnnrlError(
+        'input',
+        `${this.name}.fit: ${arg} has ${x.nUsers} users × ${x.nItems} items but the graph has ${g.nUsers} × ${g.nItems}; ` +
+          'build the graph from the training log: InteractionGraph.fromInteractions({ users: train.user, items: train.item, nUsers: train.nUsers, nItems: train.nItems })',
+        { arg },
+      );
+    }
+  }
+
+  private build(userFeatures: FeatureTable | undefined, itemFeatures: FeatureTable | undefined, mu: number): void {
+    const o = this.options;
+    const g = this.graph;
+    const rng = new Rng(o.seed);
+    const input = new InputLayer(this.engine, { nUsers: g.nUsers, nItems: g.nItems, dim: o.dim, mode: o.input, initStd: o.initStd, rng, userFeatures, itemFeatures });
+    let encoder: M;
+    try {
+      encoder = this.buildParameters(rng);
+    } catch (err) {
+      input.dispose();
+      throw err;
+    }
+    const mse = o.objective === 'mse';
+    // Small random biases rather than zeros: the step's l2 term then has a gradient to shape from the first batch.
+    const bias = (n: number) => parameter(randNormal(this.engine, [n, 1], { std: 0.01, rng }));
+    this.params = new EncoderParams(input, encoder, mse ? bias(g.nUsers) : null, mse ? bias(g.nItems) : null);
+    this.mu = mu;
+    this.featureTables = { user: o.input === 'id' ? undefined : userFeatures, item: o.input === 'id' ? undefined : itemFeatures };
+  }
+
+  /** Separate groups so `weightDecay` reaches the encoder's weights, not the embeddings (which `l2` regularises per batch). */
+  private makeOptimizers(params: EncoderParams<M>): Optimizer[] {
+    const o = this.options;
+    const dense = params.encoder.parameters();
+    const rest = params.parameters().filter((p) => !dense.includes(p));
+    if (o.weightDecay === 0 || dense.length === 0) return [new Adam(params.parameters(), { lr: o.lr })];
+    return [new Adam(rest, { lr: o.lr }), new Adam(dense, { lr: o.lr, weightDecay: o.weightDecay })];
+  }
+
+  private async runEpoch(
+    train: Interactions,
+    seen: PositiveIndex,
+    optimizers: Optimizer[],
+    lossSum: Tensor,
+    progress: (p: { done: number; total: number; loss: number }) => void,
+    signal?: AbortSignal,
+  ): Promise<{ loss: number; samples: number }> {
+    const o = this.options;
+    const epochSeed = hashU32(o.seed, ++this.epochsDone);
+    const batches =
+      o.objective === 'bpr'
+        ? bprBatches(train, { batchSize: o.batchSize, seed: epochSeed, exclude: seen, strategy: o.negatives, popularityExponent: o.popularityExponent })
+        : ratingBatches(train, o.batchSize, epochSeed);
+    lossSum.fill(0);
+    this.finalStale = true;
+    const total = train.user.length;
+    let steps = 0;
+    let done = 0;
+    for (const b of batches) {
+      if (signal?.aborted) break;
+      if ('pos' in b) this.bprStep(b.users, b.pos, b.neg, optimizers, lossSum);
+      else this.ratingStep(b, optimizers, lossSum);
+      steps++;
+      done += b.users.length;
+      if (steps % o.syncEvery === 0) {
+        // The one readback in the loop: it bounds the queued work and feeds progress.
+        const running = (await this.engine.read(lossSum.f32('fit')))[0] / steps;
+        progress({ done, total, loss: running });
+        await yieldToEventLoop();
+      }
+    }
+    const loss = steps > 0 ? (await this.engine.read(lossSum.f32('fit')))[0] / steps : NaN;
+    return { loss, samples: done };
+  }
+
+  /**
+   * An i32 index tensor over a table of `rows` rows, with gather's backward index
+   * (index → positions CSR) built now: built lazily in the backward, its upload would
+   * submit the step's forward separately.
+   */
+  private indexTensor(host: Int32Array, rows: number): Tensor {
+    const t = Tensor.fromArray(this.engine, host);
+    // Same key and layout as gather's backward (src/tensor/ops/gather.ts); a mismatch costs only an extra submit.
+    t.derivedArrays(`csr:${rows}`, () => {
+      const csr = buildIndexCsr(host, rows);
+      return [this.engine.array(csr.ptr), this.engine.array(csr.pos)];
+    });
+    return t;
+  }
+
+  /** l2/2 · Σ‖rows‖² / batch over the ego rows of the batch's nodes. */
+  private egoPenalty(ego: Tensor, nodes: Tensor, batch: number): Tensor {
+    return mul(sum(square(gather(ego, nodes))), this.options.l2 / (2 * batch));
+  }
+
+  private bprStep(users: Int32Array, pos: Int32Array, neg: Int32Array, optimizers: Optimizer[], lossSum: Tensor): void {
+    const B = users.length;
+    const nU = this.graph.nUsers;
+    const nodesHost = new Int32Array(3 * B);
+    nodesHost.set(users);
+    for (let j = 0; j < B; j++) {
+      nodesHost[B + j] = nU + pos[j];
+      nodesHost[2 * B + j] = nU + neg[j];
+    }
+    this.engine.scope(() => {
+      const nodes = this.indexTensor(nodesHost, this.nodeCount);
+      for (const opt of optimizers) opt.zeroGrad();
+      const ego = this.params!.input.forward();
+      const [zu, zp, zn] = splitRows(this.encodeNodes(ego, nodes), 3);
+      let loss = bprLoss(rowDot(zu, zp), rowDot(zu, zn));
+      if (this.options.l2 > 0) loss = add(loss, this.egoPenalty(ego, nodes, B));
+      loss.backward();
+      for (const opt of optimizers) opt.step();
+      lossSum.addInPlace(loss);
+    });
+  }
+
+  private ratingStep(b: RatingBatch, optimizers: Optimizer[], lossSum: Tensor): void {
+    const B = b.users.length;
+    const g = this.graph;
+    const nodesHost = new Int32Array(2 * B);
+    nodesHost.set(b.users);
+    for (let j = 0; j < B; j++) nodesHost[B + j] = g.nUsers + b.items[j];
+    const { userBias, itemBias } = this.params!;
+    this.engine.scope(() => {
+      const nodes = this.indexTensor(nodesHost, this.nodeCount);
+      const ui = this.indexTensor(b.users, g.nUsers);
+      const ii = this.indexTensor(b.items, g.nItems);
+      const target = Tensor.fromArray(this.engine, b.ratings, [B, 1]);
+      for (const opt of optimizers) opt.zeroGrad();
+      const ego = this.params!.input.forward();
+      const [zu, zi] = splitRows(this.encodeNodes(ego, nodes), 2);
+      const bu = gather(userBias!, ui);
+      const bi = gather(itemBias!, ii);
+      const pred = add(add(add(rowDot(zu, zi), bu), bi), this.mu);
+      let loss = mseLoss(pred, target);
+      if (this.options.l2 > 0) {
+        const biasSq = add(sum(square(bu)), sum(square(bi)));
+        loss = add(add(loss, this.egoPenalty(ego, nodes, B)), mul(biasSq, this.options.l2 / (2 * B)));
+      }
+      loss.backward();
+      for (const opt of optimizers) opt.step();
+      lossSum.addInPlace(loss);
+    });
+  }
+
+  private saveSnapshot(): void {
+    const ps = this.params!.parameters();
+    if (!this.snapshot) {
+      this.snapshot = ps.map((p) => this.engine.keep(p.clone()));
+      return;
+    }
+    ps.forEach((p, i) => copyInto(this.snapshot![i], p));
+  }
+
+  private restoreSnapshot(): void {
+    if (!this.snapshot) return;
+    this.params!.parameters().forEach((p, i) => copyInto(p, this.snapshot![i]));
+    this.finalStale = true;
+  }
+
+  private dropFinal(): void {
+    if (!this.final) return;
+    this.final.users.dispose();
+    this.final.items.dispose();
+    this.final = null;
+  }
+
+  /** The cached final embeddings, recomputed (once, without the tape) when training changed them. */
+  private async ensureFinal(): Promise<{ users: Tensor; items: Tensor; hostUserBias: Float32Array | null }> {
+    if (this.final && !this.finalStale) return this.final;
+    this.dropFinal();
+    const nU = this.graph.nUsers;
+    const split = noGrad(() =>
+      this.engine.scope(() => {
+        const z = this.encode(this.params!.input.forward());
+        // Own copies of both halves, so the whole-graph tensor is freed with the scope.
+        const users = sliceRows(z, 0, nU);
+        const items = sliceRows(z, nU, this.nodeCount);
+        return { users: users === z ? users.clone() : users, items };
+      }),
+    );
+    this.engine.keep(split.users);
+    this.engine.keep(split.items);
+    const ub = this.params!.userBias;
+    this.final = { ...split, hostUserBias: ub ? ((await ub.read()) as Float32Array) : null };
+    this.finalStale = false;
+    return this.final;
+  }
+
+  private async ready(fn: string): Promise<{ users: Tensor; items: Tensor; hostUserBias: Float32Array | null }> {
+    this.assertAlive();
+    if (!this.params || !this.fitted) throw new GnnrlError('state', `${this.name}.${fn}: the model is not fitted; call fit() or fromState() first`);
+    return this.ensureFinal();
+  }
+
+  /** Loads `state` into this freshly constructed model (see the static `fromState`). */
+  protected restore(state: ModelState): void {
+    if (!state || typeof state !== 'object' || !state.config || !state.arrays) {
+      throw new GnnrlError('input', `${this.name}.fromState: state: expected { kind, config, arrays } from state()`, { arg: 'state' });
+    }
+    if (state.kind !== this.kind) throw new GnnrlError('input', `${this.name}.fromState: state is of kind '${state.kind}', not '${this.kind}'`, { arg: 'state' });
+    const c = state.config;
+    const g = this.graph;
+    if (c.nUsers !== g.nUsers || c.nItems !== g.nItems) {
+      throw new GnnrlError('input', `${this.name}.fromState: the state was fit on ${c.nUsers} users × ${c.nItems} items but the graph has ${g.nUsers} × ${g.nItems}; pass the training graph`, {
+        arg: 'graph',
+      });
+    }
+    const table = (side: 'user' | 'item', rows: number): FeatureTable | undefined => {
+      const meta = c[`${side}Features`] as FeatureMeta | null | undefined;
+      const data = state.arrays[`features.${side}`];
+      if (!meta) return undefined;
+      if (!(data instanceof Float32Array)) throw new GnnrlError('input', `${this.name}.fromState: state.arrays lacks 'features.${side}'`, { arg: 'state', field: `features.${side}` });
+      return { nRows: rows, dim: meta.dim, names: meta.names, data };
+    };
+    this.build(table('user', g.nUsers), table('item', g.nItems), typeof c.mu === 'number' ? c.mu : 0);
+    const paramArrays: Record<string, Float32Array> = {};
+    for (const [k, v] of Object.entries(state.arrays)) {
+      if (k.startsWith('features.')) continue;
+      if (!(v instanceof Float32Array)) throw new GnnrlError('input', `${this.name}.fromState: state.arrays['${k}'] must be a Float32Array`, { arg: 'state', field: k });
+      paramArrays[k] = v;
+    }
+    this.params!.load(paramArrays);
+    this.epochsDone = typeof c.epochsDone === 'number' ? c.epochsDone : 0;
+    this.seen = new PositiveIndex(g.userItem.rowPtr, g.userItem.colIdx, g.nItems);
+    this.fitted = true;
+    this.finalStale = true;
+  }
+}
+
+/** dst ← src exactly (same size), on the device. */
+function copyInto(dst: Tensor, src: Tensor): void {
+  dst.fill(0).addInPlace(src);
+}
+
+function meanOf(a: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i];
+  return a.length ? s / a.length : 0;
+}
+
+function checkIndices(a: Int32Array, n: number, fn: string, arg: string): void {
+  if (!(a instanceof Int32Array)) throw new GnnrlError('input', `${fn}: ${arg}: expected an Int32Array`, { arg });
+  for (let j = 0; j < a.length; j++) {
+    if (!(a[j] >= 0 && a[j] < n)) throw new GnnrlError('input', `${fn}: ${arg}[${j}] = ${a[j]} is outside [0, ${n})`, { arg, index: j });
+  }
+}
