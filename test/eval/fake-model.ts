@@ -14,6 +14,8 @@ export class FakeFactorModel implements RecommenderModel {
   readonly predictsRatings: boolean;
   /** Calls to `recommend`, with the users of each (to check chunking and exclusions). */
   readonly recommendCalls: Int32Array[] = [];
+  /** Pairs asked of `predict`, call by call. */
+  readonly predictCalls: { users: Int32Array; items: Int32Array }[] = [];
   private seen: PositiveIndex | null = null;
 
   constructor(
@@ -43,6 +45,7 @@ export class FakeFactorModel implements RecommenderModel {
   }
 
   async predict(users: Int32Array, items: Int32Array): Promise<Float32Array> {
+    this.predictCalls.push({ users: users.slice(), items: items.slice() });
     return Float32Array.from(users, (u, j) => this.score(u, items[j]) + this.offset);
   }
 
