@@ -98,7 +98,7 @@ function checkLog(x: Interactions, arg: string): void {
  */
 export async function evaluateModel(model: RecommenderModel, opts: EvaluateOptions): Promise<EvaluationReport> {
   checkLog(opts?.train, 'train');
-  checkLog(opts.test, 'test');
+  checkLog(opts?.test, 'test');
   const { train, test } = opts;
   if (train.user.length === 0) throw new GnnrlError('input', 'evaluateModel: train: expected the log the model was fit on, got an empty one', { arg: 'train' });
   if (train.nUsers !== test.nUsers || train.nItems !== test.nItems) {
