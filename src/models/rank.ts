@@ -10,6 +10,7 @@ import type { DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { PositiveIndex } from '../data/negatives.js';
 import { topK, TOPK_MAX } from '../kernels/topk.js';
+import { gatherKernel } from '../kernels/gather.js';
 import type { ExcludeRows, FactorScores, Recommendations, RecommendOptions } from './types.js';
 
 /** Users per top-K launch: bounds the uploaded queries and exclusion rows. */
@@ -27,6 +28,18 @@ function checkUsers(users: Int32Array, nUsers: number): void {
       throw new GnnrlError('input', `recommend: users[${j}]: expected a user index in [0, ${nUsers}), got ${u}`, { arg: 'users' });
     }
   }
+}
+
+function checkFactors(f: FactorScores, nUsers: number, nItems: number): void {
+  const need = (len: number, want: number, name: string) => {
+    if (len !== want) throw new GnnrlError('input', `recommendFromFactors: ${name}: expected ${want} elements, got ${len}`, { arg: name });
+  };
+  if (!Number.isInteger(f.dim) || f.dim < 0) throw new GnnrlError('input', `recommendFromFactors: dim: expected a non-negative integer, got ${f.dim}`, { arg: 'dim' });
+  if (f.dim > 0) {
+    need(f.users.length, nUsers * f.dim, 'users');
+    need(f.items.length, nItems * f.dim, 'items');
+  }
+  if (f.itemBias) need(f.itemBias.length, nItems, 'itemBias');
 }
 
 /** Exclusion rows for `users` from a user → sorted items index (e.g. the training log's). */
@@ -133,6 +146,9 @@ export function selectTopK(
 /** Top-k from dense scores (users.length × nItems, row-major) on the host. */
 export function recommendFromDense(scores: Float32Array, nRows: number, nItems: number, k: number, exclude: ExcludeRows | null): Recommendations {
   checkK(k, nItems);
+  if (scores.length !== nRows * nItems) {
+    throw new GnnrlError('input', `recommendFromDense: scores: expected ${nRows}×${nItems} = ${nRows * nItems} elements, got ${scores.length}`, { arg: 'scores' });
+  }
   const items = new Int32Array(nRows * k);
   const out = new Float32Array(nRows * k);
   const mask = exclude ? new Uint8Array(nItems) : null;
@@ -149,9 +165,10 @@ function hostArray(a: Float32Array | DeviceArray<'f32'>): Float32Array | null {
 }
 
 /**
- * Top-k from factor scores. With an engine the top-K kernel runs on it (host factor
- * arrays are uploaded once per call); without one, or for k > TOPK_MAX, scores are
- * computed on the host in chunks of users and selected with a heap.
+ * Top-k from factor scores. With a WebGPU engine the top-K kernel runs on it (host
+ * factor arrays are uploaded once per call, device user rows gathered on the device);
+ * without one, on the CPU backend, or for k > TOPK_MAX, scores are computed on the
+ * host and selected with a heap.
  */
 export async function recommendFromFactors(
   f: FactorScores,
@@ -164,8 +181,11 @@ export async function recommendFromFactors(
 ): Promise<Recommendations> {
   checkK(k, nItems);
   checkUsers(users, nUsers);
+  checkFactors(f, nUsers, nItems);
   const b = users.length;
-  if (!engine || k > TOPK_MAX) {
+  // The CPU backend's top-K kernel is the float64 full-sort oracle: the host heap below
+  // gives the same lists much faster, so only a GPU engine takes the kernel path.
+  if (!engine || k > TOPK_MAX || !engine.isGpu) {
     const hu = hostArray(f.users);
     const hi = hostArray(f.items);
     const hb = f.itemBias ? hostArray(f.itemBias) : null;
@@ -187,25 +207,35 @@ export async function recommendFromFactors(
   // Bias-only models (dim 0) rank by the bias alone: one zero factor column.
   const itemTable = f.dim === 0 ? upload(new Float32Array(nItems)) : upload(f.items);
   const bias = f.itemBias ? upload(f.itemBias) : undefined;
-  const hostUsers = f.dim === 0 ? null : f.users instanceof Float32Array ? f.users : await engine.read(f.users);
   const items = new Int32Array(b * k);
   const scores = new Float32Array(b * k);
   try {
     for (let r0 = 0; r0 < b; r0 += USERS_PER_CHUNK) {
       const r1 = Math.min(b, r0 + USERS_PER_CHUNK);
       const rows = r1 - r0;
-      const q = new Float32Array(rows * dim);
-      if (hostUsers) for (let j = 0; j < rows; j++) q.set(hostUsers.subarray(users[r0 + j] * dim, (users[r0 + j] + 1) * dim), j * dim);
-      const ex = exclude ? sliceRows(exclude, r0, r1) : null;
       const chunkOwned: DeviceArray[] = [];
       const put = <T extends Float32Array | Int32Array>(x: T) => {
         const d = engine.array(x);
         chunkOwned.push(d);
         return d;
       };
+      // The chunk's query rows: copied on the host from host factors, gathered on the
+      // device from device factors (the user table never comes back to the host).
+      let q: DeviceArray<'f32'>;
+      if (f.dim === 0) q = put(new Float32Array(rows)) as DeviceArray<'f32'>;
+      else if (f.users instanceof Float32Array) {
+        const hq = new Float32Array(rows * dim);
+        for (let j = 0; j < rows; j++) hq.set(f.users.subarray(users[r0 + j] * dim, (users[r0 + j] + 1) * dim), j * dim);
+        q = put(hq) as DeviceArray<'f32'>;
+      } else {
+        q = engine.empty('f32', rows * dim);
+        chunkOwned.push(q);
+        gatherKernel(engine, f.users, nUsers, put(users.slice(r0, r1)) as DeviceArray<'i32'>, dim, q);
+      }
+      const ex = exclude ? sliceRows(exclude, r0, r1) : null;
       try {
         const res = topK(engine, {
-          queries: put(q) as DeviceArray<'f32'>,
+          queries: q,
           batch: rows,
           dim,
           items: itemTable,
