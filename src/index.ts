@@ -52,3 +52,23 @@ export { IdMap as GraphIdMap, type IdInput, type IdKind } from './graph/id-map.j
 export { InteractionGraph, type InteractionsInput, type InteractionGraphOptions } from './graph/interaction-graph.js';
 export { powerLawInteractions, type PowerLawOptions, type SyntheticInteractions } from './graph/powerlaw.js';
 export { loadNative, nativeLoadError, type NativeAddon, type MergePolicy, type Normalization, type BuildOptions, type AdjacencyOptions, type BuiltGraph, type CooInput } from './native.js';
+
+// Models: the shared interface, catalogue-wide ranking and the epoch loop.
+export type {
+  RecommenderModel,
+  Objective,
+  EpochReport,
+  BatchProgress,
+  FitOptions,
+  FitResult,
+  FactorScores,
+  ExcludeRows,
+  RecommendOptions,
+  Recommendations,
+  ModelState,
+} from './models/types.js';
+export { recommendFromFactors, recommendFromDense, exclusionRows, selectTopK } from './models/rank.js';
+export { runEpochLoop, lowerIsBetter, type EpochLoopSpec, type EpochOutcome } from './models/fit-loop.js';
+
+// Evaluation: rating and ranking metrics, beyond-accuracy measures, bootstrap intervals.
+export * from './eval/index.js';
