@@ -1,0 +1,6 @@
+/** Graph encoders as recommenders: the shared base, LightGCN and GCN (GraphSAGE and GAT join here). */
+export { GraphEncoderModel, ENCODER_DEFAULTS, resolveEncoderOptions, type GraphEncoderOptions, type ResolvedEncoderOptions, type EncoderClass } from './base.js';
+export { InputLayer, ENCODER_INPUTS, type EncoderInput, type InputLayerSpec } from './features.js';
+export { concatRows, sliceRows, splitRows, rowDot } from './rows.js';
+export { LightGCN, type LightGCNOptions } from './lightgcn.js';
+export { GCN, GCNStack, type GCNOptions, type LayerCombine } from './gcn.js';
