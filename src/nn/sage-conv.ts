@@ -17,6 +17,7 @@
  */
 import { GnnrlError } from '../errors.js';
 import type { Engine } from '../engine.js';
+import type { DeviceCsr } from '../backend/arrays.js';
 import type { Csr } from '../graph/types.js';
 import { transposeCsr } from '../graph/build.js';
 import { uploadCsrForSpmm, releaseSpmmCsr, type PlannedCsr } from '../kernels/spmm.js';
@@ -24,7 +25,6 @@ import { Tensor } from '../tensor/tensor.js';
 import type { RandomSource } from '../tensor/create.js';
 import { add, div, relu, sqrt, square } from '../tensor/ops/elementwise.js';
 import { sum } from '../tensor/ops/reduce.js';
-import { gather } from '../tensor/ops/gather.js';
 import { matmul } from '../tensor/ops/matmul.js';
 import { sparseMatmul } from '../tensor/ops/spmm.js';
 import { maxAggregate } from '../tensor/ops/attention.js';
@@ -37,44 +37,40 @@ export type SageAggregator = 'mean' | 'max';
 /**
  * One hop of message passing on the device: `a` is nDst × nSrc (values = the mean
  * weights; the max aggregator ignores them), `aT` its transpose for the backward, and
- * the destinations are sources 0..nDst-1.
+ * the destinations are sources 0..nDst-1. For a full graph, a row-normalised adjacency
+ * and its transpose, the column-normalised one, make a block as they are.
  */
 export interface SageBlock {
   readonly nDst: number;
   readonly nSrc: number;
-  readonly a: PlannedCsr;
-  readonly aT: PlannedCsr;
-  /** Indices 0..nDst-1 (i32) that pick the destinations' rows out of the sources; null when nDst = nSrc. */
-  readonly selfIndex: Tensor | null;
+  readonly a: DeviceCsr;
+  readonly aT: DeviceCsr;
 }
 
 /**
  * Uploads a block (and its transpose, built on the host) for SAGEConv. `planned`
- * uploads with the segmented SpMM plan, worth it for a graph multiplied every step
- * (the full adjacency), not for a sampled block used once. The returned block is kept
- * out of every `engine.scope`; free it with `freeSageBlock`.
+ * uploads with the segmented SpMM plan, worth it for a graph multiplied every step, not
+ * for a sampled block used once. Free it with `freeSageBlock`.
  */
 export function uploadSageBlock(engine: Engine, csr: Csr, opts: { planned?: boolean } = {}): SageBlock {
   if (csr.nRows > csr.nCols) {
     throw new GnnrlError('input', `SageBlock: ${csr.nRows} destination rows but only ${csr.nCols} source columns (destinations must be the first sources)`, { arg: 'csr' });
   }
-  const t = transposeCsr(csr);
   const up = (m: Csr): PlannedCsr => (opts.planned ? uploadCsrForSpmm(engine, m) : engine.uploadCsr(m));
-  const selfIndex = csr.nRows === csr.nCols ? null : engine.keep(Tensor.fromArray(engine, iota(csr.nRows)));
-  return { nDst: csr.nRows, nSrc: csr.nCols, a: up(csr), aT: up(t), selfIndex };
+  return { nDst: csr.nRows, nSrc: csr.nCols, a: up(csr), aT: up(transposeCsr(csr)) };
 }
 
 /** Frees what `uploadSageBlock` put on the device. */
 export function freeSageBlock(engine: Engine, b: SageBlock): void {
   releaseSpmmCsr(engine, b.a);
   releaseSpmmCsr(engine, b.aT);
-  b.selfIndex?.dispose();
 }
 
-function iota(n: number): Int32Array {
-  const a = new Int32Array(n);
-  for (let i = 0; i < n; i++) a[i] = i;
-  return a;
+/** Rows [0, n) of a 2-D tensor: a row-major prefix is a prefix of the flat view, so one slice (no index upload). */
+function prefixRows(x: Tensor, n: number): Tensor {
+  if (n === x.shape[0]) return x;
+  const d = x.shape[1];
+  return x.reshape([1, x.size]).slice(0, n * d).reshape([n, d]);
 }
 
 export interface SAGEConvOptions {
@@ -129,7 +125,7 @@ export class SAGEConv extends Module {
       throw new GnnrlError('input', `SAGEConv(${this.inFeatures}→${this.outFeatures}): x is ${fmtShape(x.shape)}, expected ${block.nSrc}×${this.inFeatures} (one row per source node of the block)`, { arg: 'x' });
     }
     const agg = this.aggregate(block, x);
-    const xDst = block.selfIndex ? gather(x, block.selfIndex) : x;
+    const xDst = prefixRows(x, block.nDst);
     let h = add(this.self.forward(xDst), matmul(agg, this.neigh.weight));
     if (this.activation === 'relu') h = relu(h);
     return this.normalize ? l2NormalizeRows(h) : h;
