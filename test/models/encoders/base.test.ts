@@ -126,8 +126,7 @@ forEachBackend('GraphEncoderModel', (b) => {
       const model = make();
       await model.fit(s.train, { epochs: 2 });
       const state = await model.state();
-      const Cls = model instanceof LightGCN ? LightGCN : GCN;
-      const back = Cls.fromState(engine, s.graph, state);
+      const back = model instanceof LightGCN ? LightGCN.fromState(engine, s.graph, state) : GCN.fromState(engine, s.graph, state);
       expect(back.kind).toBe(model.kind);
       const again = await back.state();
       expect(again.config).toEqual(state.config);
