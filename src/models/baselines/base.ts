@@ -72,7 +72,7 @@ export abstract class BaselineModel implements RecommenderModel {
 
   /** Unclipped estimates for pairs; indices are >= 0, and those >= nUsers / nItems are unseen. */
   protected abstract estimatePairs(users: Int32Array, items: Int32Array, out: Float32Array): void;
-  /** Unclipped estimates of every item for each user (indices < nUsers), row-major into `out`. */
+  /** Ranking scores of every item for each user (indices < nUsers), row-major into `out` (see `scoreItems`). */
   protected abstract estimateRows(users: Int32Array, out: Float32Array): void;
   /** Scores in factor form ranking like the estimates, or null (KNN). */
   protected abstract factorForm(): FactorScores | null;
@@ -170,9 +170,11 @@ export abstract class BaselineModel implements RecommenderModel {
   }
 
   /**
-   * Scores of every item for each user (users.length × nItems, row-major): the
-   * unclipped estimates, so that clipping at the top of the scale does not tie the
-   * items `recommend` orders.
+   * Scores of every item for each user (users.length × nItems, row-major), ranking as
+   * `recommend` does: the unclipped estimates (clipping at the top of the scale would tie
+   * the items `recommend` orders), except that models with a factor form score by it —
+   * which differs from the estimate only for unbiased SVD/NMF, where a pair with a side
+   * unseen in training scores 0 (its factor row is zero) while `predict` falls back to μ.
    */
   async scoreItems(users: Int32Array): Promise<Float32Array> {
     const f = this.ready('scoreItems');
@@ -195,11 +197,12 @@ export abstract class BaselineModel implements RecommenderModel {
    */
   async recommend(users: Int32Array, k: number, opts?: RecommendOptions): Promise<Recommendations> {
     const f = this.ready('recommend');
+    // Users first: the exclusion rows index the training index by user.
+    this.checkUsers('recommend', users, f.nUsers);
+    if (!Number.isInteger(k) || k < 1) throw new GnnrlError('input', `${this.name}.recommend: k: expected a positive integer, got ${k}`, { arg: 'k' });
     const exclude = resolveExclusions(opts, this.seen, users);
     const factors = this.factorForm();
     if (factors) return recommendFromFactors(factors, f.nUsers, f.nItems, users, k, exclude, this.engine);
-    this.checkUsers('recommend', users, f.nUsers);
-    if (!Number.isInteger(k) || k < 1) throw new GnnrlError('input', `recommend: k: expected a positive integer, got ${k}`, { arg: 'k' });
     const items = new Int32Array(users.length * k);
     const scores = new Float32Array(users.length * k);
     for (let r0 = 0; r0 < users.length; r0 += DENSE_USERS_PER_CHUNK) {

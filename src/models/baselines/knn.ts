@@ -108,6 +108,7 @@ abstract class KnnModel extends BaselineModel {
   private readonly heapPos: Int32Array;
   private sumSim = 0;
   private sumDev = 0;
+  private rowScratch: { sumSim: Float64Array; sumDev: Float64Array; used: Int32Array } | null = null;
 
   protected constructor(label: string, kind: string, variant: Variant, options: KnnOptions, ctx: ModelContext) {
     super(ctx);
@@ -217,8 +218,10 @@ abstract class KnnModel extends BaselineModel {
     const k = this.options.k;
     let sumSim = 0;
     let sumDev = 0;
-    if (hi - lo <= k) {
-      // Every positive candidate makes the cut.
+    let positives = 0;
+    if (hi - lo > k) for (let q = lo; q < hi; q++) if (sim[base + idx[q]] > 0) positives++;
+    if (hi - lo <= k || positives <= k) {
+      // Every positive candidate makes the cut; sum in candidate order (as itemBasedRow does).
       let used = 0;
       for (let q = lo; q < hi; q++) {
         const s = sim[base + idx[q]];
@@ -310,8 +313,60 @@ abstract class KnnModel extends BaselineModel {
     const nItems = this.fitted!.nItems;
     for (let r = 0; r < users.length; r++) {
       const u = users[r];
+      if (this.itemBasedRow(u, out, r * nItems)) continue;
       for (let i = 0; i < nItems; i++) out[r * nItems + i] = this.estimateOne(u, i);
     }
+  }
+
+  /**
+   * Item-based rows: sweeps the similarity rows of the user's rated items (contiguous,
+   * by symmetry sim(i, j) = sim(j, i)) accumulating every positive neighbour of every
+   * target item, instead of gathering a column per target item. Items with more than k
+   * positive neighbours then go through `estimateOne`'s top-k selection. Sums run in the
+   * same order as `estimateOne`'s, so the numbers are identical. Returns false when
+   * this path does not apply (user-based, or an unseen user).
+   */
+  private itemBasedRow(u: number, out: Float32Array, offset: number): boolean {
+    const f = this.fitted!;
+    if (this.options.userBased || !(this.userCount[u] > 0)) return false;
+    const lo = this.nbr.offsets[u];
+    const hi = this.nbr.offsets[u + 1];
+    const k = this.options.k;
+    const n = f.nItems;
+    if (!this.rowScratch || this.rowScratch.sumSim.length !== n) {
+      this.rowScratch = { sumSim: new Float64Array(n), sumDev: new Float64Array(n), used: new Int32Array(n) };
+    }
+    const { sumSim, sumDev, used } = this.rowScratch;
+    sumSim.fill(0);
+    sumDev.fill(0);
+    used.fill(0);
+    const sim = this.sim;
+    for (let q = lo; q < hi; q++) {
+      const row = this.nbr.index[q] * n;
+      const d = this.dev[q];
+      for (let i = 0; i < n; i++) {
+        const s = sim[row + i];
+        if (s > 0) {
+          sumSim[i] += s;
+          sumDev[i] += s * d;
+          used[i]++;
+        }
+      }
+    }
+    const mu = f.globalMean;
+    const minK = this.options.minK;
+    for (let i = 0; i < n; i++) {
+      const iKnown = this.itemCount[i] > 0;
+      let base: number;
+      if (this.variant === 'basic') base = mu;
+      else if (this.variant === 'means') base = iKnown ? this.means[i] : mu;
+      else base = mu + this.bu[u] + this.bi[i];
+      // More than k positive neighbours: the top-k selection decides, one item at a time.
+      if (iKnown && used[i] > k) out[offset + i] = this.estimateOne(u, i);
+      else if (!iKnown || used[i] < minK || !(sumSim[i] > 0)) out[offset + i] = base;
+      else out[offset + i] = this.variant === 'basic' ? sumDev[i] / sumSim[i] : base + sumDev[i] / sumSim[i];
+    }
+    return true;
   }
 
   protected factorForm(): null {

@@ -169,7 +169,7 @@ export class NMF extends BaselineModel {
 
   protected estimateRows(users: Int32Array, out: Float32Array): void {
     const p = this.p;
-    mfEstimateRows(this.fitted!.globalMean, this.options.biased, this.options.factors, p.P, p.Q, p.bu, p.bi, this.userCount, this.itemCount, users, out);
+    mfEstimateRows(this.fitted!.globalMean, this.options.biased, this.options.factors, p.P, p.Q, p.bu, p.bi, this.fitted!.nItems, users, out);
   }
 
   protected configJson(): Record<string, unknown> {

@@ -208,7 +208,7 @@ export class SVD extends BaselineModel {
   }
 
   protected estimateRows(users: Int32Array, out: Float32Array): void {
-    mfEstimateRows(this.fitted!.globalMean, this.options.biased, this.options.factors, this.p.P, this.p.Q, this.p.bu, this.p.bi, this.userCount, this.itemCount, users, out);
+    mfEstimateRows(this.fitted!.globalMean, this.options.biased, this.options.factors, this.p.P, this.p.Q, this.p.bu, this.p.bi, this.fitted!.nItems, users, out);
   }
 
   protected configJson(): Record<string, unknown> {
@@ -304,7 +304,11 @@ export function mfEstimatePairs(
   }
 }
 
-/** `mfEstimatePairs` for every item of each user. */
+/**
+ * Ranking scores of every item for each user, from the factor form plus the user's
+ * constant: biased μ + b_u + b_i + p_u·q_i (= the estimate: unseen rows and biases are
+ * zero), unbiased p_u·q_i (0 where a side is unseen, unlike the μ of the estimate).
+ */
 export function mfEstimateRows(
   mu: number,
   biased: boolean,
@@ -313,23 +317,19 @@ export function mfEstimateRows(
   Q: Float32Array,
   bu: Float32Array,
   bi: Float32Array,
-  userCount: Int32Array,
-  itemCount: Int32Array,
+  nItems: number,
   users: Int32Array,
   out: Float32Array,
 ): void {
-  const nI = itemCount.length;
   for (let r = 0; r < users.length; r++) {
     const u = users[r];
-    const ku = userCount[u] > 0;
-    const c0 = biased ? mu + (ku ? bu[u] : 0) : 0;
+    const c0 = biased ? mu + bu[u] : 0;
     const po = u * f;
-    const row = r * nI;
-    for (let i = 0; i < nI; i++) {
-      const ki = itemCount[i] > 0;
+    const row = r * nItems;
+    for (let i = 0; i < nItems; i++) {
       let dot = 0;
-      if (ku && ki) for (let c = 0; c < f; c++) dot += P[po + c] * Q[i * f + c];
-      out[row + i] = biased ? c0 + (ki ? bi[i] : 0) + dot : ku && ki ? dot : mu;
+      for (let c = 0; c < f; c++) dot += P[po + c] * Q[i * f + c];
+      out[row + i] = (biased ? c0 + bi[i] : 0) + dot;
     }
   }
 }

@@ -188,7 +188,7 @@ export class SVDpp extends BaselineModel {
 
   protected estimateRows(users: Int32Array, out: Float32Array): void {
     const p = this.p;
-    mfEstimateRows(this.fitted!.globalMean, true, this.options.factors, this.userVectors(), p.Q, p.bu, p.bi, this.userCount, this.itemCount, users, out);
+    mfEstimateRows(this.fitted!.globalMean, true, this.options.factors, this.userVectors(), p.Q, p.bu, p.bi, this.fitted!.nItems, users, out);
   }
 
   protected configJson(): Record<string, unknown> {

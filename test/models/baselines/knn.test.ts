@@ -18,6 +18,7 @@
 import { describe, expect, test } from 'vitest';
 import { GnnrlError } from '../../../src/errors.js';
 import { KNNBaseline, KNNBasic, KNNWithMeans, type KnnOptions } from '../../../src/models/baselines/index.js';
+import { syntheticWorld } from '../../../src/data/synthetic.js';
 import { MATRIX, ratingsLog } from './helpers.js';
 
 const mu = 37 / 13;
@@ -188,6 +189,36 @@ describe('KNN predictions (hand-computed)', () => {
     const all = await m.recommend(Int32Array.of(1), 5, { exclude: 'none' });
     expect(all.items[0]).toBe(2);
     expect(Array.from(all.items).sort()).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
+describe('KNN rows', () => {
+  test.each([
+    ['item-based', false],
+    ['user-based', true],
+  ])('%s scoreItems rows equal predict on every pair, with and without top-k selection', async (_label, userBased) => {
+    // k = 3 makes most rows select among more positive neighbours than k; k = 1000 never does.
+    const x = syntheticWorld({ preset: 'tiny', seed: 5 }).interactions;
+    for (const k of [3, 1000]) {
+      for (const m of [new KNNBasic({ k, userBased, similarity: 'cosine' }), new KNNWithMeans({ k, userBased }), new KNNBaseline({ k, userBased, similarity: 'pearson_baseline' })]) {
+        await m.fit(x);
+        const users = Int32Array.from({ length: m.nUsers }, (_, u) => u);
+        const rows = await m.scoreItems(users);
+        const n = m.nItems;
+        const pu = Int32Array.from({ length: rows.length }, (_, j) => Math.floor(j / n));
+        const pi = Int32Array.from({ length: rows.length }, (_, j) => j % n);
+        const p = await m.predict(pu, pi);
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (const r of x.rating!) {
+          lo = Math.min(lo, r);
+          hi = Math.max(hi, r);
+        }
+        let mismatches = 0;
+        for (let j = 0; j < rows.length; j++) if (Math.min(hi, Math.max(lo, rows[j])) !== p[j]) mismatches++;
+        expect(mismatches, `${m.name} k=${k}`).toBe(0);
+      }
+    }
   });
 });
 
