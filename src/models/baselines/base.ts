@@ -7,8 +7,8 @@
  *
  * Subclasses state their maths in three places: `estimatePairs` (unclipped estimate per
  * pair, with the model's documented fallbacks for unseen users and items),
- * `estimateRows` (the same for every item of some users) and `factorForm` (scores whose
- * ranking equals the estimates', or null when the model has none).
+ * `estimateRows` (ranking scores of every item for some users: the estimates, or the
+ * factor form plus a per-user constant) and `factorForm` (null when the model has none).
  */
 import { GnnrlError } from '../../errors.js';
 import type { Engine } from '../../engine.js';
@@ -74,7 +74,7 @@ export abstract class BaselineModel implements RecommenderModel {
   protected abstract estimatePairs(users: Int32Array, items: Int32Array, out: Float32Array): void;
   /** Ranking scores of every item for each user (indices < nUsers), row-major into `out` (see `scoreItems`). */
   protected abstract estimateRows(users: Int32Array, out: Float32Array): void;
-  /** Scores in factor form ranking like the estimates, or null (KNN). */
+  /** Scores in factor form, ranking like `estimateRows`, or null (KNN). */
   protected abstract factorForm(): FactorScores | null;
   /** JSON-serialisable options (without fitted scalars). */
   protected abstract configJson(): Record<string, unknown>;
