@@ -72,3 +72,24 @@ export { runEpochLoop, lowerIsBetter, type EpochLoopSpec, type EpochOutcome } fr
 
 // Evaluation: rating and ranking metrics, beyond-accuracy measures, bootstrap intervals.
 export * from './eval/index.js';
+
+// Classic baselines: the same fit / predict / recommend interface as the encoders.
+export {
+  Popularity,
+  BaselineOnly,
+  KNNBasic,
+  KNNWithMeans,
+  KNNBaseline,
+  SVD,
+  SVDpp,
+  NMF,
+  type ModelContext,
+  type PopularityOptions,
+  type BaselineOnlyOptions,
+  type BaselineMethod,
+  type KnnOptions,
+  type SimilarityName,
+  type SvdOptions,
+  type SvdppOptions,
+  type NmfOptions,
+} from './models/baselines/index.js';
