@@ -6,6 +6,7 @@ const HELP = `usage: gnnrl <command> [options]
 
 commands:
   doctor [--json]   what this machine offers: backend, adapter, limits, native addon
+  train [options]   train and evaluate models, write checkpoints, metrics and curves (train --help)
   help              this text
 
 environment:
@@ -22,6 +23,9 @@ async function main(argv: string[]): Promise<number> {
       console.log(rest.includes('--json') ? JSON.stringify(report, null, 2) : formatDoctor(report));
       return report.ok ? 0 : 1;
     }
+    case 'train':
+      // Loaded on demand: `doctor` and `help` need none of the training stack.
+      return (await import('./train.js')).trainCommand(rest);
     case undefined:
     case 'help':
     case '--help':

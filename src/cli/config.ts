@@ -1,0 +1,341 @@
+/**
+ * The configuration of `gnnrl train`: every option, declared once with its flag, its key
+ * in a JSON config file, its default and its validation. Precedence: defaults, then the
+ * config file (`--config run.json`), then flags. The resolved config is plain JSON and
+ * written to `<out>/config.json`; feeding that file back with `--config` reproduces the run.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  UsageError,
+  fail,
+  formatHelp,
+  parseBool,
+  parseChoice,
+  parseFlags,
+  parseInt32,
+  parseList,
+  parseNumber,
+  parseString,
+  unknownName,
+  type OptionSpec,
+} from './args.js';
+import { formatColumnSpec, formatDataSpec, formatSplitSpec, parseColumnSpec, parseDataSpec, parseSplitSpec, type ColumnSpec } from './data-spec.js';
+import { DEFAULT_MODELS, parseModelList } from '../models/registry.js';
+import { GnnrlError } from '../errors.js';
+
+/** The fully resolved configuration of a train run (all JSON). */
+export interface TrainConfig {
+  /** Canonical data spec: 'synthetic:small', 'ml-100k:data/ml-100k', 'csv:log.csv', … */
+  data: string;
+  /** Column map for csv/tsv/jsonl data ('user=…,item=…,rating=…,ts=…'); null otherwise. */
+  map: string | null;
+  /** Canonical model names, in the order trained. */
+  model: string[];
+  /** 'user-time:0.8', 'loo', 'random:0.8' or 'time:0.8'. */
+  split: string;
+  /** Share of train carved out for validation (0 = none: no early stopping, last epoch kept). */
+  val: number;
+  /** Epochs per iterative model; null = each model's default. */
+  epochs: number | null;
+  /** Epochs without improvement on validation before stopping (0 = never). */
+  patience: number;
+  /** Validation metric that picks the best epoch; null = each model's default (rmse for rating models, ndcg@K otherwise). */
+  monitor: (typeof MONITORS)[number] | null;
+  /** Cut-offs of the ranking metrics, ascending. */
+  k: number[];
+  /** Embedding / factor size; null = each model's default. */
+  dim: number | null;
+  /** Learning rate; null = each model's default. */
+  lr: number | null;
+  /** Batch size; null = each model's default. */
+  batchSize: number | null;
+  seed: number;
+  backend: 'auto' | 'webgpu' | 'cpu';
+  /** Output folder. */
+  out: string;
+  /** Bootstrap confidence intervals of the final metrics. */
+  ci: boolean;
+  /** Validation scores at most this many users per epoch (0 = all). */
+  valUsers: number;
+  /** Model-specific constructor options by model name, passed through as given. */
+  modelOptions: Record<string, Record<string, unknown>>;
+  /** No progress output. */
+  quiet: boolean;
+  /** Print the final metrics as JSON on stdout instead of the table. */
+  json: boolean;
+}
+
+const DEFAULTS: TrainConfig = {
+  data: 'synthetic:small',
+  map: null,
+  model: [...DEFAULT_MODELS],
+  split: 'user-time:0.8',
+  val: 0.1,
+  epochs: null,
+  patience: 5,
+  monitor: null,
+  k: [10, 20],
+  dim: null,
+  lr: null,
+  batchSize: null,
+  seed: 42,
+  backend: 'auto',
+  out: 'run',
+  ci: false,
+  valUsers: 2000,
+  modelOptions: {},
+  quiet: false,
+  json: false,
+};
+
+/** A fresh copy of the defaults. */
+export function defaultTrainConfig(): TrainConfig {
+  return structuredClone(DEFAULTS);
+}
+
+/** `null` (JSON) or the word 'auto'/'default' means "the model's own default". */
+function orModelDefault<T>(parse: (raw: unknown, where: string) => T): (raw: unknown, where: string) => T | null {
+  return (raw, where) => (raw === null || (typeof raw === 'string' && /^(auto|default)$/i.test(raw.trim())) ? null : parse(raw, where));
+}
+
+function rethrowAsUsage<T>(where: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof GnnrlError && !(err instanceof UsageError)) {
+      throw new UsageError(err.message.startsWith(`${where}: `) ? err.message : `${where}: ${err.message}`, where);
+    }
+    throw err;
+  }
+}
+
+/** What `fit` can monitor: the models validate ranking at K = 20 (eval/validate.ts). */
+const MONITORS = ['rmse', 'mae', 'loss', 'recall@20', 'ndcg@20'] as const;
+
+type Spec = OptionSpec & { key: keyof TrainConfig | 'config' | 'help' };
+
+/** Every option of `gnnrl train`, in help order. */
+export const TRAIN_OPTIONS: Spec[] = [
+  {
+    flag: 'data', key: 'data', value: 'SPEC', defaultText: DEFAULTS.data,
+    help: 'ml-100k:DIR | ml-1m:DIR | ml-latest:DIR | csv:FILE | tsv:FILE | jsonl:FILE | synthetic[:tiny|small|medium|large]',
+    parse: (raw, where) => formatDataSpec(parseDataSpec(raw, where)),
+  },
+  {
+    flag: 'map', key: 'map', value: 'COLS', defaultText: '',
+    help: 'columns of csv/tsv/jsonl data: user=…,item=…[,rating=…][,ts=…] (names or 0-based indices)',
+    parse: (raw, where) => (raw === null ? null : formatColumnSpec(parseColumnSpec(raw, where))),
+  },
+  {
+    flag: 'model', key: 'model', value: 'LIST', defaultText: DEFAULTS.model.join(','),
+    help: "models to train, comma-separated, or 'all'",
+    parse: (raw, where) => rethrowAsUsage(where, () => parseModelList(parseList(raw, where), where)),
+  },
+  {
+    flag: 'split', key: 'split', value: 'SPEC', defaultText: DEFAULTS.split,
+    help: 'train/test split: user-time:RATIO (per user, by time) | loo (last event per user) | random:RATIO | time:RATIO (global)',
+    parse: (raw, where) => formatSplitSpec(parseSplitSpec(raw, where)),
+  },
+  {
+    flag: 'val', key: 'val', value: 'SHARE', defaultText: String(DEFAULTS.val),
+    help: 'validation share carved from train the same way (for early stopping); 0 = none',
+    parse: (raw, where) => {
+      const v = parseNumber(raw, where, 0, 1, 'a number in [0, 1)');
+      if (v >= 1) fail(where, 'a number in [0, 1)', raw);
+      return v;
+    },
+  },
+  {
+    flag: 'epochs', key: 'epochs', value: 'N', defaultText: "each model's own",
+    help: 'epochs per iterative model',
+    parse: orModelDefault((raw, where) => parseInt32(raw, where, 1)),
+  },
+  {
+    flag: 'patience', key: 'patience', value: 'N', defaultText: String(DEFAULTS.patience),
+    help: 'epochs without validation improvement before stopping; 0 = never stop early',
+    parse: (raw, where) => parseInt32(raw, where, 0),
+  },
+  {
+    flag: 'monitor', key: 'monitor', value: 'METRIC', defaultText: 'rmse for rating models, ndcg@20 otherwise',
+    help: 'validation metric that picks the best epoch: rmse, mae, loss, recall@20 or ndcg@20 (validation ranks at K = 20)',
+    parse: orModelDefault((raw, where) => parseChoice(raw, where, MONITORS)),
+  },
+  {
+    flag: 'k', key: 'k', value: 'LIST', defaultText: DEFAULTS.k.join(','),
+    help: 'cut-offs of the ranking metrics (P@K, R@K, NDCG@K, …)',
+    parse: (raw, where) => {
+      const ks = parseList(raw, where).map((s) => parseInt32(s, where, 1, 1000));
+      return [...new Set(ks)].sort((a, b) => a - b);
+    },
+  },
+  {
+    flag: 'dim', key: 'dim', value: 'N', defaultText: "each model's own: 64 for the graph encoders, SVD 100, SVD++ 20, NMF 15",
+    help: 'embedding / factor size',
+    parse: orModelDefault((raw, where) => parseInt32(raw, where, 1, 4096)),
+  },
+  {
+    flag: 'lr', key: 'lr', value: 'RATE', defaultText: "each model's own",
+    help: 'learning rate',
+    parse: orModelDefault((raw, where) => {
+      const v = parseNumber(raw, where, 0, 10, 'a number in (0, 10]');
+      if (v <= 0) fail(where, 'a number in (0, 10]', raw);
+      return v;
+    }),
+  },
+  {
+    flag: 'batch-size', key: 'batchSize', value: 'N', defaultText: "each model's own",
+    help: 'examples per optimiser step',
+    parse: orModelDefault((raw, where) => parseInt32(raw, where, 1)),
+  },
+  {
+    flag: 'seed', key: 'seed', value: 'N', defaultText: String(DEFAULTS.seed),
+    help: 'seed of the synthetic data, random splits, initialisation and sampling',
+    parse: (raw, where) => parseInt32(raw, where, 0, 2 ** 31 - 1),
+  },
+  {
+    flag: 'backend', key: 'backend', value: 'NAME', defaultText: DEFAULTS.backend,
+    help: 'auto | webgpu | cpu (GNNRL_BACKEND overrides)',
+    parse: (raw, where) => parseChoice(raw, where, ['auto', 'webgpu', 'cpu'] as const),
+  },
+  {
+    flag: 'out', key: 'out', value: 'DIR', defaultText: `${DEFAULTS.out}/`,
+    help: 'output folder (created): config, manifest, metrics, epochs.csv, curves.svg, <model>/best.ckpt',
+    parse: (raw, where) => parseString(raw, where, 'a folder path'),
+  },
+  {
+    flag: 'config', key: 'config', value: 'FILE', defaultText: '', flagOnly: true,
+    help: 'JSON file with any of these options as keys (camelCase: batchSize, valUsers, modelOptions); flags override it',
+    parse: (raw, where) => parseString(raw, where, 'a file path'),
+  },
+  {
+    flag: 'ci', key: 'ci', boolean: true, defaultText: 'off',
+    help: 'bootstrap 95% confidence intervals of the final metrics',
+    parse: parseBool,
+  },
+  {
+    flag: 'val-users', key: 'valUsers', value: 'N', defaultText: String(DEFAULTS.valUsers),
+    help: 'validation scores at most N users per epoch (a fixed seeded sample); 0 = all',
+    parse: (raw, where) => parseInt32(raw, where, 0),
+  },
+  {
+    flag: 'model-options', key: 'modelOptions', value: 'JSON', defaultText: '',
+    help: 'model-specific constructor options, e.g. \'{"lightgcn":{"layers":2}}\'',
+    parse: (raw, where) => parseModelOptions(raw, where),
+  },
+  { flag: 'quiet', key: 'quiet', boolean: true, defaultText: 'off', help: 'no progress output on stderr', parse: parseBool },
+  { flag: 'json', key: 'json', boolean: true, defaultText: 'off', help: 'print the final metrics as JSON instead of the table', parse: parseBool },
+  { flag: 'help', key: 'help', boolean: true, defaultText: '', flagOnly: true, help: 'this text', parse: parseBool },
+];
+
+function parseModelOptions(raw: unknown, where: string): Record<string, Record<string, unknown>> {
+  let v = raw;
+  if (typeof raw === 'string') {
+    try {
+      v = JSON.parse(raw);
+    } catch (err) {
+      throw new UsageError(`${where}: expected a JSON object like {"svd":{"reg":0.05}}, got invalid JSON (${(err as Error).message})`, where);
+    }
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`${where}: expected an object of model name -> options, got ${JSON.stringify(raw)}`, where);
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [name, opts] of Object.entries(v as Record<string, unknown>)) {
+    const canonical = rethrowAsUsage(where, () => parseModelList([name], where))[0];
+    if (!opts || typeof opts !== 'object' || Array.isArray(opts)) throw new UsageError(`${where}: ${name}: expected an object of options, got ${JSON.stringify(opts)}`, where);
+    out[canonical] = { ...out[canonical], ...(opts as Record<string, unknown>) };
+  }
+  return out;
+}
+
+const SPEC_BY_KEY = new Map(TRAIN_OPTIONS.map((s) => [s.key as string, s]));
+
+/** Reads a JSON config file's options (unknown keys and bad values are usage errors naming the key and file). */
+export function readConfigFile(path: string, read: (p: string) => string = (p) => readFileSync(p, 'utf8')): Partial<TrainConfig> {
+  let text: string;
+  try {
+    text = read(path);
+  } catch (err) {
+    throw new UsageError(`--config: cannot read ${path}: ${(err as Error).message}`, '--config');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--config: ${path} is not valid JSON: ${(err as Error).message}`, '--config');
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new UsageError(`--config: ${path}: expected a JSON object of options`, '--config');
+  const fileKeys = TRAIN_OPTIONS.filter((s) => !s.flagOnly).map((s) => s.key as string);
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(json as Record<string, unknown>)) {
+    const spec = SPEC_BY_KEY.get(key);
+    if (!spec || spec.flagOnly) throw unknownName('key', key, fileKeys, ` in ${path}`);
+    out[key] = spec.parse(raw, `'${key}' in ${path}`);
+  }
+  return out as Partial<TrainConfig>;
+}
+
+/** What the command line asked for: a config, or help. */
+export type ParsedTrainArgs = { help: true } | { help: false; config: TrainConfig; configFile: string | null };
+
+/**
+ * Resolves argv (the arguments after `train`) into a config: defaults, then the
+ * `--config` file, then flags. Throws `UsageError` naming the flag or key.
+ */
+export function parseTrainArgs(argv: readonly string[], read?: (p: string) => string): ParsedTrainArgs {
+  const flags = parseFlags(argv, TRAIN_OPTIONS);
+  if (flags.has('help') && parseBool(flags.get('help'), '--help')) return { help: true };
+  const config = defaultTrainConfig() as unknown as Record<string, unknown>;
+  const configFile = flags.has('config') ? (TRAIN_OPTIONS.find((s) => s.flag === 'config')!.parse(flags.get('config'), '--config') as string) : null;
+  if (configFile) Object.assign(config, readConfigFile(configFile, read));
+  for (const spec of TRAIN_OPTIONS) {
+    if (spec.flagOnly || !flags.has(spec.flag)) continue;
+    config[spec.key] = spec.parse(flags.get(spec.flag), `--${spec.flag}`);
+  }
+  const c = config as unknown as TrainConfig;
+  crossCheck(c, configFile !== null && !flags.has('map') ? `'map' in ${configFile}` : '--map');
+  return { help: false, config: c, configFile };
+}
+
+/** Checks between options (each was valid on its own). */
+function crossCheck(c: TrainConfig, mapWhere: string): void {
+  const data = parseDataSpec(c.data, '--data');
+  const needsMap = data.kind === 'csv' || data.kind === 'tsv' || data.kind === 'jsonl';
+  if (needsMap && !c.map) throw new UsageError(`--map: required with ${data.kind}: data, e.g. --map user=userId,item=movieId,rating=rating,ts=timestamp`, '--map');
+  if (!needsMap && c.map) throw new UsageError(`${mapWhere}: only applies to csv:, tsv: and jsonl: data (this run reads ${c.data})`, '--map');
+  if (data.kind === 'jsonl' && c.map) {
+    const cols = parseColumnSpec(c.map, mapWhere);
+    for (const [role, col] of Object.entries(cols)) {
+      if (typeof col === 'number') throw new UsageError(`${mapWhere}: ${role}: JSONL fields are keys, not column indices (got ${col})`, '--map');
+    }
+  }
+  for (const name of Object.keys(c.modelOptions)) {
+    if (!c.model.includes(name)) throw new UsageError(`--model-options: options for '${name}', which is not among the models trained (${c.model.join(', ')})`, '--model-options');
+  }
+}
+
+/** `gnnrl train --help`. */
+export function trainHelp(): string {
+  return formatHelp(
+    'usage: gnnrl train [options]\n\nTrains each model on one split of the data, evaluates it on the test part, and writes\ncheckpoints, metrics, a per-epoch log and learning curves to the output folder.',
+    TRAIN_OPTIONS,
+    `models: ${listModelsLine()}\n\nexit codes: 0 done, 1 failed while running, 2 bad options, 130 interrupted (Ctrl-C; what exists is still written)\n`,
+  );
+}
+
+function listModelsLine(): string {
+  return parseModelList('all').join(', ');
+}
+
+/** Parses a data spec string in a resolved config (for the job). */
+export function dataSpecOf(c: TrainConfig) {
+  return parseDataSpec(c.data, '--data');
+}
+
+/** Parses the column map of a resolved config. */
+export function columnSpecOf(c: TrainConfig): ColumnSpec | null {
+  return c.map ? parseColumnSpec(c.map, '--map') : null;
+}
+
+/** Parses the split spec of a resolved config. */
+export function splitSpecOf(c: TrainConfig) {
+  return parseSplitSpec(c.split, '--split');
+}
