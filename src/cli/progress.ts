@@ -36,7 +36,7 @@ export class ProgressReporter {
   private epochs: number | null = null;
   private modelStart = 0;
   private epochStart = 0;
-  private lastDraw = 0;
+  private lastDraw = -Infinity;
   /** Seconds the finished epochs of the current model took, for the ETA. */
   private doneSeconds = 0;
   private doneEpochs = 0;

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,5 +69,29 @@ describe('gnnrl train (built CLI)', () => {
     expect(help.stdout).toMatch(/^usage: gnnrl train \[options\]/);
     expect(help.stdout).toMatch(/--backend NAME +auto \| webgpu \| cpu .*\(default: auto\)/);
     expect(gnnrl(['help']).stdout).toMatch(/^ {2}train \[options\]/m);
+  });
+
+  test('Ctrl-C stops at the next batch, writes what exists and exits 130', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'gnnrl-cli-')), 'run');
+    const child = spawn(process.execPath, [bin, 'train', '--data', 'synthetic:small', '--model', 'lightgcn,svd', '--epochs', '50', '--val', '0', '--backend', 'cpu', '--out', out], { cwd: root });
+    let stderr = '';
+    let sent = false;
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => {
+      stderr += d;
+      if (!sent && /^LightGCN {2}epoch {2}1\/50/m.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/stopping at the next batch/);
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+    expect(metrics.models.lightgcn.status).toBe('interrupted');
+    expect(metrics.models.lightgcn.history.length).toBeLessThan(50);
+    expect(metrics.models.svd.status).toBe('skipped');
+    expect(existsSync(join(out, 'lightgcn', 'best.ckpt'))).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).status).toBe('interrupted');
   });
 });
