@@ -222,6 +222,8 @@ export async function runTrainJob(config: TrainConfig, io: TrainIO = {}): Promis
     }
   } catch (err) {
     // Whatever finished is still written, then the error goes up.
+    manifest.status = 'failed';
+    manifest.error = err instanceof Error ? err.message : String(err);
     await writeAll(true).catch(() => undefined);
     throw err;
   } finally {

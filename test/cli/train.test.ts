@@ -4,6 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine.js';
+import { syntheticWorld } from '../../src/data/synthetic.js';
+import { writeMovieLens } from '../../src/data/writers.js';
 import { UsageError } from '../../src/cli/args.js';
 import { parseTrainArgs, type TrainConfig } from '../../src/cli/config.js';
 import { runTrainJob, type TrainResult } from '../../src/cli/train-job.js';
@@ -206,6 +208,21 @@ describe('runTrainJob: stops, failures and usage errors', () => {
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
     expect(manifest.data.files).toEqual([{ path: file, bytes: readFileSync(file).length, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') }]);
     expect(manifest.data).toMatchObject({ events: 240, users: 30, ratings: true, timestamps: true });
+  });
+
+  test('MovieLens folders: ml-100k and ml-1m layouts, fingerprinting the files read', async () => {
+    const world = syntheticWorld({ preset: 'tiny', seed: 11 });
+    for (const format of ['100k', '1m'] as const) {
+      const ml = join(dir, `ml-${format}`);
+      await writeMovieLens(ml, world.interactions, { format });
+      const out = join(dir, `ml-out-${format}`);
+      const r = await runTrainJob(configOf(['--data', `ml-${format}:${ml}`, '--model', 'popularity,baseline-only', '--out', out, '--quiet']), { engine, stderr: sink() });
+      expect(r.models.map((m) => m.status)).toEqual(['ok', 'ok']);
+      const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+      const ratings = format === '100k' ? 'u.data' : 'ratings.dat';
+      expect(manifest.data.files.map((f: { path: string }) => f.path)).toContain(join(ml, ratings));
+      expect(manifest.data.events).toBe(world.interactions.user.length);
+    }
   });
 
   test('rating models on implicit data: skipped beside ranking models, a usage error alone', async () => {
