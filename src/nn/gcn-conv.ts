@@ -17,6 +17,7 @@ import { Module } from './module.js';
 /** Nonlinearities a graph layer may apply ('none': identity). */
 export type GraphActivation = 'relu' | 'leakyRelu' | 'tanh' | 'none';
 
+/** Accepted activation names. */
 export const GRAPH_ACTIVATIONS: readonly GraphActivation[] = ['relu', 'leakyRelu', 'tanh', 'none'];
 
 /** σ(x) for a named activation (leakyRelu's slope `alpha`). */
@@ -35,6 +36,7 @@ export function applyActivation(x: Tensor, act: GraphActivation, alpha = 0.2): T
   }
 }
 
+/** Initialisation and nonlinearity of a GCNConv. */
 export interface GCNConvOptions {
   /** Seed or generator for the Glorot-uniform weight. */
   rng: RandomSource;
@@ -46,6 +48,7 @@ export interface GCNConvOptions {
   negativeSlope?: number;
 }
 
+/** One graph convolution: a Glorot-uniform weight [in, out], an optional bias, σ. */
 export class GCNConv extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;

@@ -10,6 +10,7 @@ import { sparseMatmul } from '../tensor/ops/spmm.js';
 import { add, mul } from '../tensor/ops/elementwise.js';
 import { Module } from './module.js';
 
+/** Depth and layer weights of the propagation. */
 export interface LightGCNPropagationOptions {
   /** Propagation steps K (default 3, the paper's best on its data sets). */
   layers?: number;
@@ -17,6 +18,7 @@ export interface LightGCNPropagationOptions {
   layerWeights?: number[];
 }
 
+/** K parameter-free smoothing steps and their weighted sum (a Module with no parameters). */
 export class LightGCNPropagation extends Module {
   readonly layers: number;
   readonly layerWeights: readonly number[];

@@ -88,8 +88,10 @@ export interface GraphEncoderOptions {
   validationUsers?: number;
 }
 
+/** Options after defaults: every field present and checked. */
 export type ResolvedEncoderOptions = Required<Omit<GraphEncoderOptions, 'validationUsers'>> & { validationUsers: number | null };
 
+/** The defaults every encoder starts from (LightGCN's published settings where they apply). */
 export const ENCODER_DEFAULTS: Readonly<ResolvedEncoderOptions> = Object.freeze({
   dim: 64,
   objective: 'bpr',
@@ -206,6 +208,7 @@ function* ratingBatches(x: Interactions, batchSize: number, seed: number): Gener
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** The shared recommender machinery of graph encoders; see the file comment for the subclass contract. */
 export abstract class GraphEncoderModel<M extends Module = Module> implements RecommenderModel {
   /** Registry name ('lightgcn', 'gcn', …). */
   abstract readonly kind: string;

@@ -17,8 +17,10 @@ import { concatRows } from './rows.js';
 /** Where the ego embeddings come from: learned per-node ids, projected features, or their sum. */
 export type EncoderInput = 'id' | 'features' | 'both';
 
+/** Accepted values of the `input` option. */
 export const ENCODER_INPUTS: readonly EncoderInput[] = ['id', 'features', 'both'];
 
+/** What the input layer is built from. */
 export interface InputLayerSpec {
   nUsers: number;
   nItems: number;
@@ -39,6 +41,7 @@ function checkTable(t: FeatureTable, rows: number, side: string): void {
   }
 }
 
+/** The ego embeddings of all nodes; parameters are the id tables and the projections. */
 export class InputLayer extends Module {
   /** One table for every node when neither side uses features (the common, copy-free case). */
   readonly embedding: Tensor | null = null;

@@ -18,6 +18,7 @@ import { GraphEncoderModel, type GraphEncoderOptions } from './base.js';
 /** How the layers' outputs make the final embedding. */
 export type LayerCombine = 'last' | 'concat' | 'mean';
 
+/** GCN's own options on top of the shared encoder options. */
 export interface GCNOptions extends GraphEncoderOptions {
   /** Graph convolutions (default 2). */
   layers?: number;
@@ -43,6 +44,7 @@ export class GCNStack extends Module {
   }
 }
 
+/** `new GCN(engine, graph, { dim: 64, layers: 2 })`, then `fit(train)`; `graph` is the training log's InteractionGraph. */
 export class GCN extends GraphEncoderModel<GCNStack> {
   readonly kind = 'gcn';
   readonly name = 'GCN';

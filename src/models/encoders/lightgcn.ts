@@ -11,6 +11,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { LightGCNPropagation } from '../../nn/lightgcn-propagation.js';
 import { GraphEncoderModel, type GraphEncoderOptions } from './base.js';
 
+/** LightGCN's own options on top of the shared encoder options. */
 export interface LightGCNOptions extends GraphEncoderOptions {
   /** Propagation steps K (default 3). */
   layers?: number;
@@ -18,6 +19,7 @@ export interface LightGCNOptions extends GraphEncoderOptions {
   layerWeights?: number[];
 }
 
+/** `new LightGCN(engine, graph, { dim: 64, layers: 3 })`, then `fit(train)`; `graph` is the training log's InteractionGraph. */
 export class LightGCN extends GraphEncoderModel<LightGCNPropagation> {
   readonly kind = 'lightgcn';
   readonly name = 'LightGCN';
