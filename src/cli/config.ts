@@ -138,7 +138,7 @@ export const TRAIN_OPTIONS: Spec[] = [
   },
   {
     flag: 'val', key: 'val', value: 'SHARE', defaultText: String(DEFAULTS.val),
-    help: 'validation share carved from train the same way (for early stopping); 0 = none',
+    help: "validation share carved from train the same way as the test (loo: each user's last training event), for early stopping; 0 = none",
     parse: (raw, where) => {
       const v = parseNumber(raw, where, 0, 1, 'a number in [0, 1)');
       if (v >= 1) fail(where, 'a number in [0, 1)', raw);

@@ -97,7 +97,9 @@ export class ProgressReporter {
       : '';
     const eta = this.epochs !== null && r.epoch < this.epochs ? `  ETA ${formatDuration((this.epochs - r.epoch) * (this.doneSeconds / r.epoch))}` : '';
     this.clear();
-    this.stream.write(`${this.prefix(r.epoch)}  loss ${fmtLoss(r.loss)}  ${formatRate(r.samplesPerSecond)} ex/s  ${formatDuration(r.seconds)}${val}${eta}\n`);
+    // One-pass models (popularity, KNN) have no training loss: say nothing rather than "NaN".
+    const loss = Number.isNaN(r.loss) ? '' : `  loss ${fmtLoss(r.loss)}`;
+    this.stream.write(`${this.prefix(r.epoch)}${loss}  ${formatRate(r.samplesPerSecond)} ex/s  ${formatDuration(r.seconds)}${val}${eta}\n`);
   }
 
   /** Ends the in-place line, if any. */
