@@ -317,7 +317,7 @@ export function trainHelp(): string {
   return formatHelp(
     'usage: gnnrl train [options]\n\nTrains each model on one split of the data, evaluates it on the test part, and writes\ncheckpoints, metrics, a per-epoch log and learning curves to the output folder.',
     TRAIN_OPTIONS,
-    `models: ${listModelsLine()}\n\nexit codes: 0 done, 1 failed while running, 2 bad options, 130 interrupted (Ctrl-C; what exists is still written)\n`,
+    `models: ${listModelsLine()}\n\nexit codes: 0 done, 1 failed while running, 2 bad options, 130 interrupted (Ctrl-C or SIGTERM; what exists is still written)\n`,
   );
 }
 

@@ -5,7 +5,7 @@
  *
  * Exit codes: 0 done; 1 a failure while running (a model failed, a file did not parse);
  * 2 a usage error (the message names the flag or config key); 130 interrupted by Ctrl-C
- * (what exists is still written).
+ * or SIGTERM (what exists is still written).
  */
 import { UsageError } from './args.js';
 import { parseTrainArgs, trainHelp } from './config.js';
@@ -31,7 +31,8 @@ export async function trainCommand(argv: readonly string[], io: TrainCommandIO =
   }
   const config = parsed.config;
 
-  // First Ctrl-C: stop at the next batch and write what exists; second: leave now.
+  // First Ctrl-C (or SIGTERM, as CI runners and containers stop jobs): stop at the next
+  // batch and write what exists; a second one: leave now.
   const abort = new AbortController();
   const onSigint = () => {
     if (abort.signal.aborted) {
@@ -42,6 +43,7 @@ export async function trainCommand(argv: readonly string[], io: TrainCommandIO =
     abort.abort();
   };
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
   let result: TrainResult;
   try {
     result = await runTrainJob(config, { stderr: io.stderr, signal: abort.signal, argv });
@@ -51,6 +53,7 @@ export async function trainCommand(argv: readonly string[], io: TrainCommandIO =
     return 1;
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
   }
 
   if (config.json) {
