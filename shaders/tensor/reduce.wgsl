@@ -90,3 +90,22 @@ fn cols(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   out[wid.z * pl.cols + c] = acc * pl.scale;
 }
+
+// Short rows (cols ≤ SHORT_ROW on the host): one invocation folds one row, no barriers.
+// A workgroup per row would idle most of its 256 lanes on a 64-wide embedding row and
+// pay log2(WG) barriers for it; here each invocation streams its own row, which suits
+// the tall, narrow matrices the encoders reduce (a BPR batch's row dot products).
+//   rows_thread: out[off + r] = scale * reduce(x[r*chunk .. (r+1)*chunk)), r < n / chunk
+@compute @workgroup_size(WG)
+fn rows_thread(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let r = (wid.x + wid.y * nwg.x) * WG + lid.x;
+  if (r * pc.chunk >= pc.n) {
+    return;
+  }
+  let start = r * pc.chunk;
+  var acc = identity();
+  for (var i = 0u; i < pc.chunk; i++) {
+    acc = combine(acc, term(x[start + i]));
+  }
+  out[pc.out_offset + r] = acc * pc.scale;
+}

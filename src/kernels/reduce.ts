@@ -21,6 +21,8 @@ const WG = 256;
 const ALL_CHUNK = WG * 16;
 /** Rows one invocation sums in a column pass. */
 const COL_CHUNK = 64;
+/** Rows up to this long are folded one per invocation ('rows_thread'); longer ones one per workgroup. */
+const SHORT_ROW = 256;
 
 export function reduceOutLength(axis: ReduceAxis, rows: number, cols: number): number {
   return axis === 'all' ? 1 : axis === 'rows' ? rows : cols;
@@ -129,8 +131,22 @@ const reduceGpu: ReduceImpl = (engine, op, x, rows, cols, axis, scale, out) => {
       gpu.clear(buf(out), 0, rows * 4);
       return out;
     }
-    // One workgroup per row: a row never spans workgroups, so one pass suffices.
-    chunkPass(gpu, op, buf(x), rows * cols, cols, buf(out), 0, scale);
+    if (cols <= SHORT_ROW) {
+      // One invocation per row (embedding-width rows: dot products, norms).
+      const uniforms = packUniforms([
+        ['u', rows * cols],
+        ['u', cols],
+        ['u', 0],
+        ['f', scale],
+      ]);
+      gpu.dispatch(
+        { name: `reduce.rows.${op}`, shader: 'tensor/reduce.wgsl', entry: 'rows_thread', constants: { OP: OP_CODE[op] } },
+        { buffers: [buf(x), buf(out)], uniforms, workgroups: gpu.grid(Math.ceil(rows / WG)) },
+      );
+    } else {
+      // One workgroup per long row: a row never spans workgroups, so one pass suffices.
+      chunkPass(gpu, op, buf(x), rows * cols, cols, buf(out), 0, scale);
+    }
   } else {
     if (cols === 0) return out;
     if (op !== 'sum') throw new GnnrlError('input', `reduce: the GPU column reduction supports only 'sum' (got '${op}')`, { arg: 'op' });

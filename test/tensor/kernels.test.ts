@@ -38,7 +38,9 @@ forEachBackend('kernels', (b) => {
         const engine = b.engine(ctx);
         const seed = testSeed();
         const rng = new Rng(seed);
-        for (const [r, c] of [...SHAPES, [3000, 70] as [number, number], [70000, 3] as [number, number], [0, 4] as [number, number]]) {
+        // Row reductions take one invocation per row up to 256 columns and a workgroup per row past it: both sides of the switch.
+        const extra: [number, number][] = [[3000, 70], [70000, 3], [0, 4], [300, 256], [301, 257], [5, 1000]];
+        for (const [r, c] of [...SHAPES, ...extra]) {
           const x = randArr(rng, r * c);
           const scale = axis === 'cols' ? 1 / Math.max(1, r) : 0.5;
           const n = reduceOutLength(axis, r, c);
