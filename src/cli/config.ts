@@ -175,7 +175,7 @@ export const TRAIN_OPTIONS: Spec[] = [
   },
   {
     flag: 'lr', key: 'lr', value: 'RATE', defaultText: "each model's own",
-    help: 'learning rate',
+    help: 'learning rate of every model that has one (SVD, SVD++, the graph encoders)',
     parse: orModelDefault((raw, where) => {
       const v = parseNumber(raw, where, 0, 10, 'a number in (0, 10]');
       if (v <= 0) fail(where, 'a number in (0, 10]', raw);
@@ -214,7 +214,7 @@ export const TRAIN_OPTIONS: Spec[] = [
   },
   {
     flag: 'val-users', key: 'valUsers', value: 'N', defaultText: String(DEFAULTS.valUsers),
-    help: 'validation scores at most N users per epoch (a fixed seeded sample); 0 = all',
+    help: 'graph encoders validate on at most N users per epoch (a fixed seeded sample; baselines use all); 0 = all',
     parse: (raw, where) => parseInt32(raw, where, 0),
   },
   {
