@@ -93,3 +93,6 @@ export {
   type SvdppOptions,
   type NmfOptions,
 } from './models/baselines/index.js';
+
+// Graph encoders: LightGCN, GCN, GraphSAGE and GAT on one training base.
+export * from './models/encoders/index.js';

@@ -1,6 +1,8 @@
-/** Graph encoders as recommenders: the shared base, LightGCN and GCN (GraphSAGE and GAT join here). */
+/** Graph encoders as recommenders: the shared base, LightGCN, GCN, GraphSAGE and GAT. */
 export { GraphEncoderModel, ENCODER_DEFAULTS, resolveEncoderOptions, type GraphEncoderOptions, type ResolvedEncoderOptions, type EncoderClass } from './base.js';
 export { InputLayer, ENCODER_INPUTS, type EncoderInput, type InputLayerSpec } from './features.js';
 export { concatRows, sliceRows, splitRows, rowDot } from './rows.js';
 export { LightGCN, type LightGCNOptions } from './lightgcn.js';
 export { GCN, GCNStack, type GCNOptions, type LayerCombine } from './gcn.js';
+export { GraphSAGE, SAGEStack, type GraphSAGEOptions } from './sage.js';
+export { GAT, GATStack, type GATOptions } from './gat.js';
