@@ -38,6 +38,11 @@ export interface EngineOptions {
   quiet?: boolean;
   /** Caps the storage-binding size (tests of the splitting paths; emulating a smaller GPU). */
   maxBindingBytes?: number;
+  /**
+   * Recorded dispatches after which the batch is submitted even without a readback
+   * (default 64): fewer, larger submits against an earlier start of the device's work.
+   */
+  maxDispatchesPerSubmit?: number;
 }
 
 let warnedFallback = false;
@@ -124,7 +129,7 @@ export class Engine {
     } catch (err) {
       throw new GnnrlError('gpu', `requestDevice failed on adapter '${summary.description || summary.device}': ${(err as Error).message}`, { cause: err });
     }
-    const runtimeOptions: RuntimeOptions = { debug, timing: options.timing, maxBindingBytes: options.maxBindingBytes };
+    const runtimeOptions: RuntimeOptions = { debug, timing: options.timing, maxBindingBytes: options.maxBindingBytes, maxDispatchesPerSubmit: options.maxDispatchesPerSubmit };
     const runtime = new GpuRuntime(device, summary, runtimeOptions);
     const name = summary.description || summary.device || summary.vendor || 'unknown adapter';
     const kind = summary.software ? 'software adapter' : 'hardware adapter';

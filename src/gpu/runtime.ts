@@ -121,7 +121,11 @@ export class GpuRuntime {
       const e = (ev as GPUUncapturedErrorEvent).error;
       this.defer(new GnnrlError('gpu', `uncaptured WebGPU error: ${e.message}`));
     });
-    this.maxPerSubmit = options.maxDispatchesPerSubmit ?? 64;
+    const perSubmit = options.maxDispatchesPerSubmit ?? 64;
+    if (!Number.isInteger(perSubmit) || perSubmit < 1) {
+      throw new GnnrlError('input', `maxDispatchesPerSubmit: expected a positive integer, got ${perSubmit}`, { arg: 'maxDispatchesPerSubmit' });
+    }
+    this.maxPerSubmit = perSubmit;
     if (options.timing && !device.features.has('timestamp-query')) {
       throw new GnnrlError('gpu', `timing was requested but the adapter '${adapter.description || adapter.device}' lacks the 'timestamp-query' feature`);
     }

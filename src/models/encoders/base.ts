@@ -591,10 +591,12 @@ export abstract class GraphEncoderModel<M extends Module = Module> implements Re
     }
     this.engine.scope(() => {
       const nodes = this.indexTensor(nodesHost, this.nodeCount);
-      const zeroColumn = zeros(this.engine, [B, 1]);
       for (const opt of optimizers) opt.zeroGrad();
       const ego = this.params!.input.forward();
       const [zu, zp, zn] = splitRows(this.encodeNodes(ego, nodes), 3);
+      // Made after encodeNodes: sampled encoders upload their blocks there, and an upload
+      // after a recorded clear would split the step into two submits.
+      const zeroColumn = zeros(this.engine, [B, 1]);
       // −log σ(u·p − u·n) as bprLoss(u·(p − n), 0): one row reduction instead of two.
       let loss = bprLoss(rowDot(zu, sub(zp, zn)), zeroColumn);
       if (this.options.l2 > 0) loss = add(loss, this.egoPenalty(ego, nodes, B));
