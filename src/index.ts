@@ -96,3 +96,32 @@ export {
 
 // Graph encoders: LightGCN, GCN, GraphSAGE and GAT on one training base.
 export * from './models/encoders/index.js';
+
+// Checkpoints and the model registry (names, defaults, restore from a checkpoint).
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  encodeCheckpoint,
+  decodeCheckpoint,
+  CHECKPOINT_MAGIC,
+  CHECKPOINT_VERSION,
+  type Checkpoint,
+  type CheckpointArray,
+  type CheckpointDType,
+  type CheckpointHeader,
+  type SaveOptions,
+} from './models/checkpoint.js';
+export {
+  listModels,
+  modelNames,
+  getModel,
+  resolveModelName,
+  parseModelList,
+  restoreModel,
+  trainingGraph,
+  DEFAULT_MODELS,
+  type ModelEntry,
+  type CreateContext,
+  type RestoreContext,
+  type CommonModelOptions,
+} from './models/registry.js';
