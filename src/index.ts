@@ -49,7 +49,7 @@ export { cooccurrence, type CoocOptions, type CoocMeasure } from './graph/cooccu
 export { sampleNeighbors, randomWalkNeighbors, type SampleOptions, type WalkOptions } from './graph/sampling.js';
 export { degreeLayout, type SegmentLayout, type LayoutOptions } from './graph/layout.js';
 export { IdMap as GraphIdMap, type IdInput, type IdKind } from './graph/id-map.js';
-export { InteractionGraph, type InteractionsInput, type InteractionGraphOptions } from './graph/interaction-graph.js';
+export { InteractionGraph, type InteractionsInput, type InteractionGraphOptions, type DenseLog } from './graph/interaction-graph.js';
 export { powerLawInteractions, type PowerLawOptions, type SyntheticInteractions } from './graph/powerlaw.js';
 export { loadNative, nativeLoadError, type NativeAddon, type MergePolicy, type Normalization, type BuildOptions, type AdjacencyOptions, type BuiltGraph, type CooInput } from './native.js';
 

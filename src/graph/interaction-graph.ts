@@ -36,6 +36,20 @@ export interface InteractionGraphOptions extends ImplOption {
   ids?: 'auto' | 'dense' | 'map';
 }
 
+/**
+ * A data-layer log (`Interactions` from src/data: dense `user`/`item` indices with their
+ * counts), taken as is: its indices are already dense, so the graph uses them directly.
+ * Typed structurally so the graph layer does not depend on the data layer.
+ */
+export interface DenseLog {
+  user: Int32Array;
+  item: Int32Array;
+  rating: Float32Array | null;
+  ts: Float64Array | null;
+  nUsers: number;
+  nItems: number;
+}
+
 interface Source {
   users: Int32Array;
   items: Int32Array;
@@ -81,8 +95,23 @@ export class InteractionGraph {
     this.opts = opts;
   }
 
-  static fromInteractions(input: InteractionsInput, opts: InteractionGraphOptions = {}): InteractionGraph {
+  /**
+   * The graph of a log: `{ users, items, ratings?, ts? }` (dense Int32Array indices or
+   * external ids), or a data-layer `Interactions` (`loadMovieLens`, a split's `train`),
+   * whose dense indices and counts are used as they are.
+   */
+  static fromInteractions(input: InteractionsInput | DenseLog, opts: InteractionGraphOptions = {}): InteractionGraph {
     if (typeof input !== 'object' || input === null) throw inputError('input', `an object, got ${describe(input)}`);
+    if ('user' in input && 'item' in input && !('users' in input)) {
+      const log = input as DenseLog;
+      if (!(log.user instanceof Int32Array)) throw inputError('user', `an Int32Array of dense user indices, got ${describe(log.user)}`);
+      if (!(log.item instanceof Int32Array)) throw inputError('item', `an Int32Array of dense item indices, got ${describe(log.item)}`);
+      return InteractionGraph.fromInteractions(
+        { users: log.user, items: log.item, ratings: log.rating ?? undefined, ts: log.ts ?? undefined, nUsers: log.nUsers, nItems: log.nItems },
+        { ...opts, ids: 'dense' },
+      );
+    }
+    input = input as InteractionsInput;
     const mode = opts.ids ?? 'auto';
     const dense = mode === 'dense' || (mode === 'auto' && input.users instanceof Int32Array && input.items instanceof Int32Array);
     if (dense) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bipartiteAdjacency, buildGraph } from '../../src/graph/build.js';
 import { InteractionGraph } from '../../src/graph/interaction-graph.js';
 import { expectSameCsr, expectSameGraph } from './helpers.js';
+import { syntheticWorld } from '../../src/data/synthetic.js';
 
 describe('InteractionGraph', () => {
   const users = ['alice', 'bob', 'alice', 'carol', 'bob'];
@@ -19,6 +20,22 @@ describe('InteractionGraph', () => {
     expect(Array.from(g.userItem.values)).toEqual([5, 4, 2, 1]); // bob-20 twice: the later (ts 5) rating 2
     expect(Array.from(g.userDegree)).toEqual([2, 1, 1]);
     expect(Array.from(g.itemDegree)).toEqual([1, 2, 1]);
+  });
+
+  it("takes a data-layer log as is: its dense indices and counts, trailing users and items without events included", () => {
+    const log = syntheticWorld({ preset: 'tiny', seed: 3 }).interactions;
+    // Two extra users and items with no events: the counts must come from the log, not from max id + 1.
+    const padded = { ...log, nUsers: log.nUsers + 2, nItems: log.nItems + 2 };
+    const g = InteractionGraph.fromInteractions(padded, { impl: 'ts' });
+    const ref = InteractionGraph.fromInteractions(
+      { users: log.user, items: log.item, ratings: log.rating!, ts: log.ts!, nUsers: log.nUsers + 2, nItems: log.nItems + 2 },
+      { impl: 'ts' },
+    );
+    expect([g.nUsers, g.nItems]).toEqual([log.nUsers + 2, log.nItems + 2]);
+    expect(g.userIds).toBeUndefined();
+    expectSameCsr(g.userItem, ref.userItem);
+    expectSameCsr(g.itemUser, ref.itemUser);
+    expect(() => InteractionGraph.fromInteractions({ ...log, user: Array.from(log.user) } as never)).toThrow(/user: expected an Int32Array/);
   });
 
   it('builds each adjacency kind once and caches it', () => {

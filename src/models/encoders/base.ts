@@ -59,7 +59,11 @@ export interface GraphEncoderOptions {
   dim?: number;
   /** 'bpr' (default): rank observed over sampled items; 'mse': regress ratings (needs them). */
   objective?: Objective;
-  /** Adam learning rate (default 1e-3, LightGCN's). */
+  /**
+   * Adam learning rate (default 1e-2). LightGCN's paper uses 1e-3 on logs with hundreds
+   * of steps per epoch; on a 40K-event log (20 steps per epoch) 1e-3 had not moved past
+   * popularity after 9 epochs, while 1e-2 beat it by a third in NDCG@20 within 16.
+   */
   lr?: number;
   /**
    * L2 penalty on the ego embeddings of each batch's nodes (and, for 'mse', their
@@ -95,7 +99,7 @@ export type ResolvedEncoderOptions = Required<Omit<GraphEncoderOptions, 'validat
 export const ENCODER_DEFAULTS: Readonly<ResolvedEncoderOptions> = Object.freeze({
   dim: 64,
   objective: 'bpr',
-  lr: 1e-3,
+  lr: 1e-2,
   l2: 1e-4,
   weightDecay: 0,
   batchSize: 2048,

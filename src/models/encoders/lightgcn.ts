@@ -3,7 +3,8 @@
  * Recommendation", SIGIR 2020): id embeddings smoothed over the symmetric-normalised
  * user-item graph, E⁽ᵏ⁺¹⁾ = Â·E⁽ᵏ⁾, with no weights or nonlinearity, and the final
  * embedding Σₖ αₖ·E⁽ᵏ⁾ (αₖ = 1/(K+1) by default). Trained with BPR and an L2 penalty on
- * the batch's ego embeddings, as in the paper (lr 1e-3, λ 1e-4, batch 2048, d 64, K 3).
+ * the batch's ego embeddings, as in the paper (λ 1e-4, batch 2048, d 64, K 3; the paper's
+ * lr 1e-3 suits large logs, the default here is the base's 1e-2, see GraphEncoderOptions.lr).
  */
 import type { Engine } from '../../engine.js';
 import type { InteractionGraph } from '../../graph/interaction-graph.js';
