@@ -9,6 +9,7 @@ import { writeMovieLens } from '../../src/data/writers.js';
 import { UsageError } from '../../src/cli/args.js';
 import { parseTrainArgs, type TrainConfig } from '../../src/cli/config.js';
 import { runTrainJob, type TrainResult } from '../../src/cli/train-job.js';
+import { interactionsSha256 } from '../../src/cli/data-spec.js';
 import { epochsCsvHeader, resultsTable, validationNames } from '../../src/cli/train-output.js';
 import { loadCheckpoint } from '../../src/models/checkpoint.js';
 import { restoreModel } from '../../src/models/registry.js';
@@ -97,6 +98,9 @@ describe('runTrainJob on synthetic:tiny (CPU)', () => {
     expect(manifest.data.spec).toBe('synthetic:tiny');
     expect(manifest.data.synthetic).toMatchObject({ preset: 'tiny', seed: 7, nUsers: 60, nItems: 120 });
     expect(manifest.data.files).toEqual([]);
+    // The log's own fingerprint: regenerating the world from the seed gives the same events.
+    expect(manifest.data.sha256).toBe(interactionsSha256(syntheticWorld({ preset: 'tiny', seed: 7 }).interactions));
+    expect(manifest.data.sha256).not.toBe(interactionsSha256(syntheticWorld({ preset: 'tiny', seed: 8 }).interactions));
     expect(manifest.data.events).toBe(manifest.split.train + manifest.split.validation + manifest.split.test);
     expect(manifest.split.validation).toBeGreaterThan(0);
     expect(Date.parse(manifest.finished)).toBeGreaterThanOrEqual(Date.parse(manifest.started));
