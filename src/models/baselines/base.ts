@@ -16,6 +16,7 @@ import type { Interactions } from '../../data/interactions.js';
 import { PositiveIndex } from '../../data/negatives.js';
 import { validationMetrics } from '../../eval/validate.js';
 import { fittedNumber, stateI32 } from './common.js';
+import type { RatingData } from './rating-stats.js';
 import { runEpochLoop } from '../fit-loop.js';
 import { recommendFromDense, recommendFromFactors, resolveExclusions } from '../rank.js';
 import type { ExcludeRows, FactorScores, FitOptions, FitResult, ModelState, Recommendations, RecommendOptions, RecommenderModel } from '../types.js';
@@ -100,6 +101,11 @@ export abstract class BaselineModel implements RecommenderModel {
     this.userCount = userCount;
     this.itemCount = itemCount;
     this.seen = seen;
+  }
+
+  /** `installCommon` for a rating model: the scalars and counts of its checked training data. */
+  protected installRatings(d: RatingData, seen: PositiveIndex): void {
+    this.installCommon({ nUsers: d.nUsers, nItems: d.nItems, globalMean: d.globalMean, ratingMin: d.ratingMin, ratingMax: d.ratingMax }, d.userCount, d.itemCount, seen);
   }
 
   /** Installs the common parts of a state (see `commonFromState`). */

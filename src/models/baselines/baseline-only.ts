@@ -56,12 +56,7 @@ export class BaselineOnly extends BaselineModel {
     const t = biasTrainer(d, this.options);
     this.bu = t.bu;
     this.bi = t.bi;
-    this.installCommon(
-      { nUsers: d.nUsers, nItems: d.nItems, globalMean: d.globalMean, ratingMin: d.ratingMin, ratingMax: d.ratingMax },
-      d.userCount,
-      d.itemCount,
-      PositiveIndex.of(train),
-    );
+    this.installRatings(d, PositiveIndex.of(train));
     let best: [Float32Array, Float32Array] | null = null;
     return runEpochLoop(
       {

@@ -11,9 +11,8 @@
  * b_u += γ(e − λ b_u) and b_i += γ(e − λ b_i), both from the same e.
  */
 import { Rng } from '../../util/rng.js';
-import type { BatchProgress } from '../types.js';
 import type { EpochOutcome } from '../fit-loop.js';
-import { PROGRESS_EVERY, identityOrder, optBool, optInt, optNum, optOneOf } from './common.js';
+import { PROGRESS_EVERY, epochOutcome, identityOrder, optBool, optInt, optNum, optOneOf, reportProgress, type EpochProgress } from './common.js';
 import { ratingsByItem, ratingsByUser, type RatingCsr, type RatingData } from './rating-stats.js';
 
 export type BaselineMethod = 'als' | 'sgd';
@@ -63,7 +62,7 @@ export function resolveBaselineOptions(model: string, o: BaselineOptions = {}, p
 export interface BiasTrainer {
   readonly bu: Float32Array;
   readonly bi: Float32Array;
-  epoch(progress?: (p: Omit<BatchProgress, 'epoch'>) => void, signal?: AbortSignal): EpochOutcome;
+  epoch(progress?: EpochProgress, signal?: AbortSignal): EpochOutcome;
 }
 
 export function biasTrainer(d: RatingData, o: ResolvedBaselineOptions): BiasTrainer {
@@ -95,8 +94,7 @@ function alsTrainer(d: RatingData, o: ResolvedBaselineOptions, bu: Float32Array,
         const err = d.rating[e] - (mu + bu[d.user[e]] + bi[d.item[e]]);
         sq += err * err;
       }
-      progress?.({ done: n, total: n, loss: sq / n });
-      return { loss: sq / n, samples: n };
+      return epochOutcome(progress, n, n, sq);
     },
   };
 }
@@ -136,13 +134,9 @@ function sgdTrainer(d: RatingData, o: ResolvedBaselineOptions, bu: Float32Array,
         bi[i] += lr * (err - reg * bi[i]);
         sq += err * err;
         done++;
-        if (done % PROGRESS_EVERY === 0) {
-          progress?.({ done, total: n, loss: sq / done });
-          if (signal?.aborted) break;
-        }
+        if (done % PROGRESS_EVERY === 0 && reportProgress(progress, done, n, sq, signal)) break;
       }
-      progress?.({ done, total: n, loss: done ? sq / done : 0 });
-      return { loss: done ? sq / done : 0, samples: done };
+      return epochOutcome(progress, done, n, sq);
     },
   };
 }

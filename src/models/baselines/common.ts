@@ -4,10 +4,31 @@
  */
 import { GnnrlError } from '../../errors.js';
 import type { Rng } from '../../util/rng.js';
-import type { ModelState } from '../types.js';
+import type { EpochOutcome } from '../fit-loop.js';
+import type { BatchProgress, ModelState } from '../types.js';
 
 /** Ratings per `onProgress` call and per abort check inside an epoch. */
 export const PROGRESS_EVERY = 1 << 14;
+
+/** How an epoch function reports within the epoch (`runEpochLoop` adds the epoch number). */
+export type EpochProgress = (p: Omit<BatchProgress, 'epoch'>) => void;
+
+/**
+ * The report an SGD epoch makes every `PROGRESS_EVERY` ratings: the running mean squared
+ * error of the `done` ratings so far. Returns true when `signal` has aborted, so the
+ * caller's loop can `break` (a function called only every few thousand ratings, so the
+ * per-rating loop stays as it is).
+ */
+export function reportProgress(progress: EpochProgress | undefined, done: number, total: number, sq: number, signal: AbortSignal | undefined): boolean {
+  progress?.({ done, total, loss: sq / done });
+  return signal?.aborted === true;
+}
+
+/** The last report of an epoch and its outcome: the mean squared error over the `done` ratings visited (0 when none). */
+export function epochOutcome(progress: EpochProgress | undefined, done: number, total: number, sq: number): EpochOutcome {
+  progress?.({ done, total, loss: done ? sq / done : 0 });
+  return { loss: done ? sq / done : 0, samples: done };
+}
 
 export function optInt(model: string, name: string, v: number | undefined, dflt: number, min: number): number {
   const x = v ?? dflt;

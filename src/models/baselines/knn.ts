@@ -69,6 +69,19 @@ export interface ResolvedKnnOptions {
 
 type Variant = 'basic' | 'means' | 'baseline';
 
+/** What tells the three public KNN classes apart: the name in errors, the state kind, and what is averaged. */
+export interface KnnSpec {
+  label: string;
+  kind: string;
+  variant: Variant;
+}
+
+/** A public KNN class: constructible with the options, and naming its `KnnSpec` in a static `spec`. */
+interface KnnClass<T extends KnnModel> {
+  new (options?: KnnOptions, ctx?: ModelContext): T;
+  readonly spec: KnnSpec;
+}
+
 function resolveKnnOptions(model: string, o: KnnOptions): ResolvedKnnOptions {
   return {
     k: optInt(model, 'k', o.k, 40, 1),
@@ -110,8 +123,12 @@ abstract class KnnModel extends BaselineModel {
   private sumDev = 0;
   private rowScratch: { sumSim: Float64Array; sumDev: Float64Array; used: Int32Array } | null = null;
 
-  protected constructor(label: string, kind: string, variant: Variant, options: KnnOptions, ctx: ModelContext) {
+  /** See `KnnOptions` for the defaults. */
+  constructor(options: KnnOptions = {}, ctx: ModelContext = {}) {
     super(ctx);
+    // The subclasses differ only in their static `spec`, read from the class being
+    // constructed, so that none needs a constructor (or a `fromState`) of its own.
+    const { label, kind, variant } = (new.target as unknown as KnnClass<KnnModel>).spec;
     this.label = label;
     this.kind = kind;
     this.variant = variant;
@@ -154,19 +171,20 @@ abstract class KnnModel extends BaselineModel {
       this.means = this.variant === 'means' ? rowMeans(xr) : new Float32Array(0);
       this.bu = this.variant === 'baseline' ? b!.bu : new Float32Array(0);
       this.bi = this.variant === 'baseline' ? b!.bi : new Float32Array(0);
-      this.installCommon(
-        { nUsers: d.nUsers, nItems: d.nItems, globalMean: d.globalMean, ratingMin: d.ratingMin, ratingMax: d.ratingMax },
-        d.userCount,
-        d.itemCount,
-        PositiveIndex.of(train),
-      );
+      this.installRatings(d, PositiveIndex.of(train));
       this.dev = this.deviations();
     });
   }
 
+  /** Rebuilds a fitted model of the class it is called on (`KNNBasic.fromState(state)`) from `state()`. */
+  static fromState<T extends KnnModel>(this: KnnClass<T>, state: ModelState, ctx: ModelContext = {}): T {
+    // The kind first, as every model's fromState does, before the options are read.
+    checkKind(state, this.spec.kind, this.spec.label);
+    return new this(state.config as KnnOptions, ctx).restore(state);
+  }
+
   /** Restores the arrays of `state` into this (freshly constructed) model. */
   protected restore(state: ModelState): this {
-    checkKind(state, this.kind, this.label);
     const f = this.installCommonState(state);
     const o = this.options;
     this.nX = o.userBased ? f.nUsers : f.nItems;
@@ -243,9 +261,11 @@ abstract class KnnModel extends BaselineModel {
       const x2 = idx[q];
       const s = sim[base + x2];
       if (!(s > 0)) continue;
+      // Find the slot of the new neighbour, moving the entries in its way, then write it there.
+      let pos: number;
       if (size < k) {
         // Sift up: the root holds the weakest kept neighbour (lowest sim, then highest index).
-        let pos = size++;
+        pos = size++;
         while (pos > 0) {
           const parent = (pos - 1) >> 1;
           if (!(s < hs[parent] || (s === hs[parent] && x2 > hx[parent]))) break;
@@ -254,12 +274,9 @@ abstract class KnnModel extends BaselineModel {
           hp[pos] = hp[parent];
           pos = parent;
         }
-        hs[pos] = s;
-        hx[pos] = x2;
-        hp[pos] = q;
       } else if (hs[0] < s || (hs[0] === s && hx[0] > x2)) {
         // Replace the weakest and sift down.
-        let pos = 0;
+        pos = 0;
         for (;;) {
           const l = 2 * pos + 1;
           if (l >= size) break;
@@ -271,10 +288,12 @@ abstract class KnnModel extends BaselineModel {
           hp[pos] = hp[m];
           pos = m;
         }
-        hs[pos] = s;
-        hx[pos] = x2;
-        hp[pos] = q;
+      } else {
+        continue; // no stronger than the weakest kept one
       }
+      hs[pos] = s;
+      hx[pos] = x2;
+      hp[pos] = q;
     }
     for (let j = 0; j < size; j++) {
       sumSim += hs[j];
@@ -424,28 +443,12 @@ function rowMeans(csr: RatingCsr): Float32Array {
 
 /** KNNBasic: the similarity-weighted mean of the neighbours' ratings; falls back to the global mean. See `KnnOptions` for defaults. */
 export class KNNBasic extends KnnModel {
-  constructor(options: KnnOptions = {}, ctx: ModelContext = {}) {
-    super('KNNBasic', 'knn-basic', 'basic', options, ctx);
-  }
-
-  /** Rebuilds a fitted model from `state()`. */
-  static fromState(state: ModelState, ctx: ModelContext = {}): KNNBasic {
-    checkKind(state, 'knn-basic', 'KNNBasic');
-    return new KNNBasic(state.config as KnnOptions, ctx).restore(state);
-  }
+  static readonly spec: KnnSpec = { label: 'KNNBasic', kind: 'knn-basic', variant: 'basic' };
 }
 
 /** KNNWithMeans: the user's (item's) mean plus the neighbours' weighted mean deviations from theirs. See `KnnOptions`. */
 export class KNNWithMeans extends KnnModel {
-  constructor(options: KnnOptions = {}, ctx: ModelContext = {}) {
-    super('KNNWithMeans', 'knn-means', 'means', options, ctx);
-  }
-
-  /** Rebuilds a fitted model from `state()`. */
-  static fromState(state: ModelState, ctx: ModelContext = {}): KNNWithMeans {
-    checkKind(state, 'knn-means', 'KNNWithMeans');
-    return new KNNWithMeans(state.config as KnnOptions, ctx).restore(state);
-  }
+  static readonly spec: KnnSpec = { label: 'KNNWithMeans', kind: 'knn-means', variant: 'means' };
 }
 
 /**
@@ -454,13 +457,5 @@ export class KNNWithMeans extends KnnModel {
  * published tables use); its docs recommend `similarity: 'pearson_baseline'`.
  */
 export class KNNBaseline extends KnnModel {
-  constructor(options: KnnOptions = {}, ctx: ModelContext = {}) {
-    super('KNNBaseline', 'knn-baseline', 'baseline', options, ctx);
-  }
-
-  /** Rebuilds a fitted model from `state()`. */
-  static fromState(state: ModelState, ctx: ModelContext = {}): KNNBaseline {
-    checkKind(state, 'knn-baseline', 'KNNBaseline');
-    return new KNNBaseline(state.config as KnnOptions, ctx).restore(state);
-  }
+  static readonly spec: KnnSpec = { label: 'KNNBaseline', kind: 'knn-baseline', variant: 'baseline' };
 }

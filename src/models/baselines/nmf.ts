@@ -15,15 +15,13 @@
  * SGD step per rating during the accumulation pass (ratings in log order).
  */
 import { GnnrlError } from '../../errors.js';
-import { PositiveIndex } from '../../data/negatives.js';
-import type { Interactions } from '../../data/interactions.js';
 import { Rng } from '../../util/rng.js';
-import { runEpochLoop, type EpochOutcome } from '../fit-loop.js';
-import type { BatchProgress, FactorScores, FitOptions, FitResult, ModelState } from '../types.js';
-import { BaselineModel, type ModelContext } from './base.js';
-import { PROGRESS_EVERY, checkKind, fillUniform, optBool, optInt, optNum, stateF32 } from './common.js';
-import { ratingData, type RatingData } from './rating-stats.js';
-import { copyParams, initMfParams, mfEstimatePairs, mfEstimateRows, setParams, type MfParams, type SvdInit } from './svd.js';
+import type { EpochOutcome } from '../fit-loop.js';
+import type { ModelState } from '../types.js';
+import type { ModelContext } from './base.js';
+import { PROGRESS_EVERY, checkKind, epochOutcome, fillUniform, optBool, optInt, optNum, reportProgress, type EpochProgress } from './common.js';
+import { MF_ARRAYS, MfModel, initMfParams, savedOptions, type MfParams, type MfRun, type SvdInit } from './mf-base.js';
+import type { RatingData } from './rating-stats.js';
 
 /**
  * Options of NMF, defaulted as the reference implementation (Surprise) does: 15
@@ -75,39 +73,22 @@ function resolveNmfOptions(o: NmfOptions): ResolvedNmfOptions {
  * mean μ; biased: the baseline μ + b_u + b_i of the side that was seen. Factor form:
  * users p_u, items q_i (item bias b_i when biased). Needs explicit, non-negative ratings.
  */
-export class NMF extends BaselineModel {
+export class NMF extends MfModel<ResolvedNmfOptions, MfParams> {
   readonly kind = 'nmf';
   readonly name = 'NMF';
-  readonly predictsRatings = true;
-  readonly options: ResolvedNmfOptions;
-  private readonly init: SvdInit | undefined;
-  private p: MfParams = { P: new Float32Array(0), Q: new Float32Array(0), bu: new Float32Array(0), bi: new Float32Array(0) };
 
   constructor(options: NmfOptions = {}, ctx: ModelContext = {}) {
-    super(ctx);
-    this.options = resolveNmfOptions(options);
-    this.init = options.init;
+    super(MF_ARRAYS, resolveNmfOptions(options), options.init, ctx);
   }
 
   /** Rebuilds a fitted model from `state()`. */
   static fromState(state: ModelState, ctx: ModelContext = {}): NMF {
     checkKind(state, 'nmf', 'NMF');
-    const { init: _ignored, ...config } = state.config as NmfOptions;
-    const m = new NMF(config, ctx);
-    const fs = m.installCommonState(state);
-    const f = m.options.factors;
-    m.p = {
-      P: stateF32(state, 'userFactors', fs.nUsers * f, m.name),
-      Q: stateF32(state, 'itemFactors', fs.nItems * f, m.name),
-      bu: stateF32(state, 'userBias', fs.nUsers, m.name),
-      bi: stateF32(state, 'itemBias', fs.nItems, m.name),
-    };
-    return m;
+    return new NMF(savedOptions<NmfOptions>(state), ctx).restore(state);
   }
 
-  async fit(train: Interactions, opts: FitOptions = {}): Promise<FitResult> {
-    this.checkNotDisposed('fit');
-    const d = ratingData(train, this.name);
+  /** Checks that ratings and initial factors are non-negative; factors from U[initLow, initHigh); then `nmfEpoch` per epoch. */
+  protected start(d: RatingData): MfRun<MfParams> {
     if (d.ratingMin < 0) {
       throw new GnnrlError('input', `NMF.fit: train.rating: expected non-negative ratings (multiplicative updates keep factors non-negative), got a minimum of ${d.ratingMin}; shift the scale or use SVD`, {
         arg: 'train.rating',
@@ -120,68 +101,13 @@ export class NMF extends BaselineModel {
       const bad = a.findIndex((v) => !(v >= 0));
       if (bad >= 0) throw new GnnrlError('input', `NMF: options.init.${name}[${bad}]: expected a non-negative factor, got ${a[bad]}`, { arg: `options.init.${name}`, index: bad });
     }
-    this.p = p;
-    this.installCommon(
-      { nUsers: d.nUsers, nItems: d.nItems, globalMean: d.globalMean, ratingMin: d.ratingMin, ratingMax: d.ratingMax },
-      d.userCount,
-      d.itemCount,
-      PositiveIndex.of(train),
-    );
     const acc = {
       uNum: new Float64Array(d.nUsers * o.factors),
       uDen: new Float64Array(d.nUsers * o.factors),
       iNum: new Float64Array(d.nItems * o.factors),
       iDen: new Float64Array(d.nItems * o.factors),
     };
-    let best: MfParams | null = null;
-    return runEpochLoop(
-      {
-        defaultEpochs: o.epochs,
-        runEpoch: async (_epoch, progress, signal) => nmfEpoch(d, p, o, acc, progress, signal),
-        validate: this.validator(opts),
-        defaultMonitor: 'rmse',
-        saveBest: () => {
-          best = copyParams(p);
-        },
-        restoreBest: () => {
-          if (best) setParams(p, best);
-        },
-      },
-      opts,
-    );
-  }
-
-  /** Users p_u, items q_i (item bias b_i when biased). */
-  async factors(): Promise<FactorScores> {
-    this.ready('factors');
-    return this.factorForm();
-  }
-
-  protected factorForm(): FactorScores {
-    const { P, Q, bi } = this.p;
-    return { dim: this.options.factors, users: P, items: Q, itemBias: this.options.biased ? bi : undefined };
-  }
-
-  protected estimatePairs(users: Int32Array, items: Int32Array, out: Float32Array): void {
-    const p = this.p;
-    mfEstimatePairs(this.fitted!.globalMean, this.options.biased, this.options.factors, p.P, p.Q, p.bu, p.bi, this.userCount, this.itemCount, users, items, out);
-  }
-
-  protected estimateRows(users: Int32Array, out: Float32Array): void {
-    const p = this.p;
-    mfEstimateRows(this.fitted!.globalMean, this.options.biased, this.options.factors, p.P, p.Q, p.bu, p.bi, this.fitted!.nItems, users, out);
-  }
-
-  protected configJson(): Record<string, unknown> {
-    return { ...this.options };
-  }
-
-  protected stateArrays(): Record<string, Float32Array | Int32Array> {
-    return { userFactors: this.p.P, itemFactors: this.p.Q, userBias: this.p.bu, itemBias: this.p.bi };
-  }
-
-  protected release(): void {
-    this.p = { P: new Float32Array(0), Q: new Float32Array(0), bu: new Float32Array(0), bi: new Float32Array(0) };
+    return { params: p, epoch: (progress, signal) => nmfEpoch(d, p, o, acc, progress, signal) };
   }
 }
 
@@ -202,7 +128,7 @@ function nmfEpoch(
   p: MfParams,
   o: ResolvedNmfOptions,
   acc: NmfAccumulators,
-  progress?: (x: Omit<BatchProgress, 'epoch'>) => void,
+  progress?: EpochProgress,
   signal?: AbortSignal,
 ): EpochOutcome {
   const { P, Q, bu, bi } = p;
@@ -243,20 +169,16 @@ function nmfEpoch(
     }
     sq += err * err;
     done++;
-    if (done % PROGRESS_EVERY === 0) {
-      progress?.({ done, total: n, loss: sq / done });
-      if (signal?.aborted) {
-        aborted = true;
-        break;
-      }
+    if (done % PROGRESS_EVERY === 0 && reportProgress(progress, done, n, sq, signal)) {
+      aborted = true;
+      break;
     }
   }
   if (!aborted) {
     multiplicative(P, uNum, uDen, d.userCount, o.regPu, f);
     multiplicative(Q, iNum, iDen, d.itemCount, o.regQi, f);
   }
-  progress?.({ done, total: n, loss: done ? sq / done : 0 });
-  return { loss: done ? sq / done : 0, samples: done };
+  return epochOutcome(progress, done, n, sq);
 }
 
 /** x_rf ← x_rf · num_rf / (den_rf + count_r λ x_rf), skipping entries whose denominator is not positive (rows without ratings). */

@@ -90,6 +90,7 @@ export function similarityMatrix(
   const { offsets: xo, index: xi, value: xv } = xr;
   const { offsets: yo, index: yi, value: yv } = yr;
   const name = spec.name;
+  const pearson = name === 'pearson';
   const mu = baselines?.mu ?? 0;
   const bx = baselines?.bx;
   const by = baselines?.by;
@@ -101,8 +102,8 @@ export function similarityMatrix(
       const r = xv[p];
       const lo = yo[y];
       // yr rows ascend, so the partners x' > x are a suffix: walk it backwards.
-      if (name === 'cosine') {
-        // s0 Σ r r', s1 Σ r², s2 Σ r'²
+      if (name === 'cosine' || name === 'pearson') {
+        // s0 Σ r r', s1 Σ r², s2 Σ r'²; pearson also s3 Σ r, s4 Σ r'
         for (let q = yo[y + 1] - 1; q >= lo; q--) {
           const x2 = yi[q];
           if (x2 <= x) break;
@@ -111,6 +112,10 @@ export function similarityMatrix(
           s0[x2] += r * r2;
           s1[x2] += r * r;
           s2[x2] += r2 * r2;
+          if (pearson) {
+            s3[x2] += r;
+            s4[x2] += r2;
+          }
         }
       } else if (name === 'msd') {
         // s0 Σ (r − r')²
@@ -120,19 +125,6 @@ export function similarityMatrix(
           if (freq[x2]++ === 0) touched[nt++] = x2;
           const dr = r - yv[q];
           s0[x2] += dr * dr;
-        }
-      } else if (name === 'pearson') {
-        // s0 Σ r r', s1 Σ r², s2 Σ r'², s3 Σ r, s4 Σ r'
-        for (let q = yo[y + 1] - 1; q >= lo; q--) {
-          const x2 = yi[q];
-          if (x2 <= x) break;
-          if (freq[x2]++ === 0) touched[nt++] = x2;
-          const r2 = yv[q];
-          s0[x2] += r * r2;
-          s1[x2] += r * r;
-          s2[x2] += r2 * r2;
-          s3[x2] += r;
-          s4[x2] += r2;
         }
       } else {
         // s0 Σ d d', s1 Σ d², s2 Σ d'²

@@ -19,15 +19,15 @@
  * visits its trainset in — so each epoch shuffles the order of the users and the order
  * within each user's ratings.
  */
-import { PositiveIndex } from '../../data/negatives.js';
-import type { Interactions } from '../../data/interactions.js';
+import type { PositiveIndex } from '../../data/negatives.js';
 import { Rng } from '../../util/rng.js';
-import { runEpochLoop, type EpochOutcome } from '../fit-loop.js';
-import type { BatchProgress, FactorScores, FitOptions, FitResult, ModelState } from '../types.js';
-import { BaselineModel, type ModelContext } from './base.js';
-import { PROGRESS_EVERY, applyInit, checkKind, fillNormal, optNum, stateF32, zeroUnseenRows } from './common.js';
-import { ratingData, type RatingData } from './rating-stats.js';
-import { initMfParams, mfEstimatePairs, mfEstimateRows, resolveMfOptions, type MfParams, type ResolvedSvdOptions, type SvdInit, type SvdOptions } from './svd.js';
+import type { EpochOutcome } from '../fit-loop.js';
+import type { ModelState } from '../types.js';
+import type { ModelContext } from './base.js';
+import { PROGRESS_EVERY, applyInit, checkKind, epochOutcome, fillNormal, optNum, reportProgress, zeroUnseenRows, type EpochProgress } from './common.js';
+import { MF_ARRAYS, MfModel, initMfParams, savedOptions, type MfArray, type MfParams, type MfRun, type SvdInit } from './mf-base.js';
+import type { RatingData } from './rating-stats.js';
+import { resolveMfOptions, type ResolvedSvdOptions, type SvdOptions } from './svd.js';
 
 export interface SvdppInit extends SvdInit {
   /** nItems × factors implicit factors y_j. */
@@ -55,6 +55,9 @@ interface SvdppParams extends MfParams {
   Y: Float32Array;
 }
 
+/** SVD's arrays with the implicit factors y_j after the item factors, the order `state()` has always listed them in. */
+const SVDPP_ARRAYS: readonly MfArray<keyof SvdppParams>[] = [...MF_ARRAYS.slice(0, 2), { key: 'Y', name: 'implicitFactors', rows: 'items', factors: true }, ...MF_ARRAYS.slice(2)];
+
 /**
  * SVD++: see the module comment. Predictions are clipped to the training rating range;
  * an unseen user has p_u = 0 and N(u) empty, an unseen item q_i = 0 and b_i = 0, so the
@@ -62,43 +65,26 @@ interface SvdppParams extends MfParams {
  * Factor form: users p_u + |N(u)|^−½ Σ y_j, items q_i, item bias b_i. Needs explicit
  * ratings.
  */
-export class SVDpp extends BaselineModel {
+export class SVDpp extends MfModel<ResolvedSvdppOptions, SvdppParams, SvdppInit> {
   readonly kind = 'svdpp';
   readonly name = 'SVD++';
-  readonly predictsRatings = true;
-  readonly options: ResolvedSvdppOptions;
-  private readonly init: SvdppInit | undefined;
-  private p: SvdppParams = { P: new Float32Array(0), Q: new Float32Array(0), Y: new Float32Array(0), bu: new Float32Array(0), bi: new Float32Array(0) };
   /** p_u + |N(u)|^−½ Σ y_j per user, built on demand from the parameters. */
   private userVec: Float32Array | null = null;
 
   constructor(options: SvdppOptions = {}, ctx: ModelContext = {}) {
-    super(ctx);
     const base = resolveMfOptions('SVDpp', { ...options, biased: true }, { factors: 20, epochs: 20, lr: 0.007, reg: 0.02 });
-    this.options = { ...base, lrYj: optNum('SVDpp', 'lrYj', options.lrYj, base.lr), regYj: optNum('SVDpp', 'regYj', options.regYj, base.reg) };
-    this.init = options.init;
+    const resolved = { ...base, lrYj: optNum('SVDpp', 'lrYj', options.lrYj, base.lr), regYj: optNum('SVDpp', 'regYj', options.regYj, base.reg) };
+    super(SVDPP_ARRAYS, resolved, options.init, ctx);
   }
 
   /** Rebuilds a fitted model from `state()`. */
   static fromState(state: ModelState, ctx: ModelContext = {}): SVDpp {
     checkKind(state, 'svdpp', 'SVDpp');
-    const { init: _ignored, ...config } = state.config as SvdppOptions;
-    const m = new SVDpp(config, ctx);
-    const fs = m.installCommonState(state);
-    const f = m.options.factors;
-    m.p = {
-      P: stateF32(state, 'userFactors', fs.nUsers * f, m.name),
-      Q: stateF32(state, 'itemFactors', fs.nItems * f, m.name),
-      Y: stateF32(state, 'implicitFactors', fs.nItems * f, m.name),
-      bu: stateF32(state, 'userBias', fs.nUsers, m.name),
-      bi: stateF32(state, 'itemBias', fs.nItems, m.name),
-    };
-    return m;
+    return new SVDpp(savedOptions<SvdppOptions>(state), ctx).restore(state);
   }
 
-  async fit(train: Interactions, opts: FitOptions = {}): Promise<FitResult> {
-    this.checkNotDisposed('fit');
-    const d = ratingData(train, this.name);
+  /** SVD's initial parameters plus y_j (drawn after them from the same generator); then `svdppEpoch` per epoch, user by user. */
+  protected start(d: RatingData, seen: PositiveIndex): MfRun<SvdppParams> {
     const o = this.options;
     const f = o.factors;
     const rng = new Rng(o.seed);
@@ -108,57 +94,22 @@ export class SVDpp extends BaselineModel {
     applyInit(Y, this.init?.implicitFactors, this.name, 'implicitFactors');
     zeroUnseenRows(Y, f, d.itemCount);
     const p: SvdppParams = { ...mf, Y };
-    const seen = PositiveIndex.of(train);
-    this.p = p;
-    this.userVec = null;
-    this.installCommon(
-      { nUsers: d.nUsers, nItems: d.nItems, globalMean: d.globalMean, ratingMin: d.ratingMin, ratingMax: d.ratingMax },
-      d.userCount,
-      d.itemCount,
-      seen,
-    );
     const runs = userRuns(d);
-    let best: SvdppParams | null = null;
-    return runEpochLoop(
-      {
-        defaultEpochs: o.epochs,
-        runEpoch: async (_epoch, progress, signal) => {
-          if (o.shuffle) shuffleRuns(runs, rng);
-          const out = svdppEpoch(d, p, seen, o, runs, progress, signal);
-          this.userVec = null;
-          return out;
-        },
-        validate: this.validator(opts),
-        defaultMonitor: 'rmse',
-        saveBest: () => {
-          best = { P: p.P.slice(), Q: p.Q.slice(), Y: p.Y.slice(), bu: p.bu.slice(), bi: p.bi.slice() };
-        },
-        restoreBest: () => {
-          if (!best) return;
-          p.P.set(best.P);
-          p.Q.set(best.Q);
-          p.Y.set(best.Y);
-          p.bu.set(best.bu);
-          p.bi.set(best.bi);
-          this.userVec = null;
-        },
+    return {
+      params: p,
+      epoch: (progress, signal) => {
+        if (o.shuffle) shuffleRuns(runs, rng);
+        return svdppEpoch(d, p, seen, o, runs, progress, signal);
       },
-      opts,
-    );
+    };
   }
 
-  /** Users p_u + |N(u)|^−½ Σ y_j, items q_i, item bias b_i. */
-  async factors(): Promise<FactorScores> {
-    this.ready('factors');
-    return this.factorForm();
+  protected override paramsChanged(): void {
+    this.userVec = null;
   }
 
-  protected factorForm(): FactorScores {
-    return { dim: this.options.factors, users: this.userVectors(), items: this.p.Q, itemBias: this.p.bi };
-  }
-
-  /** p_u + |N(u)|^−½ Σ_{j∈N(u)} y_j for every user (sums in float64). */
-  private userVectors(): Float32Array {
+  /** p_u + |N(u)|^−½ Σ_{j∈N(u)} y_j for every user (sums in float64), cached until the parameters change. */
+  protected override userVectors(): Float32Array {
     if (this.userVec) return this.userVec;
     const { P, Y } = this.p;
     const f = this.options.factors;
@@ -179,30 +130,6 @@ export class SVDpp extends BaselineModel {
     }
     this.userVec = out;
     return out;
-  }
-
-  protected estimatePairs(users: Int32Array, items: Int32Array, out: Float32Array): void {
-    const p = this.p;
-    mfEstimatePairs(this.fitted!.globalMean, true, this.options.factors, this.userVectors(), p.Q, p.bu, p.bi, this.userCount, this.itemCount, users, items, out);
-  }
-
-  protected estimateRows(users: Int32Array, out: Float32Array): void {
-    const p = this.p;
-    mfEstimateRows(this.fitted!.globalMean, true, this.options.factors, this.userVectors(), p.Q, p.bu, p.bi, this.fitted!.nItems, users, out);
-  }
-
-  protected configJson(): Record<string, unknown> {
-    return { ...this.options };
-  }
-
-  protected stateArrays(): Record<string, Float32Array | Int32Array> {
-    const p = this.p;
-    return { userFactors: p.P, itemFactors: p.Q, implicitFactors: p.Y, userBias: p.bu, itemBias: p.bi };
-  }
-
-  protected release(): void {
-    this.p = { P: new Float32Array(0), Q: new Float32Array(0), Y: new Float32Array(0), bu: new Float32Array(0), bi: new Float32Array(0) };
-    this.userVec = null;
   }
 }
 
@@ -240,7 +167,7 @@ function svdppEpoch(
   seen: PositiveIndex,
   o: ResolvedSvdppOptions,
   runs: UserRuns,
-  progress?: (x: Omit<BatchProgress, 'epoch'>) => void,
+  progress?: EpochProgress,
   signal?: AbortSignal,
 ): EpochOutcome {
   const { P, Q, Y, bu, bi } = p;
@@ -302,10 +229,8 @@ function svdppEpoch(
     }
     if (done >= nextReport) {
       nextReport = done + PROGRESS_EVERY;
-      progress?.({ done, total, loss: sq / done });
-      if (signal?.aborted) break;
+      if (reportProgress(progress, done, total, sq, signal)) break;
     }
   }
-  progress?.({ done, total, loss: done ? sq / done : 0 });
-  return { loss: done ? sq / done : 0, samples: done };
+  return epochOutcome(progress, done, total, sq);
 }
