@@ -89,6 +89,14 @@ export function selectTopK(
   let size = 0;
   // "a ranks below b": lower score, or equal score and higher index.
   const below = (sa: number, ia: number, sb: number, ib: number) => sa < sb || (sa === sb && ia > ib);
+  const swap = (a: number, b: number) => {
+    const ts = heapS[a];
+    const ti = heapI[a];
+    heapS[a] = heapS[b];
+    heapI[a] = heapI[b];
+    heapS[b] = ts;
+    heapI[b] = ti;
+  };
   const siftDown = (pos: number) => {
     for (;;) {
       const l = 2 * pos + 1;
@@ -96,12 +104,7 @@ export function selectTopK(
       let m = l;
       if (l + 1 < size && below(heapS[l + 1], heapI[l + 1], heapS[l], heapI[l])) m = l + 1;
       if (!below(heapS[m], heapI[m], heapS[pos], heapI[pos])) return;
-      const ts = heapS[pos];
-      const ti = heapI[pos];
-      heapS[pos] = heapS[m];
-      heapI[pos] = heapI[m];
-      heapS[m] = ts;
-      heapI[m] = ti;
+      swap(pos, m);
       pos = m;
     }
   };
@@ -116,12 +119,7 @@ export function selectTopK(
       while (pos > 0) {
         const parent = (pos - 1) >> 1;
         if (!below(heapS[pos], heapI[pos], heapS[parent], heapI[parent])) break;
-        const ts = heapS[pos];
-        const ti = heapI[pos];
-        heapS[pos] = heapS[parent];
-        heapI[pos] = heapI[parent];
-        heapS[parent] = ts;
-        heapI[parent] = ti;
+        swap(pos, parent);
         pos = parent;
       }
     } else if (below(heapS[0], heapI[0], s, i)) {

@@ -56,7 +56,9 @@ beforeAll(async () => {
   const world = syntheticWorld({ preset: 'tiny', seed: 3 });
   split = splitRandom(world.interactions, 0.8, { seed: 3 });
   seen = PositiveIndex.of(split.train);
-  engine = await Engine.create({ backend: 'cpu', quiet: true });
+  // The ranking engine: WebGPU's top-K kernel unless the CPU backend is forced (auto falls
+  // back to the CPU where no adapter exists; GNNRL_REQUIRE_GPU=1 makes that an error).
+  engine = await Engine.create({ backend: process.env.GNNRL_BACKEND === 'cpu' ? 'cpu' : 'auto', quiet: true });
 });
 
 afterAll(async () => {
