@@ -7,7 +7,7 @@ export { add, sub, mul, div, relu, leakyRelu, sigmoid, tanh, exp, log, softplus,
 export { sum, mean, type Axis } from './ops/reduce.js';
 export { matmul, type MatmulOptions } from './ops/matmul.js';
 export { softmax, logSoftmax } from './ops/softmax.js';
-export { gather, slice, concat } from './ops/gather.js';
+export { gather, gatherIndices, slice, concat } from './ops/gather.js';
 export { mseLoss, huberLoss, bprLoss, crossEntropy, type LossOptions } from './ops/loss.js';
 export { sparseMatmul } from './ops/spmm.js';
 export { Optimizer, SGD, Adam, AdamW, gradNormSquared, type OptimizerOptions, type SgdOptions, type AdamOptions } from './optim.js';

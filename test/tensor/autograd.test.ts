@@ -84,6 +84,29 @@ forEachBackend('autograd', (b) => {
     c.dispose();
   });
 
+  test('gatherIndices prepares the backward index up front; gather through it gives the same gradient', async (ctx) => {
+    const engine = b.engine(ctx);
+    const rng = new Rng(testSeed());
+    const idx = Int32Array.from({ length: 23 }, () => Math.floor(rng.next() * 7));
+    const g = randArr(rng, 23 * 3);
+    const grads: Float32Array[] = [];
+    for (const indices of [idx, T.gatherIndices(engine, idx, 7)]) {
+      const table = T.parameter(T.zeros(engine, [7, 3]));
+      const out = T.gather(table, indices);
+      out.backward(T.tensor(engine, g, [23, 3]));
+      grads.push((await table.grad!.read()) as Float32Array);
+    }
+    expect(Array.from(grads[1])).toEqual(Array.from(grads[0]));
+    // The prepared index is the one gather's backward looks up: nothing is built lazily.
+    const prepared = T.gatherIndices(engine, idx, 7);
+    let built = false;
+    prepared.derivedArrays('csr:7', () => {
+      built = true;
+      return [];
+    });
+    expect(built).toBe(false);
+  });
+
   test('shape errors name the op, the arguments and both shapes', (ctx) => {
     const engine = b.engine(ctx);
     const a = T.zeros(engine, [3, 4]);
@@ -102,6 +125,7 @@ forEachBackend('autograd', (b) => {
     expect(() => T.add(a, T.zeros(engine, [2, 4]))).toThrowError(/add: a is 3×4 but b is 2×4/);
     expect(() => T.mseLoss(a, T.zeros(engine, [4, 3]))).toThrowError(/mseLoss: pred is 3×4 but target is 4×3/);
     expect(() => T.gather(a, new Int32Array([0, 3]))).toThrowError(/gather: indices\[1\] = 3 is outside \[0, 3\)/);
+    expect(() => T.gatherIndices(engine, new Int32Array([2, -1]), 3)).toThrowError(/gatherIndices: indices\[1\] = -1 is outside \[0, 3\)/);
     expect(() => T.crossEntropy(a, new Int32Array([0, 1]))).toThrowError(/crossEntropy: logits are 3×4 but labels are 2/);
     expect(() => T.slice(a, 2, 5)).toThrowError(/slice: \[2, 5\) is not a range within the last axis of 3×4/);
     expect(() => T.concat([a, T.zeros(engine, [2, 1])])).toThrowError(/concat: xs\[1\] is 2×1 but xs\[0\] is 3×4/);

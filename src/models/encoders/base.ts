@@ -34,14 +34,13 @@ import type { FeatureTable } from '../../data/features-types.js';
 import { bprBatches, PositiveIndex, type NegativeStrategy } from '../../data/negatives.js';
 import type { InteractionGraph } from '../../graph/interaction-graph.js';
 import type { PlannedCsr } from '../../kernels/spmm.js';
-import { buildIndexCsr } from '../../kernels/gather.js';
 import { Rng, hashU32 } from '../../util/rng.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../tensor/autograd.js';
 import { parameter, randNormal, zeros } from '../../tensor/create.js';
 import { add, mul, square, sub } from '../../tensor/ops/elementwise.js';
 import { sum } from '../../tensor/ops/reduce.js';
-import { gather } from '../../tensor/ops/gather.js';
+import { gather, gatherIndices } from '../../tensor/ops/gather.js';
 import { matmul } from '../../tensor/ops/matmul.js';
 import { bprLoss, mseLoss } from '../../tensor/ops/loss.js';
 import { Adam, type Optimizer } from '../../tensor/optim.js';
@@ -564,21 +563,6 @@ export abstract class GraphEncoderModel<M extends Module = Module> implements Re
     return { loss, samples: done };
   }
 
-  /**
-   * An i32 index tensor over a table of `rows` rows, with gather's backward index
-   * (index → positions CSR) built now: built lazily in the backward, its upload would
-   * submit the step's forward separately.
-   */
-  private indexTensor(host: Int32Array, rows: number): Tensor {
-    const t = Tensor.fromArray(this.engine, host);
-    // Same key and layout as gather's backward (src/tensor/ops/gather.ts); a mismatch costs only an extra submit.
-    t.derivedArrays(`csr:${rows}`, () => {
-      const csr = buildIndexCsr(host, rows);
-      return [this.engine.array(csr.ptr), this.engine.array(csr.pos)];
-    });
-    return t;
-  }
-
   /** l2/2 · Σ‖rows‖² / batch over the ego rows of the batch's nodes. */
   private egoPenalty(ego: Tensor, nodes: Tensor, batch: number): Tensor {
     return mul(sum(square(gather(ego, nodes))), this.options.l2 / (2 * batch));
@@ -594,7 +578,7 @@ export abstract class GraphEncoderModel<M extends Module = Module> implements Re
       nodesHost[2 * B + j] = nU + neg[j];
     }
     this.engine.scope(() => {
-      const nodes = this.indexTensor(nodesHost, this.nodeCount);
+      const nodes = gatherIndices(this.engine, nodesHost, this.nodeCount);
       for (const opt of optimizers) opt.zeroGrad();
       const ego = this.params!.input.forward();
       const [zu, zp, zn] = splitRows(this.encodeNodes(ego, nodes), 3);
@@ -618,9 +602,9 @@ export abstract class GraphEncoderModel<M extends Module = Module> implements Re
     for (let j = 0; j < B; j++) nodesHost[B + j] = g.nUsers + b.items[j];
     const { userBias, itemBias } = this.params!;
     this.engine.scope(() => {
-      const nodes = this.indexTensor(nodesHost, this.nodeCount);
-      const ui = this.indexTensor(b.users, g.nUsers);
-      const ii = this.indexTensor(b.items, g.nItems);
+      const nodes = gatherIndices(this.engine, nodesHost, this.nodeCount);
+      const ui = gatherIndices(this.engine, b.users, g.nUsers);
+      const ii = gatherIndices(this.engine, b.items, g.nItems);
       const target = Tensor.fromArray(this.engine, b.ratings, [B, 1]);
       for (const opt of optimizers) opt.zeroGrad();
       const ego = this.params!.input.forward();

@@ -13,7 +13,7 @@ import type { Engine } from '../../engine.js';
 import type { Csr } from '../../graph/types.js';
 import { sampleNeighbors } from '../../graph/sampling.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { buildIndexCsr } from '../../kernels/gather.js';
+import { gatherIndices } from '../../tensor/ops/gather.js';
 import { freeSageBlock, uploadSageBlock, type SageBlock } from '../../nn/sage-conv.js';
 
 /** The distinct nodes of several lists (first occurrence order) and each list's positions among them. */
@@ -47,21 +47,6 @@ export function distinctSeeds(lists: Int32Array[], scratch: Int32Array): Seeds {
 }
 
 /**
- * An i32 index tensor whose gather backward (index → positions CSR over a table of
- * `rows` rows) is uploaded now, with the rest of the batch, instead of lazily in the
- * backward where its upload would split the step's submit. The key and layout are
- * gather's own (src/tensor/ops/gather.ts).
- */
-export function gatherIndex(engine: Engine, host: Int32Array, rows: number): Tensor {
-  const t = Tensor.fromArray(engine, host);
-  t.derivedArrays(`csr:${rows}`, () => {
-    const csr = buildIndexCsr(host, rows);
-    return [engine.array(csr.ptr), engine.array(csr.pos)];
-  });
-  return t;
-}
-
-/**
  * One sampled batch on the device. Its tensors belong to the engine scope open when it
  * was made; `dispose` frees the blocks (so `engine.track(batch)` ties them to the step).
  */
@@ -89,8 +74,8 @@ export function sampleBatch(engine: Engine, graph: Csr, lists: Int32Array[], fan
   const L = s.blocks.length;
   const blocks: SageBlock[] = [];
   for (let l = L - 1; l >= 0; l--) blocks.push(uploadSageBlock(engine, s.blocks[l]));
-  const inputNodes = gatherIndex(engine, s.layers[L], graph.nRows);
-  const localTensors = locals.map((loc) => gatherIndex(engine, loc, seeds.length));
+  const inputNodes = gatherIndices(engine, s.layers[L], graph.nRows);
+  const localTensors = locals.map((loc) => gatherIndices(engine, loc, seeds.length));
   let freed = false;
   return {
     blocks,

@@ -7,6 +7,7 @@ import { buildIndexCsr, copy2dKernel, gatherKernel, segmentSumKernel } from '../
 import type { DeviceArray } from '../../backend/arrays.js';
 import { record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
+import type { Engine } from '../../engine.js';
 import { fmtShape } from '../shape.js';
 
 /** An i32 index tensor from a tensor or host indices (validated against `limit` rows). */
@@ -23,6 +24,29 @@ export function indexTensor(op: string, table: Tensor, indices: Tensor | Int32Ar
   return idx;
 }
 
+/** The derived-array key and builder of gather's backward index (table row → positions). */
+function backwardIndex(idx: Tensor, tableRows: number): DeviceArray[] {
+  return idx.derivedArrays(`csr:${tableRows}`, () => {
+    const csr = buildIndexCsr(idx.hostIndices!, tableRows);
+    return [idx.engine.array(csr.ptr), idx.engine.array(csr.pos)];
+  });
+}
+
+/**
+ * An i32 index tensor from host indices into a table of `tableRows` rows, with gather's
+ * backward index built and uploaded now. A training step that makes its indices this way
+ * before its first dispatch keeps every upload ahead of its commands (an upload in the
+ * middle of a step submits what was recorded so far), so the step stays one submit.
+ */
+export function gatherIndices(engine: Engine, indices: Int32Array, tableRows: number): Tensor {
+  for (let i = 0; i < indices.length; i++) {
+    if (!(indices[i] >= 0 && indices[i] < tableRows)) throw new GnnrlError('input', `gatherIndices: indices[${i}] = ${indices[i]} is outside [0, ${tableRows})`, { arg: 'indices', index: i });
+  }
+  const t = Tensor.fromArray(engine, indices);
+  backwardIndex(t, tableRows);
+  return t;
+}
+
 /** out[..., :] = table[indices[...], :] for a 2-D table [rows, d]. */
 export function gather(table: Tensor, indices: Tensor | Int32Array): Tensor {
   if (table.shape.length !== 2) throw new GnnrlError('input', `gather: table must be 2-D [rows, d], got ${fmtShape(table.shape)}`, { arg: 'table' });
@@ -37,10 +61,7 @@ export function gather(table: Tensor, indices: Tensor | Int32Array): Tensor {
   const out = Tensor.empty(table.engine, [...idx.shape, d]);
   gatherKernel(table.engine, ts, V, idx.data as DeviceArray<'i32'>, d, out.f32('gather'));
   return record(out, 'gather', [table], (g) => {
-    const [ptr, pos] = idx.derivedArrays(`csr:${V}`, () => {
-      const csr = buildIndexCsr(idx.hostIndices!, V);
-      return [table.engine.array(csr.ptr), table.engine.array(csr.pos)];
-    });
+    const [ptr, pos] = backwardIndex(idx, V);
     const gt = Tensor.empty(table.engine, [V, d]);
     segmentSumKernel(table.engine, ptr as DeviceArray<'i32'>, pos as DeviceArray<'i32'>, g.f32('gather', 'grad'), V, d, gt.f32('gather'));
     return [gt];
