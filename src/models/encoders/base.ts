@@ -265,6 +265,14 @@ export abstract class GraphEncoderModel<M extends Module = Module> implements Re
     return gather(this.encode(ego), nodes);
   }
 
+  /**
+   * Epochs begun over this model's life, the running one included; saved in `state()`,
+   * so a restored model goes on with the random streams an uninterrupted one would use.
+   */
+  protected get epochsStarted(): number {
+    return this.epochsDone;
+  }
+
   /** Width of the final embeddings (default `dim`). */
   protected outputDim(): number {
     return this.options.dim;

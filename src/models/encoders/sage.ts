@@ -66,8 +66,9 @@ export class GraphSAGE extends GraphEncoderModel<SAGEStack> {
   readonly fanouts: readonly number[];
   readonly normalize: boolean;
   readonly sampled: boolean;
-  /** Batches sampled so far (seeds the sampler; restarts with the process, which is fine for a stochastic estimate). */
-  private batchesSampled = 0;
+  /** The epoch the batch counter belongs to, and the batches sampled in it (together they seed the sampler). */
+  private samplerEpoch = -1;
+  private batchesInEpoch = 0;
   /** −1-filled node table reused by `distinctSeeds`. */
   private scratch: Int32Array | null = null;
 
@@ -121,7 +122,13 @@ export class GraphSAGE extends GraphEncoderModel<SAGEStack> {
     if (!host) throw new GnnrlError('state', 'GraphSAGE: encodeNodes needs node indices made from host data');
     const N = this.nodeCount;
     if (!this.scratch) this.scratch = new Int32Array(N).fill(-1);
-    const seed = hashU32(this.options.seed, ++this.batchesSampled);
+    // Seeded by (epoch, batch), not by a process-lifetime counter: the epoch count is in
+    // the checkpoint, so a restored model samples what an uninterrupted one would.
+    if (this.samplerEpoch !== this.epochsStarted) {
+      this.samplerEpoch = this.epochsStarted;
+      this.batchesInEpoch = 0;
+    }
+    const seed = hashU32(hashU32(this.options.seed, this.samplerEpoch), ++this.batchesInEpoch);
     const batch = sampleBatch(this.engine, this.graph.adjacency({ norm: 'row' }), [host], this.fanouts, seed, this.scratch);
     // The blocks live until the step's scope closes, after the backward that reads them.
     this.engine.track(batch);
