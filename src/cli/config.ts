@@ -57,6 +57,8 @@ export interface TrainConfig {
   ci: boolean;
   /** Validation scores at most this many users per epoch (0 = all). */
   valUsers: number;
+  /** MovieLens side features (users: age, gender, occupation; items: genres, year) fed to the graph encoders. */
+  features: boolean;
   /** Model-specific constructor options by model name, passed through as given. */
   modelOptions: Record<string, Record<string, unknown>>;
   /** No progress output. */
@@ -83,6 +85,7 @@ const DEFAULTS: TrainConfig = {
   out: 'run',
   ci: false,
   valUsers: 2000,
+  features: false,
   modelOptions: {},
   quiet: false,
   json: false,
@@ -216,6 +219,11 @@ export const TRAIN_OPTIONS: Spec[] = [
     flag: 'val-users', key: 'valUsers', value: 'N', defaultText: String(DEFAULTS.valUsers),
     help: 'graph encoders validate on at most N users per epoch (a fixed seeded sample; baselines use all); 0 = all',
     parse: (raw, where) => parseInt32(raw, where, 0),
+  },
+  {
+    flag: 'features', key: 'features', boolean: true, defaultText: 'off',
+    help: "MovieLens data: build user features (age, gender, occupation) and item features (genres, year) from the side files and feed them to the graph encoders with their id embeddings (input: 'both')",
+    parse: parseBool,
   },
   {
     flag: 'model-options', key: 'modelOptions', value: 'JSON', defaultText: '',

@@ -184,8 +184,11 @@ function movieLensFiles(dir: string, format: MovieLensFormat): string[] {
 }
 
 /** Loads the log a spec names. `seed` seeds synthetic worlds. */
-export async function loadData(d: DataSpec, columns: ColumnSpec | null, seed: number): Promise<LoadedData> {
+export async function loadData(d: DataSpec, columns: ColumnSpec | null, seed: number, opts: { features?: boolean } = {}): Promise<LoadedData> {
   const spec = formatDataSpec(d);
+  if (opts.features && d.kind !== 'movielens') {
+    throw new UsageError(`--features: node features come from MovieLens side files; ${spec} has none (use ml-100k:, ml-1m: or ml-latest: data, or leave --features out)`, '--features');
+  }
   if (d.kind === 'synthetic') {
     const world = syntheticWorld({ preset: d.preset, seed });
     const x = world.interactions;
@@ -195,8 +198,11 @@ export async function loadData(d: DataSpec, columns: ColumnSpec | null, seed: nu
   let files: string[];
   if (d.kind === 'movielens') {
     const format = d.format === 'auto' ? detectMovieLens(d.path) : d.format;
-    // Side-file features are not used by any registered model; skip building them.
-    x = await loadMovieLens(d.path, { format, features: false });
+    // Side-file features are built only when asked for: only the graph encoders use them.
+    x = await loadMovieLens(d.path, { format, features: opts.features === true });
+    if (opts.features && !x.userFeatures && !x.itemFeatures) {
+      throw new UsageError(`--features: ${d.path} has no user or item side files to build features from`, '--features');
+    }
     files = movieLensFiles(d.path, format);
   } else {
     if (!columns) throw new UsageError(`--map: required with ${d.kind}: data (e.g. --map user=userId,item=movieId,rating=rating,ts=timestamp)`, '--map');

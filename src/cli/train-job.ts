@@ -156,7 +156,7 @@ export async function runTrainJob(config: TrainConfig, io: TrainIO = {}): Promis
     // ---- data
     progress.message(`loading ${config.data}`);
     const t0 = performance.now();
-    const loaded: LoadedData = await loadData(dataSpec, columnSpecOf(config), config.seed);
+    const loaded: LoadedData = await loadData(dataSpec, columnSpecOf(config), config.seed, { features: config.features });
     const x = loaded.interactions;
     if (x.user.length === 0) throw new UsageError(`--data: ${config.data} holds no interactions`, '--data');
     if (split.kind === 'time' && !x.ts) throw new UsageError(`--split: time:${split.ratio} needs timestamps, and ${config.data} has none (map a ts column, or use user-time/random/loo)`, '--split');
@@ -263,6 +263,7 @@ async function trainOne(
         seed: config.seed,
         extra: {
           ...(entry.kind === 'encoder' && config.valUsers > 0 ? { validationUsers: config.valUsers } : {}),
+          ...(entry.kind === 'encoder' && config.features ? { input: 'both' } : {}),
           ...config.modelOptions[entry.name],
         },
       },

@@ -229,6 +229,41 @@ describe('runTrainJob: stops, failures and usage errors', () => {
     }
   });
 
+  test('--features: MovieLens side files become node features of the encoders (saved in the checkpoint); other data is a usage error', async () => {
+    const world = syntheticWorld({ preset: 'tiny', seed: 12 });
+    const x = world.interactions;
+    const nU = x.nUsers;
+    const nI = x.nItems;
+    const ml = join(dir, 'ml-features');
+    await writeMovieLens(ml, x, {
+      format: '100k',
+      users: {
+        age: Float32Array.from({ length: nU }, (_, u) => 18 + (u % 50)),
+        gender: Int32Array.from({ length: nU }, (_, u) => u % 2),
+        genderVocab: ['F', 'M'],
+        occupation: Int32Array.from({ length: nU }, (_, u) => u % 3),
+        occupationVocab: ['artist', 'doctor', 'writer'],
+        zip: Array.from({ length: nU }, () => '00000'),
+      },
+      items: {
+        title: Array.from({ length: nI }, (_, i) => `Item ${i} (1995)`),
+        year: Float32Array.from({ length: nI }, (_, i) => 1990 + (i % 10)),
+        genreOffsets: Int32Array.from({ length: nI + 1 }, (_, i) => i),
+        genres: Int32Array.from({ length: nI }, (_, i) => i % 4),
+        genreVocab: ['Action', 'Comedy', 'Drama', 'Horror'],
+      },
+    });
+    const out = join(dir, 'ml-features-out');
+    const r = await runTrainJob(configOf(['--data', `ml-100k:${ml}`, '--features', '--model', 'lightgcn', '--epochs', '2', '--out', out, '--quiet']), { engine, stderr: sink() });
+    expect(r.models.map((m) => m.status)).toEqual(['ok']);
+    const ckpt = await loadCheckpoint(join(out, 'lightgcn', 'best.ckpt'));
+    expect(ckpt.state.config.input).toBe('both');
+    expect(ckpt.state.arrays['features.user']?.length).toBeGreaterThan(0);
+    expect(ckpt.state.arrays['features.item']?.length).toBeGreaterThan(0);
+    const synth = configOf(['--data', 'synthetic:tiny', '--features', '--model', 'lightgcn', '--out', join(dir, 'nofeat'), '--quiet']);
+    await expect(runTrainJob(synth, { engine, stderr: sink() })).rejects.toThrow(/^--features: node features come from MovieLens side files/);
+  });
+
   test('rating models on implicit data: skipped beside ranking models, a usage error alone', async () => {
     const file = join(dir, 'implicit.tsv');
     const lines: string[] = [];
