@@ -3,7 +3,7 @@ import { expect, test } from 'vitest';
 import { reduceKernel, reduceRef, reduceOutLength, type ReduceAxis, type ReduceOp } from '../../src/kernels/reduce.js';
 import { softmaxKernel, softmaxRef, softmaxBackwardKernel, softmaxBackwardRef } from '../../src/kernels/softmax.js';
 import { crossEntropyKernel, crossEntropyRef, crossEntropyBackwardKernel, crossEntropyBackwardRef } from '../../src/kernels/loss.js';
-import { matmulKernel, matmulRef, splitKFor, type MatmulShape } from '../../src/kernels/matmul.js';
+import { matmulKernel, matmulRef, matmulVariant, matmulVariantsFor, matmulWith, splitKFor, thinSplitKFor, type MatmulShape } from '../../src/kernels/matmul.js';
 import { buildIndexCsr, copy2dKernel, copy2dRef, gatherKernel, gatherRef, segmentSumKernel, segmentSumRef } from '../../src/kernels/gather.js';
 import { Rng } from '../../src/util/rng.js';
 import { forEachBackend, testSeed } from '../util/backends.js';
@@ -28,6 +28,33 @@ const MATMUL_SHAPES: [number, number, number][] = [
   [64, 4096, 64], // split-K: few output tiles, long K (a weight gradient)
   [33, 1000, 70], // split-K with ragged slices
   [5, 0, 7], // K = 0: zeros
+  [36, 68, 100], // aligned: the vec4 paths under every transpose
+  [65, 128, 64], // M odd: vec4 without transA, scalar with it
+  [64, 130, 64], // K % 4 = 2: vec4 only for transA without transB
+  [33, 64, 30], // N % 4 = 2: scalar
+  [64, 4096, 4], // thin, split-K
+];
+
+/**
+ * Shapes for every strategy: aligned and unaligned K and N, thin N = 1, 3, 4, 8 (with
+ * rows not a multiple of 4), split-K under both tilings.
+ */
+const MATMUL_STRATEGY_SHAPES: [number, number, number][] = [
+  [4, 4, 4],
+  [68, 100, 36],
+  [300, 128, 260],
+  [65, 132, 64],
+  [64, 130, 68],
+  [33, 64, 30],
+  [1001, 64, 4],
+  [1000, 64, 4],
+  [300, 67, 3],
+  [257, 64, 8],
+  [128, 33, 1],
+  [12, 20, 8],
+  [68, 1000, 8], // thin split-K, aligned
+  [6, 1000, 5], // thin split-K, ragged rows and slices
+  [64, 4096, 64], // tiled split-K, aligned
 ];
 
 forEachBackend('kernels', (b) => {
@@ -133,19 +160,70 @@ forEachBackend('kernels', (b) => {
     });
   }
 
-  test('matmul picks split-K only for few output tiles over a long K, and new shapes reuse pipelines', async (ctx) => {
+  test('matmul: every strategy on every shape it accepts, under every transpose', async (ctx) => {
+    const engine = b.engine(ctx);
+    if (b.kind !== 'webgpu') return; // strategies are WebGPU entry points; the CPU path is the oracle above
+    const seed = testSeed();
+    const rng = new Rng(seed);
+    const seen = new Set<string>();
+    for (const [M, K, N] of MATMUL_STRATEGY_SHAPES) {
+      for (const [tA, tB] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ]) {
+        const s: MatmulShape = { M, K, N, transA: tA, transB: tB };
+        const a = randArr(rng, M * K);
+        const bm = randArr(rng, K * N);
+        const expected = matmulRef(a, bm, s, new Float64Array(M * N));
+        const scale = matmulRef(Float32Array.from(a, Math.abs), Float32Array.from(bm, Math.abs), s, new Float64Array(M * N));
+        const A = engine.array(a);
+        const B = engine.array(bm);
+        for (const v of matmulVariantsFor(s)) {
+          seen.add(v);
+          const out = poisoned(engine, M * N);
+          matmulWith(engine, v, A, B, s, out);
+          expectAllClose(await engine.read(out), expected, { scale, context: `(${v} ${M}×${K}·${K}×${N} tA=${tA} tB=${tB}, seed ${seed})` });
+        }
+      }
+    }
+    expect([...seen].sort()).toEqual(['thin', 'thin_vec4', 'tiled', 'tiled_vec4']);
+  });
+
+  test('matmul strategy choice: vec4 by alignment, thin for N ≤ 8, split-K for few tiles over a long K; new shapes reuse pipelines', async (ctx) => {
     const engine = b.engine(ctx);
     expect(splitKFor({ M: 64, K: 4096, N: 64 }, 1 << 27)).toBeGreaterThan(1);
     expect(splitKFor({ M: 4096, K: 64, N: 50000 }, 1 << 27)).toBe(1);
     expect(splitKFor({ M: 64, K: 100, N: 64 }, 1 << 27)).toBe(1);
+    expect(thinSplitKFor({ M: 64, K: 50000, N: 4 }, 1 << 27)).toBeGreaterThan(1);
+    expect(thinSplitKFor({ M: 50000, K: 64, N: 4 }, 1 << 27)).toBe(1);
+    expect(matmulVariantsFor({ M: 7, K: 64, N: 64 })).toEqual(['tiled', 'tiled_vec4']);
+    expect(matmulVariantsFor({ M: 7, K: 64, N: 64, transA: true })).toEqual(['tiled']);
+    expect(matmulVariantsFor({ M: 8, K: 63, N: 64, transA: true })).toEqual(['tiled', 'tiled_vec4']);
+    expect(matmulVariantsFor({ M: 8, K: 63, N: 64, transA: true, transB: true })).toEqual(['tiled']);
+    expect(matmulVariantsFor({ M: 8, K: 64, N: 6 })).toEqual(['tiled', 'thin']);
+    expect(matmulVariantsFor({ M: 8, K: 64, N: 8 })).toEqual(['tiled', 'tiled_vec4', 'thin', 'thin_vec4']);
     if (b.kind !== 'webgpu') return;
+    if (!process.env.GNNRL_KERNEL_VARIANT) {
+      expect(matmulVariant(engine, { M: 5000, K: 64, N: 4 })).toBe('thin_vec4');
+      expect(matmulVariant(engine, { M: 5000, K: 63, N: 3 })).toBe('thin');
+      expect(matmulVariant(engine, { M: 5000, K: 64, N: 64 })).toBe('tiled_vec4');
+      expect(matmulVariant(engine, { M: 5000, K: 63, N: 64 })).toBe('tiled');
+    }
     const rng = new Rng(testSeed());
     const run = (M: number, K: number, N: number) => matmulKernel(engine, engine.array(randArr(rng, M * K)), engine.array(randArr(rng, K * N)), { M, K, N }, engine.empty('f32', M * N));
+    // One shape per strategy compiles its pipeline; other shapes of the same strategy reuse it.
     run(9, 10, 11);
+    run(9, 12, 16);
+    run(9, 10, 3);
+    run(9, 12, 4);
     await engine.sync();
     const before = engine.gpu.pipelineCount;
     run(40, 17, 90);
+    run(40, 64, 256);
     run(3, 50, 2);
+    run(300, 128, 4);
     await engine.sync();
     expect(engine.gpu.pipelineCount).toBe(before);
   });
