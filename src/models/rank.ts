@@ -181,6 +181,17 @@ export async function recommendFromFactors(
   checkUsers(users, nUsers);
   checkFactors(f, nUsers, nItems);
   const b = users.length;
+  // Bias-only scores (popularity, BaselineOnly) rank every user's items in one order:
+  // sort once, then walk it per user past the excluded items. O(k + |excluded|) a user
+  // instead of a pass over the catalogue, on any backend.
+  if (f.dim === 0) {
+    let bias: Float32Array;
+    if (!f.itemBias) bias = new Float32Array(nItems);
+    else if (f.itemBias instanceof Float32Array) bias = f.itemBias;
+    else if (engine) bias = await engine.read(f.itemBias);
+    else throw new GnnrlError('input', 'recommendFromFactors: device-resident factors need the engine they live on', { arg: 'engine' });
+    return biasOnlyTopK(bias, users.length, k, exclude);
+  }
   // The CPU backend's top-K kernel is the float64 full-sort oracle: the host heap below
   // gives the same lists much faster, so only a GPU engine takes the kernel path.
   if (!engine || k > TOPK_MAX || !engine.isGpu) {
@@ -258,6 +269,30 @@ export async function recommendFromFactors(
 
 async function readF32(engine: Engine, a: Float32Array | DeviceArray<'f32'>): Promise<Float32Array> {
   return a instanceof Float32Array ? a : engine.read(a);
+}
+
+/** Top-k when every row ranks by the same item scores, minus its own excluded items. */
+function biasOnlyTopK(bias: Float32Array, rows: number, k: number, exclude: ExcludeRows | null): Recommendations {
+  const n = bias.length;
+  // Descending score, ties to the lower index; NaN scores are never returned (as in selectTopK).
+  const order = Int32Array.from({ length: n }, (_, i) => i).filter((i) => !Number.isNaN(bias[i]));
+  order.sort((x, y) => bias[y] - bias[x] || x - y);
+  const items = new Int32Array(rows * k).fill(-1);
+  const scores = new Float32Array(rows * k).fill(-Infinity);
+  const mask = exclude ? new Uint8Array(n) : null;
+  for (let r = 0; r < rows; r++) {
+    if (exclude && mask) for (let e = exclude.rowPtr[r]; e < exclude.rowPtr[r + 1]; e++) mask[exclude.colIdx[e]] = 1;
+    let j = 0;
+    for (let t = 0; t < order.length && j < k; t++) {
+      const i = order[t];
+      if (mask && mask[i]) continue;
+      items[r * k + j] = i;
+      scores[r * k + j] = bias[i];
+      j++;
+    }
+    if (exclude && mask) for (let e = exclude.rowPtr[r]; e < exclude.rowPtr[r + 1]; e++) mask[exclude.colIdx[e]] = 0;
+  }
+  return { items, scores, k };
 }
 
 function hostFactorTopK(

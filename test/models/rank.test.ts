@@ -163,6 +163,28 @@ forEachBackend('recommendFromFactors', (b) => {
     expectMatches(got, f, nItems, users, 10, ex, `seed ${seed}`);
   });
 
+  test('bias-only scores with many ties (host and device bias) match brute force', async (ctx) => {
+    const engine = b.engine(ctx);
+    const seed = testSeed();
+    const rng = new Rng(seed);
+    // Three levels over 1003 items: almost every comparison is a tie, broken by index.
+    const itemBias = Float32Array.from({ length: NI }, () => [0, 0.5, 1][Math.floor(rng.next() * 3)]);
+    const f = { dim: 0, users: new Float32Array(0), items: new Float32Array(0), itemBias };
+    const users = queryUsers(rng, NU, 4);
+    const ex = randomExclusions(rng, users.length, NI, { fullRow: 2, maxPerRow: 400 });
+    for (const k of [1, 25, 130]) {
+      const got = await recommendFromFactors(f, NU, NI, users, k, ex, engine);
+      expectMatches(got, f, NI, users, k, ex, `k ${k}, seed ${seed}`);
+      const dev = engine.array(itemBias);
+      try {
+        const onDevice = await recommendFromFactors({ ...f, itemBias: dev }, NU, NI, users, k, ex, engine);
+        expect(onDevice.items).toEqual(got.items);
+      } finally {
+        engine.free(dev);
+      }
+    }
+  });
+
   test('all-equal scores (dim 0, no bias) come out in index order, skipping exclusions', async (ctx) => {
     const engine = b.engine(ctx);
     const f = { dim: 0, users: new Float32Array(0), items: new Float32Array(0) };
