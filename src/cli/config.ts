@@ -217,7 +217,7 @@ export const TRAIN_OPTIONS: Spec[] = [
   },
   {
     flag: 'val-users', key: 'valUsers', value: 'N', defaultText: String(DEFAULTS.valUsers),
-    help: 'graph encoders validate on at most N users per epoch (a fixed seeded sample; baselines use all); 0 = all',
+    help: 'per-epoch validation ranks at most N users (a fixed seeded sample); 0 = all',
     parse: (raw, where) => parseInt32(raw, where, 0),
   },
   {

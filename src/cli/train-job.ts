@@ -261,8 +261,8 @@ async function trainOne(
         lr: config.lr ?? undefined,
         batchSize: config.batchSize ?? undefined,
         seed: config.seed,
+        validationUsers: config.valUsers > 0 ? config.valUsers : undefined,
         extra: {
-          ...(entry.kind === 'encoder' && config.valUsers > 0 ? { validationUsers: config.valUsers } : {}),
           ...(entry.kind === 'encoder' && config.features ? { input: 'both' } : {}),
           ...config.modelOptions[entry.name],
         },

@@ -27,6 +27,8 @@ export interface CommonModelOptions {
   batchSize?: number;
   /** Seed of initialisation and sampling. */
   seed?: number;
+  /** Per-epoch validation ranks at most this many users (a fixed seeded sample); default all. */
+  validationUsers?: number;
   extra?: Record<string, unknown>;
 }
 
@@ -228,7 +230,7 @@ function attach(name: string, load: () => Promise<Factory>): void {
 
 /** Baselines: `new X(options, { engine })`, `X.fromState(state, { engine })`. */
 interface BaselineClass {
-  new (options: never, ctx: { engine?: Engine }): RecommenderModel;
+  new (options: never, ctx: { engine?: Engine; validationUsers?: number }): RecommenderModel;
   fromState(state: ModelState, ctx: { engine?: Engine }): RecommenderModel;
 }
 
@@ -240,7 +242,7 @@ interface EncoderClassLike {
 
 function baseline(cls: BaselineClass, map: (o: CommonModelOptions) => Record<string, unknown>): Factory {
   return {
-    create: async ({ engine, options }) => new cls({ ...defined(map(options)), ...options.extra } as never, { engine }),
+    create: async ({ engine, options }) => new cls({ ...defined(map(options)), ...options.extra } as never, { engine, validationUsers: options.validationUsers }),
     fromState: async ({ engine }, state) => cls.fromState(state, { engine }),
   };
 }
@@ -248,7 +250,7 @@ function baseline(cls: BaselineClass, map: (o: CommonModelOptions) => Record<str
 function encoder(name: string, cls: EncoderClassLike): Factory {
   return {
     create: async ({ engine, graph, options: o }) =>
-      new cls(engine, needGraph(name, graph), { ...defined({ dim: o.dim, lr: o.lr, batchSize: o.batchSize, seed: o.seed }), ...o.extra } as never),
+      new cls(engine, needGraph(name, graph), { ...defined({ dim: o.dim, lr: o.lr, batchSize: o.batchSize, seed: o.seed, validationUsers: o.validationUsers }), ...o.extra } as never),
     fromState: async ({ engine, graph }, state) => cls.fromState(engine, needGraph(name, graph), state),
   };
 }

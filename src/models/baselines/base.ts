@@ -24,6 +24,12 @@ import type { ExcludeRows, FactorScores, FitOptions, FitResult, ModelState, Reco
 /** Where a baseline ranks: with an engine, `recommend` runs the top-K kernel on it. */
 export interface ModelContext {
   engine?: Engine;
+  /**
+   * Per-epoch validation scores at most this many validation users (a fixed seeded
+   * sample) instead of all: full-catalogue ranking of every user each epoch can cost
+   * more than the epoch. Final evaluation is not affected.
+   */
+  validationUsers?: number;
 }
 
 /** Scalars a fitted model keeps beside its arrays (`state().config.fitted`). */
@@ -49,6 +55,7 @@ export abstract class BaselineModel implements RecommenderModel {
   abstract readonly predictsRatings: boolean;
 
   protected readonly engine: Engine | undefined;
+  private readonly validationUsers: number | undefined;
   protected fitted: FittedScalars | null = null;
   /** Each user's distinct training items: what `recommend` excludes by default. */
   protected seen: PositiveIndex | null = null;
@@ -59,6 +66,11 @@ export abstract class BaselineModel implements RecommenderModel {
 
   constructor(ctx: ModelContext = {}) {
     this.engine = ctx.engine;
+    const vu = ctx.validationUsers;
+    if (vu !== undefined && !(Number.isInteger(vu) && vu > 0)) {
+      throw new GnnrlError('input', `ctx.validationUsers: expected a positive integer, got ${vu}`, { arg: 'validationUsers' });
+    }
+    this.validationUsers = vu;
   }
 
   get nUsers(): number {
@@ -148,7 +160,7 @@ export abstract class BaselineModel implements RecommenderModel {
   protected validator(opts: FitOptions): (() => Promise<Record<string, number>>) | undefined {
     const v = opts.validation;
     if (!v) return undefined;
-    return () => validationMetrics(this, this.seen!, v, { engine: this.engine });
+    return () => validationMetrics(this, this.seen!, v, { engine: this.engine, maxUsers: this.validationUsers });
   }
 
   /**

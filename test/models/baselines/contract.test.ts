@@ -348,3 +348,30 @@ describe('errors name the argument', () => {
     expect(() => SVD.fromState({ ...s, arrays: { ...s.arrays, itemBias: new Float32Array(2) } })).toThrow(/state\.arrays\.itemBias: expected 5 entries, got 2/);
   });
 });
+
+describe('per-epoch validation on a sample of users', () => {
+  test('ctx.validationUsers ranks at most that many validation users each epoch; the rating metrics still cover every pair', async () => {
+    const ranked: number[][] = [];
+    const fitWith = async (ctx: ModelContext) => {
+      const m = new SVD({ factors: 8, epochs: 2 }, ctx);
+      const seenUsers: number[] = [];
+      const recommend = m.recommend.bind(m);
+      m.recommend = (users, k, opts) => {
+        seenUsers.push(users.length);
+        return recommend(users, k, opts);
+      };
+      const r = await m.fit(split.train, { validation: split.test, patience: 0 });
+      ranked.push(seenUsers);
+      return r;
+    };
+    const all = await fitWith({});
+    const few = await fitWith({ validationUsers: 5 });
+    // Without the option every epoch ranks the same, larger set of users (all that can be scored).
+    expect(ranked[0]).toHaveLength(2);
+    expect(ranked[0][1]).toBe(ranked[0][0]);
+    expect(ranked[0][0]).toBeGreaterThan(5);
+    expect(ranked[1]).toEqual([5, 5]);
+    expect(few.history.map((h) => h.validation!.rmse)).toEqual(all.history.map((h) => h.validation!.rmse));
+    expect(() => new SVD({}, { validationUsers: 0 })).toThrow(/ctx\.validationUsers: expected a positive integer, got 0/);
+  });
+});
