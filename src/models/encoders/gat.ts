@@ -6,8 +6,10 @@
  *
  * Shapes: hidden layers run `heads` heads of dim/heads columns, concatenated back to dim,
  * followed by a leaky ReLU (the paper's ELU is not among the element-wise kernels); the
- * last layer runs `heads` heads of dim columns and averages them, linear, as the paper's
- * output layer does.
+ * last layer runs `outputHeads` heads of dim columns and averages them, linear. The paper
+ * uses one output head on its transductive tasks (Cora, Citeseer) and averages six on
+ * the inductive one (PPI); recommendation here is transductive, and every output head
+ * costs a full attention pass over dim columns, so the default is one.
  */
 import { GnnrlError } from '../../errors.js';
 import type { Engine } from '../../engine.js';
@@ -26,6 +28,8 @@ export interface GATOptions extends GraphEncoderOptions {
   heads?: number;
   /** Negative slope of the LeakyReLU in the attention scores (default 0.2). */
   slope?: number;
+  /** Heads of the last layer, averaged (default 1, as the paper's transductive models). */
+  outputHeads?: number;
 }
 
 /** The stack of attention layers. */
@@ -41,6 +45,7 @@ export class GAT extends GraphEncoderModel<GATStack> {
   readonly layers: number;
   readonly heads: number;
   readonly slope: number;
+  readonly outputHeads: number;
   /** The training graph with self-loops, prepared for attention on first use. */
   private gatGraph: GatGraph | null = null;
 
@@ -55,9 +60,14 @@ export class GAT extends GraphEncoderModel<GATStack> {
     }
     const slope = options.slope ?? 0.2;
     if (!(typeof slope === 'number' && Number.isFinite(slope) && slope >= 0)) throw new GnnrlError('input', `GAT: slope: expected a finite number ≥ 0, got ${JSON.stringify(slope)}`, { arg: 'slope' });
+    const outputHeads = options.outputHeads ?? 1;
+    if (!Number.isInteger(outputHeads) || outputHeads < 1) {
+      throw new GnnrlError('input', `GAT: outputHeads: expected a positive integer, got ${JSON.stringify(outputHeads)}`, { arg: 'outputHeads' });
+    }
     this.layers = L;
     this.heads = heads;
     this.slope = slope;
+    this.outputHeads = outputHeads;
   }
 
   protected buildParameters(rng: Rng): GATStack {
@@ -66,7 +76,7 @@ export class GAT extends GraphEncoderModel<GATStack> {
       const last = l === this.layers - 1;
       return new GATConv(this.engine, d, last ? d : d / this.heads, {
         rng,
-        heads: this.heads,
+        heads: last ? this.outputHeads : this.heads,
         concat: !last,
         slope: this.slope,
         activation: last ? 'none' : 'leakyRelu',
@@ -89,7 +99,7 @@ export class GAT extends GraphEncoderModel<GATStack> {
   }
 
   protected override encoderConfig(): Record<string, unknown> {
-    return { layers: this.layers, heads: this.heads, slope: this.slope };
+    return { layers: this.layers, heads: this.heads, slope: this.slope, outputHeads: this.outputHeads };
   }
 
   /** Also frees the attention graph. */
