@@ -65,7 +65,9 @@ export async function moduleGradCheck(engine: Engine, c: ModuleGradCase, seed: n
   c.module.zeroGrad();
 
   const targets: [string, Float64Array][] = [['x', x64], ...names.map((n): [string, Float64Array] => [n, p64[n]])];
+  const l0 = dot(w, y0);
   targets.forEach(([label, arr], t) => {
+    let checked = 0;
     const analytic = grads[t];
     let maxAbs = 0;
     for (let j = 0; j < analytic.length; j++) maxAbs = Math.max(maxAbs, Math.abs(analytic[j]));
@@ -79,12 +81,18 @@ export async function moduleGradCheck(engine: Engine, c: ModuleGradCase, seed: n
       const lm = dot(w, c.ref(x64, p64));
       arr[j] = orig;
       const numeric = (lp - lm) / (2 * h);
-      const err = Math.abs(analytic[j] - numeric);
       const tol = rtol * (Math.abs(numeric) + maxAbs) + 1e-6;
+      // A probe whose ±h step crosses a kink (ReLU, LeakyReLU, a max switching argument)
+      // has no derivative to compare: its one-sided differences disagree. Skip it rather
+      // than compare fp32's choice of slope with float64's (CI seed 165396034 hit one).
+      if (Math.abs((lp - l0) / h - (l0 - lm) / h) > tol) continue;
+      checked++;
+      const err = Math.abs(analytic[j] - numeric);
       if (!(err <= tol)) {
         throw new Error(`${c.name}: d/d${label}[${j}] analytic ${analytic[j]} vs numeric ${numeric} (|diff| ${err.toExponential(2)} > ${tol.toExponential(2)}, seed ${seed})`);
       }
     }
+    expect(checked, `${c.name}: d/d${label}: most probes sat on kinks (seed ${seed})`).toBeGreaterThanOrEqual(Math.ceil(probes.length / 2));
   });
 }
 
