@@ -65,7 +65,8 @@ export function resolveExclusions(opts: RecommendOptions | undefined, seen: Posi
   return ex;
 }
 
-function sliceRows(ex: ExcludeRows, from: number, to: number): ExcludeRows {
+/** Rows [from, to) of exclusion rows, re-based to start at 0 (the column array is a view). */
+export function sliceExclusions(ex: ExcludeRows, from: number, to: number): ExcludeRows {
   const base = ex.rowPtr[from];
   const rowPtr = new Int32Array(to - from + 1);
   for (let j = from; j <= to; j++) rowPtr[j - from] = ex.rowPtr[j] - base;
@@ -141,6 +142,23 @@ export function selectTopK(
   }
 }
 
+/**
+ * Calls `fn(r, mask)` for rows 0..nRows−1 with `mask` (nItems wide) marking row r's
+ * excluded items, or null when nothing is excluded; marks are cleared after each row, so
+ * one buffer serves every row.
+ */
+function forEachRowMasked(nRows: number, nItems: number, exclude: ExcludeRows | null, fn: (r: number, mask: Uint8Array | null) => void): void {
+  const mask = exclude ? new Uint8Array(nItems) : null;
+  const mark = (r: number, v: number) => {
+    if (exclude && mask) for (let e = exclude.rowPtr[r]; e < exclude.rowPtr[r + 1]; e++) mask[exclude.colIdx[e]] = v;
+  };
+  for (let r = 0; r < nRows; r++) {
+    mark(r, 1);
+    fn(r, mask);
+    mark(r, 0);
+  }
+}
+
 /** Top-k from dense scores (users.length × nItems, row-major) on the host. */
 export function recommendFromDense(scores: Float32Array, nRows: number, nItems: number, k: number, exclude: ExcludeRows | null): Recommendations {
   checkK(k, nItems);
@@ -149,12 +167,7 @@ export function recommendFromDense(scores: Float32Array, nRows: number, nItems: 
   }
   const items = new Int32Array(nRows * k);
   const out = new Float32Array(nRows * k);
-  const mask = exclude ? new Uint8Array(nItems) : null;
-  for (let r = 0; r < nRows; r++) {
-    if (exclude && mask) for (let e = exclude.rowPtr[r]; e < exclude.rowPtr[r + 1]; e++) mask[exclude.colIdx[e]] = 1;
-    selectTopK(scores.subarray(r * nItems, (r + 1) * nItems), k, mask, items, out, r * k);
-    if (exclude && mask) for (let e = exclude.rowPtr[r]; e < exclude.rowPtr[r + 1]; e++) mask[exclude.colIdx[e]] = 0;
-  }
+  forEachRowMasked(nRows, nItems, exclude, (r, mask) => selectTopK(scores.subarray(r * nItems, (r + 1) * nItems), k, mask, items, out, r * k));
   return { items, scores: out, k };
 }
 
@@ -241,7 +254,7 @@ export async function recommendFromFactors(
         chunkOwned.push(q);
         gatherKernel(engine, f.users, nUsers, put(users.slice(r0, r1)) as DeviceArray<'i32'>, dim, q);
       }
-      const ex = exclude ? sliceRows(exclude, r0, r1) : null;
+      const ex = exclude ? sliceExclusions(exclude, r0, r1) : null;
       try {
         const res = topK(engine, {
           queries: q,
@@ -279,9 +292,7 @@ function biasOnlyTopK(bias: Float32Array, rows: number, k: number, exclude: Excl
   order.sort((x, y) => bias[y] - bias[x] || x - y);
   const items = new Int32Array(rows * k).fill(-1);
   const scores = new Float32Array(rows * k).fill(-Infinity);
-  const mask = exclude ? new Uint8Array(n) : null;
-  for (let r = 0; r < rows; r++) {
-    if (exclude && mask) for (let e = exclude.rowPtr[r]; e < exclude.rowPtr[r + 1]; e++) mask[exclude.colIdx[e]] = 1;
+  forEachRowMasked(rows, n, exclude, (r, mask) => {
     let j = 0;
     for (let t = 0; t < order.length && j < k; t++) {
       const i = order[t];
@@ -290,8 +301,7 @@ function biasOnlyTopK(bias: Float32Array, rows: number, k: number, exclude: Excl
       scores[r * k + j] = bias[i];
       j++;
     }
-    if (exclude && mask) for (let e = exclude.rowPtr[r]; e < exclude.rowPtr[r + 1]; e++) mask[exclude.colIdx[e]] = 0;
-  }
+  });
   return { items, scores, k };
 }
 
@@ -309,8 +319,7 @@ function hostFactorTopK(
   const row = new Float32Array(nItems);
   const items = new Int32Array(b * k);
   const scores = new Float32Array(b * k);
-  const mask = exclude ? new Uint8Array(nItems) : null;
-  for (let r = 0; r < b; r++) {
+  forEachRowMasked(b, nItems, exclude, (r, mask) => {
     const uo = users[r] * dim;
     for (let i = 0; i < nItems; i++) {
       let s = bias ? bias[i] : 0;
@@ -318,9 +327,7 @@ function hostFactorTopK(
       for (let c = 0; c < dim; c++) s += u[uo + c] * it[io + c];
       row[i] = s;
     }
-    if (exclude && mask) for (let e = exclude.rowPtr[r]; e < exclude.rowPtr[r + 1]; e++) mask[exclude.colIdx[e]] = 1;
     selectTopK(row, k, mask, items, scores, r * k);
-    if (exclude && mask) for (let e = exclude.rowPtr[r]; e < exclude.rowPtr[r + 1]; e++) mask[exclude.colIdx[e]] = 0;
-  }
+  });
   return { items, scores, k };
 }

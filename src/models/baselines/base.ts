@@ -18,8 +18,8 @@ import { validationMetrics } from '../../eval/validate.js';
 import { fittedNumber, stateI32 } from './common.js';
 import type { RatingData } from './rating-stats.js';
 import { runEpochLoop } from '../fit-loop.js';
-import { recommendFromDense, recommendFromFactors, resolveExclusions } from '../rank.js';
-import type { ExcludeRows, FactorScores, FitOptions, FitResult, ModelState, Recommendations, RecommendOptions, RecommenderModel } from '../types.js';
+import { recommendFromDense, recommendFromFactors, resolveExclusions, sliceExclusions } from '../rank.js';
+import type { FactorScores, FitOptions, FitResult, ModelState, Recommendations, RecommendOptions, RecommenderModel } from '../types.js';
 
 /** Where a baseline ranks: with an engine, `recommend` runs the top-K kernel on it. */
 export interface ModelContext {
@@ -228,7 +228,7 @@ export abstract class BaselineModel implements RecommenderModel {
       const chunk = users.subarray(r0, r1);
       const rows = new Float32Array(chunk.length * f.nItems);
       this.estimateRows(chunk, rows);
-      const res = recommendFromDense(rows, chunk.length, f.nItems, k, exclude ? sliceRows(exclude, r0, r1) : null);
+      const res = recommendFromDense(rows, chunk.length, f.nItems, k, exclude ? sliceExclusions(exclude, r0, r1) : null);
       items.set(res.items, r0 * k);
       scores.set(res.scores, r0 * k);
     }
@@ -263,13 +263,6 @@ export abstract class BaselineModel implements RecommenderModel {
       if (!(u >= 0 && u < nUsers)) throw new GnnrlError('input', `${this.name}.${method}: users[${j}]: expected a user index in [0, ${nUsers}), got ${u}`, { arg: 'users', index: j });
     }
   }
-}
-
-function sliceRows(ex: ExcludeRows, from: number, to: number): ExcludeRows {
-  const base = ex.rowPtr[from];
-  const rowPtr = new Int32Array(to - from + 1);
-  for (let j = from; j <= to; j++) rowPtr[j - from] = ex.rowPtr[j] - base;
-  return { rowPtr, colIdx: ex.colIdx.subarray(base, ex.rowPtr[to]) };
 }
 
 /** Reads the parts every baseline's state has: scalars, counts and the training index. */
