@@ -6,3 +6,4 @@ export { LightGCNPropagation, type LightGCNPropagationOptions } from './lightgcn
 export { GCNConv, applyActivation, GRAPH_ACTIVATIONS, type GCNConvOptions, type GraphActivation } from './gcn-conv.js';
 export { SAGEConv, uploadSageBlock, freeSageBlock, l2NormalizeRows, type SAGEConvOptions, type SageAggregator, type SageBlock } from './sage-conv.js';
 export { GATConv, freeGatGraph, type GATConvOptions, type GatActivation } from './gat-conv.js';
+export { LayerStack } from './layer-stack.js';

@@ -17,7 +17,7 @@ import type { InteractionGraph } from '../../graph/interaction-graph.js';
 import { prepareGatGraph, type GatGraph } from '../../kernels/gat.js';
 import type { Rng } from '../../util/rng.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { Module } from '../../nn/module.js';
+import { LayerStack } from '../../nn/layer-stack.js';
 import { GATConv, freeGatGraph } from '../../nn/gat-conv.js';
 import { GraphEncoderModel, type GraphEncoderOptions } from './base.js';
 
@@ -32,12 +32,8 @@ export interface GATOptions extends GraphEncoderOptions {
   outputHeads?: number;
 }
 
-/** The stack of attention layers. */
-export class GATStack extends Module {
-  constructor(readonly convs: GATConv[]) {
-    super();
-  }
-}
+/** The stack of GATConv layers. */
+export type GATStack = LayerStack<GATConv>;
 
 export class GAT extends GraphEncoderModel<GATStack> {
   readonly kind = 'gat';
@@ -82,7 +78,7 @@ export class GAT extends GraphEncoderModel<GATStack> {
         activation: last ? 'none' : 'leakyRelu',
       });
     });
-    return new GATStack(convs);
+    return new LayerStack<GATConv>(convs);
   }
 
   private graphForAttention(): GatGraph {

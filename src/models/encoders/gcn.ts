@@ -12,7 +12,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { add, mul } from '../../tensor/ops/elementwise.js';
 import { concat } from '../../tensor/ops/gather.js';
 import { GCNConv, GRAPH_ACTIVATIONS, type GraphActivation } from '../../nn/gcn-conv.js';
-import { Module } from '../../nn/module.js';
+import { LayerStack } from '../../nn/layer-stack.js';
 import { GraphEncoderModel, type GraphEncoderOptions } from './base.js';
 
 /** How the layers' outputs make the final embedding. */
@@ -37,12 +37,8 @@ export interface GCNOptions extends GraphEncoderOptions {
   selfLoops?: boolean;
 }
 
-/** The stack of convolutions. */
-export class GCNStack extends Module {
-  constructor(readonly convs: GCNConv[]) {
-    super();
-  }
-}
+/** The stack of GCNConv layers. */
+export type GCNStack = LayerStack<GCNConv>;
 
 /** `new GCN(engine, graph, { dim: 64, layers: 2 })`, then `fit(train)`; `graph` is the training log's InteractionGraph. */
 export class GCN extends GraphEncoderModel<GCNStack> {
@@ -75,7 +71,7 @@ export class GCN extends GraphEncoderModel<GCNStack> {
 
   protected buildParameters(rng: Rng): GCNStack {
     const d = this.options.dim;
-    return new GCNStack(
+    return new LayerStack<GCNConv>(
       Array.from(
         { length: this.layers },
         (_, l) =>

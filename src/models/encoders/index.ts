@@ -3,6 +3,6 @@ export { GraphEncoderModel, ENCODER_DEFAULTS, resolveEncoderOptions, type GraphE
 export { InputLayer, ENCODER_INPUTS, type EncoderInput, type InputLayerSpec } from './features.js';
 export { concatRows, sliceRows, splitRows, rowDot } from './rows.js';
 export { LightGCN, type LightGCNOptions } from './lightgcn.js';
-export { GCN, GCNStack, type GCNOptions, type LayerCombine } from './gcn.js';
-export { GraphSAGE, SAGEStack, type GraphSAGEOptions } from './sage.js';
-export { GAT, GATStack, type GATOptions } from './gat.js';
+export { GCN, type GCNStack, type GCNOptions, type LayerCombine } from './gcn.js';
+export { GraphSAGE, type SAGEStack, type GraphSAGEOptions } from './sage.js';
+export { GAT, type GATStack, type GATOptions } from './gat.js';

@@ -20,7 +20,7 @@ import type { InteractionGraph } from '../../graph/interaction-graph.js';
 import { hashU32, type Rng } from '../../util/rng.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { gather } from '../../tensor/ops/gather.js';
-import { Module } from '../../nn/module.js';
+import { LayerStack } from '../../nn/layer-stack.js';
 import { SAGEConv, type SageAggregator, type SageBlock } from '../../nn/sage-conv.js';
 import { GraphEncoderModel, type GraphEncoderOptions } from './base.js';
 import { sampleBatch } from './sage-batch.js';
@@ -44,12 +44,8 @@ export interface GraphSAGEOptions extends GraphEncoderOptions {
   sampled?: boolean;
 }
 
-/** The stack of convolutions. */
-export class SAGEStack extends Module {
-  constructor(readonly convs: SAGEConv[]) {
-    super();
-  }
-}
+/** The stack of SAGEConv layers. */
+export type SAGEStack = LayerStack<SAGEConv>;
 
 function checkFanouts(f: unknown, layers: number): number[] {
   if (!Array.isArray(f) || f.length !== layers || !f.every((k) => Number.isInteger(k) && k >= 1)) {
@@ -98,7 +94,7 @@ export class GraphSAGE extends GraphEncoderModel<SAGEStack> {
           normalize: this.normalize,
         }),
     );
-    return new SAGEStack(convs);
+    return new LayerStack<SAGEConv>(convs);
   }
 
   /** The full graph as a block: mean weights 1/deg, and as the transpose the column-normalised adjacency (Â is symmetric, so (D⁻¹A)ᵀ = AD⁻¹). */
