@@ -125,3 +125,9 @@ export {
   type RestoreContext,
   type CommonModelOptions,
 } from './models/registry.js';
+
+// The RL layer: environments, replay memory, agents, the run loop and its evaluation.
+export * from './rl/index.js';
+
+// Serving: the Recommender, snapshots, online updates, HTTP and Redis scale-out.
+export * from './serve/index.js';

@@ -1,0 +1,2 @@
+/** Serving: `Recommender`, snapshots, online updates, the HTTP server and the Redis path. */
+export {};
