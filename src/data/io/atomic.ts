@@ -1,7 +1,9 @@
 /**
- * Atomic file output: everything is written to a temporary file next to the target and
- * renamed over it at the end, so a reader never sees a half-written file (and a crash
- * leaves the old file, or none, in place).
+ * Atomic file output: everything is written to a temporary file next to the target (same
+ * directory, so the rename never crosses a filesystem), the file is fsynced, renamed over
+ * the target, and then the directory is fsynced so the rename itself is durable. A reader
+ * never sees a half-written file, and a crash or power loss leaves the old file, or the
+ * complete new one, in place (never an empty or partial one under the target's name).
  */
 import { open, rename, unlink, mkdir, type FileHandle } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
@@ -50,9 +52,11 @@ export class AtomicWriter {
   async commit(): Promise<void> {
     try {
       await this.flush();
+      await this.fh.sync();
       await this.fh.close();
       this.closed = true;
       await rename(this.tmp, this.path);
+      await syncDir(dirname(this.path));
     } catch (err) {
       await this.abort();
       throw err;
@@ -66,6 +70,23 @@ export class AtomicWriter {
       await this.fh.close().catch(() => undefined);
     }
     await unlink(this.tmp).catch(() => undefined);
+  }
+}
+
+/**
+ * fsyncs a directory so a rename in it survives a crash. Platforms that cannot open or
+ * sync a directory (Windows: EISDIR/EPERM) are skipped: the rename has still happened.
+ */
+async function syncDir(dir: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF' && code !== 'ENOTSUP') throw err;
+  } finally {
+    await fh?.close().catch(() => undefined);
   }
 }
 
