@@ -13,3 +13,7 @@ export type {
   UpdateReport,
   Agent,
 } from './types.js';
+export { constantSchedule, linearSchedule, exponentialSchedule, parseSchedule, toSchedule } from './schedules.js';
+export type { Schedule, ScheduleSpec, ScheduleLike } from './schedules.js';
+export { ReplayBuffer, transitionSchema, checkSchema, checkCapacity, checkRows, defaultMaxBytes, allocField, bytesPerValue, isDtype } from './memory/replay.js';
+export type { FieldDtype, FieldArray, FieldSpec, ReplayOptions, ReplaySample, ReplayPosition, ReplayState } from './memory/replay.js';
