@@ -17,3 +17,6 @@ export { constantSchedule, linearSchedule, exponentialSchedule, parseSchedule, t
 export type { Schedule, ScheduleSpec, ScheduleLike } from './schedules.js';
 export { ReplayBuffer, transitionSchema, checkSchema, checkCapacity, checkRows, defaultMaxBytes, allocField, bytesPerValue, isDtype } from './memory/replay.js';
 export type { FieldDtype, FieldArray, FieldSpec, ReplayOptions, ReplaySample, ReplayPosition, ReplayState } from './memory/replay.js';
+export { SumTree } from './memory/sum-tree.js';
+export { PrioritizedReplay } from './memory/prioritized.js';
+export type { PrioritizedOptions, PrioritizedSample, PrioritizedState } from './memory/prioritized.js';
