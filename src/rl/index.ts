@@ -20,3 +20,5 @@ export type { FieldDtype, FieldArray, FieldSpec, ReplayOptions, ReplaySample, Re
 export { SumTree } from './memory/sum-tree.js';
 export { PrioritizedReplay } from './memory/prioritized.js';
 export type { PrioritizedOptions, PrioritizedSample, PrioritizedState } from './memory/prioritized.js';
+export { NStepAccumulator } from './memory/nstep.js';
+export type { NStepOptions, NStepInput, NStepBatch } from './memory/nstep.js';
