@@ -22,3 +22,7 @@ export { PrioritizedReplay } from './memory/prioritized.js';
 export type { PrioritizedOptions, PrioritizedSample, PrioritizedState } from './memory/prioritized.js';
 export { NStepAccumulator } from './memory/nstep.js';
 export type { NStepOptions, NStepInput, NStepBatch } from './memory/nstep.js';
+export { ChainEnv, CliffWalkEnv, deterministicModel, valueIteration } from './env/discrete.js';
+export type { DiscreteEnv, DiscreteStep, MdpModel, ValueIterationResult } from './env/discrete.js';
+export { TabularAgent } from './agents/tabular.js';
+export type { TabularMethod, TabularOptions, TabularState } from './agents/tabular.js';
