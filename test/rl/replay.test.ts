@@ -129,6 +129,10 @@ describe('ReplayBuffer', () => {
     const huge = thrown(() => new ReplayBuffer({ schema, capacity: 1e12, rng }));
     expect(huge.code).toBe('limit');
     expect(huge.message).toMatch(/asks for 37000000000000 bytes, over the limit of \d+ bytes/);
+    // With the limit lifted by hand, an allocation the runtime refuses is still a coded error.
+    const refused = thrown(() => new ReplayBuffer({ schema: [{ name: 'x', dtype: 'u8', width: 1 }], capacity: 2 ** 52, rng, maxBytes: Infinity }));
+    expect(refused.code).toBe('limit');
+    expect(refused.details.arg).toBe('capacity');
   });
 
   it('checks schemas, rows and sample arguments by name', () => {

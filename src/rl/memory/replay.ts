@@ -135,7 +135,13 @@ export class ReplayBuffer {
     this.schema = opts.schema.map((f) => ({ name: f.name, dtype: f.dtype, width: f.width }));
     this.capacity = opts.capacity;
     this.rng = opts.rng;
-    for (const f of this.schema) this.store[f.name] = allocField(f.dtype, opts.capacity * f.width);
+    try {
+      for (const f of this.schema) this.store[f.name] = allocField(f.dtype, opts.capacity * f.width);
+    } catch (e) {
+      // Under maxBytes yet over what one typed array or the heap allows (maxBytes raised by hand).
+      if (!(e instanceof RangeError)) throw e;
+      throw new GnnrlError('limit', `replay buffer: could not allocate ${opts.capacity} rows × ${this.rowBytes} bytes (${e.message}); lower capacity`, { arg: 'capacity', cause: e });
+    }
   }
 
   /** Rows held (≤ capacity). */
