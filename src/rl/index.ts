@@ -26,3 +26,7 @@ export { ChainEnv, CliffWalkEnv, deterministicModel, valueIteration } from './en
 export type { DiscreteEnv, DiscreteStep, MdpModel, ValueIterationResult } from './env/discrete.js';
 export { TabularAgent } from './agents/tabular.js';
 export type { TabularMethod, TabularOptions, TabularState } from './agents/tabular.js';
+export { Simulator, simulatorConfig, SIMULATOR_DEFAULTS, type SimulatorOptions, type SimulatorConfig } from './env/simulator.js';
+export { EpisodeRecorder } from './env/episode-log.js';
+export { RandomPolicy, PopularityPolicy, GreedyModelPolicy, OraclePolicy, isTruthful } from './policies/fixed.js';
+export { historyExclusions, isExcluded, type ExclusionRows } from './state/exclusions.js';
