@@ -4,6 +4,7 @@ import { Rng } from '../../src/util/rng.js';
 import { PrioritizedReplay } from '../../src/rl/memory/prioritized.js';
 import { SumTree } from '../../src/rl/memory/sum-tree.js';
 import type { FieldSpec } from '../../src/rl/memory/replay.js';
+import { chiSquare, chiSquareCritical } from '../util/chi2.js';
 
 const schema: FieldSpec[] = [
   { name: 'id', dtype: 'i32', width: 1 },
@@ -19,26 +20,6 @@ function rows(from: number, count: number) {
     obs[2 * i + 1] = -(from + i);
   }
   return { id, obs };
-}
-
-/**
- * Upper-tail critical value of χ² with k degrees of freedom, by Wilson–Hilferty:
- * (χ²/k)^(1/3) is close to normal with mean 1 − 2/(9k) and variance 2/(9k).
- */
-function chiSquareCritical(k: number, z: number): number {
-  const v = 2 / (9 * k);
-  return k * Math.pow(1 - v + z * Math.sqrt(v), 3);
-}
-/** z with P(Z > z) = 0.001. */
-const Z_999 = 3.090232306167813;
-
-function chiSquare(counts: number[], probs: number[], draws: number): number {
-  let s = 0;
-  for (let i = 0; i < counts.length; i++) {
-    const e = draws * probs[i]!;
-    s += (counts[i]! - e) ** 2 / e;
-  }
-  return s;
 }
 
 describe('SumTree', () => {
@@ -140,16 +121,16 @@ describe('PrioritizedReplay', () => {
     const draws = 40_000;
     const counts = new Array(k).fill(0);
     for (let r = 0; r < draws / 1000; r++) for (const i of buf.sample(1000).indices) counts[i]++;
-    const critical = chiSquareCritical(k - 1, Z_999);
+    const critical = chiSquareCritical(k - 1, 0.001);
     // Wilson–Hilferty is close to the exact 43.82 for 19 degrees of freedom.
     expect(critical).toBeGreaterThan(43.5);
     expect(critical).toBeLessThan(44.2);
-    expect(chiSquare(counts, probs, draws)).toBeLessThan(critical);
-    expect(chiSquare(counts, new Array(k).fill(1 / k), draws)).toBeGreaterThan(critical);
+    expect(chiSquare(counts, probs.map((q) => q * draws))).toBeLessThan(critical);
+    expect(chiSquare(counts, new Array(k).fill(draws / k))).toBeGreaterThan(critical);
     // And priorities off by a small tilt (p_i + 0.1) are rejected too.
     const tilted = p.map((x) => x + 0.1);
     const tTotal = tilted.reduce((a, b) => a + b, 0);
-    expect(chiSquare(counts, tilted.map((x) => x / tTotal), draws)).toBeGreaterThan(critical);
+    expect(chiSquare(counts, tilted.map((x) => (x / tTotal) * draws))).toBeGreaterThan(critical);
   });
 
   it('gives new rows the largest priority seen, and overwrites priority with the row', () => {
