@@ -12,7 +12,11 @@ export interface ExclusionRows {
 }
 
 export function historyExclusions(obs: Observation): ExclusionRows {
-  const { batch: B, historyLen: H, historyItems } = obs;
+  return windowExclusions(obs.historyItems, obs.batch, obs.historyLen);
+}
+
+/** The same rows from B × H windows stored elsewhere (a replay batch's `nextHistory`). */
+export function windowExclusions(historyItems: Int32Array, B: number, H: number): ExclusionRows {
   const rowPtr = new Int32Array(B + 1);
   const colIdx = new Int32Array(B * H);
   let n = 0;

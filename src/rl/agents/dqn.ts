@@ -1,0 +1,570 @@
+/**
+ * DQN (Mnih et al. 2015) and Double DQN (van Hasselt et al. 2016) over the whole
+ * catalogue, with a factorised Q-function so the max over thousands of items is one
+ * fused kernel rather than a forward pass per item:
+ *
+ *     Q(s, a) = φ(s) · e_a + b_a,     φ = MLP(state vector),  e_a, b_a learned per item.
+ *
+ * The state vector is the WindowStateEncoder's [user | window items] from a GNN. φ is a
+ * residual over the user's own vector (φ(s) = u + MLP(s), the MLP's last layer zeroed) and
+ * e_a starts from the same GNN's item vectors, so the untrained agent ranks like the GNN
+ * and learning corrects it toward long-term value. Per update, the paper's loop:
+ *
+ *     sample a minibatch (uniform or prioritised) of (s, a, R, done, s', γ^m)
+ *     plain:  y = R + γ^m (1 − done) · max_a' Q_target(s', a')           (qTargets)
+ *     double: a* = argmax_a' Q_online(s', a') (topK, k = 1);  y = R + γ^m (1 − done) · Q_target(s', a*)
+ *     minimise Huber(Q_online(s, a) − y), importance-weighted under PER
+ *     every `targetUpdate` updates copy online → target (or Polyak with `tau`)
+ *
+ * The max skips the items in s'’s history window (the simulator penalises repeats and the
+ * greedy policy never shows them), so the target values the policy that will act.
+ * The Huber gradient is formed on the host from the read-back TD errors (needed anyway for
+ * PER's priorities): the loss differentiated is Σ_i c_i · Q(s_i, a_i) with
+ * c_i = w_i · clip(δ_i, ±κ) / B, whose gradient is exactly the weighted Huber loss's.
+ *
+ * lr = 0 switches learning off: `update` still computes and reports the loss but changes
+ * nothing (the control arm of the learning tests).
+ */
+import { GnnrlError, check } from '../../errors.js';
+import type { Engine } from '../../engine.js';
+import type { DeviceArray } from '../../backend/arrays.js';
+import type { ModelState } from '../../models/types.js';
+import { rowDot } from '../../models/encoders/rows.js';
+import { qTargets } from '../../kernels/qtarget.js';
+import { topK } from '../../kernels/topk.js';
+import { Module } from '../../nn/module.js';
+import { Linear } from '../../nn/linear.js';
+import { noGrad } from '../../tensor/autograd.js';
+import { parameter, zeros } from '../../tensor/create.js';
+import { add, mul, relu } from '../../tensor/ops/elementwise.js';
+import { binaryRaw } from '../../tensor/ops/elementwise.js';
+import { sum } from '../../tensor/ops/reduce.js';
+import { gather, slice } from '../../tensor/ops/gather.js';
+import { Adam, type Optimizer } from '../../tensor/optim.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { Rng } from '../../util/rng.js';
+import type { ActOptions, Agent, Observation, TransitionBatch, UpdateReport } from '../types.js';
+import { ReplayBuffer, transitionSchema, type FieldArray, type FieldSpec } from '../memory/replay.js';
+import { PrioritizedReplay } from '../memory/prioritized.js';
+import { NStepAccumulator } from '../memory/nstep.js';
+import { linearSchedule, toSchedule, type Schedule, type ScheduleLike } from '../schedules.js';
+import { historyExclusions, isExcluded, windowExclusions, type ExclusionRows } from '../state/exclusions.js';
+import type { WindowStateEncoder } from '../state/window-state.js';
+
+export interface DqnOptions {
+  /** Double DQN's decoupled argmax (default false; the 'double-dqn' agent sets it). */
+  double?: boolean;
+  /** Discount (default 0.9). */
+  gamma?: number;
+  /** Adam learning rate (default 1e-3); 0 switches learning off. */
+  lr?: number;
+  /** Hidden widths of φ (default [128]). */
+  hidden?: number[];
+  /** Transitions per update (default 256). */
+  batchSize?: number;
+  /** Replay capacity in transitions (default 50 000). */
+  capacity?: number;
+  /** Transitions stored before the first update (default 1 000). */
+  learningStarts?: number;
+  /** Hard target copy every this many updates (default 200). */
+  targetUpdate?: number;
+  /** Polyak rate: target ← (1 − τ)·target + τ·online after every update (overrides targetUpdate). */
+  tau?: number;
+  /** ε of ε-greedy per acting step (default linear 1 → 0.05 over 3 000 steps). */
+  epsilon?: ScheduleLike;
+  /** n of n-step returns (default 1). */
+  nStep?: number;
+  /** Prioritised replay (default false) and its α, β₀. */
+  prioritized?: boolean;
+  alpha?: number;
+  beta0?: number;
+  betaSteps?: number;
+  /** Huber threshold κ (default 1). */
+  huberDelta?: number;
+  /** Global gradient-norm clip (default 10). */
+  clipNorm?: number;
+  seed?: number;
+}
+
+export interface DqnContext {
+  engine: Engine;
+  /** State encoder of the online network (and, when frozen, of the target too). */
+  encoder: WindowStateEncoder;
+  /** Slots the environment steps at once. */
+  slots: number;
+  slateSize: number;
+}
+
+type Resolved = Required<Omit<DqnOptions, 'tau' | 'epsilon'>> & { tau: number | null; epsilon: Schedule };
+
+function resolve(o: DqnOptions): Resolved {
+  const num = (v: unknown, arg: string, ok: (x: number) => boolean, want: string) => {
+    if (v !== undefined && !(typeof v === 'number' && ok(v))) throw new GnnrlError('input', `dqn: ${arg}: expected ${want}, got ${JSON.stringify(v)}`, { arg });
+  };
+  const int = (x: number) => Number.isInteger(x);
+  num(o.gamma, 'gamma', (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
+  num(o.lr, 'lr', (x) => x >= 0 && Number.isFinite(x), 'a number >= 0');
+  num(o.batchSize, 'batchSize', (x) => int(x) && x >= 1, 'an integer >= 1');
+  num(o.capacity, 'capacity', (x) => int(x) && x >= 1, 'an integer >= 1');
+  num(o.learningStarts, 'learningStarts', (x) => int(x) && x >= 0, 'an integer >= 0');
+  num(o.targetUpdate, 'targetUpdate', (x) => int(x) && x >= 1, 'an integer >= 1');
+  num(o.tau, 'tau', (x) => x > 0 && x <= 1, 'a number in (0, 1]');
+  num(o.nStep, 'nStep', (x) => int(x) && x >= 1, 'an integer >= 1');
+  num(o.huberDelta, 'huberDelta', (x) => x > 0, 'a number > 0');
+  num(o.clipNorm, 'clipNorm', (x) => x > 0, 'a number > 0');
+  num(o.seed, 'seed', (x) => int(x), 'an integer');
+  if (o.hidden !== undefined && !(Array.isArray(o.hidden) && o.hidden.every((h) => Number.isInteger(h) && h >= 1))) {
+    throw new GnnrlError('input', `dqn: hidden: expected an array of positive integers, got ${JSON.stringify(o.hidden)}`, { arg: 'hidden' });
+  }
+  return {
+    double: o.double === true,
+    gamma: o.gamma ?? 0.9,
+    lr: o.lr ?? 1e-3,
+    hidden: o.hidden ?? [128],
+    batchSize: o.batchSize ?? 256,
+    capacity: o.capacity ?? 50_000,
+    learningStarts: o.learningStarts ?? 1000,
+    targetUpdate: o.targetUpdate ?? 200,
+    tau: o.tau ?? null,
+    epsilon: o.epsilon === undefined ? linearSchedule(1, 0.05, 3000) : toSchedule(o.epsilon, 'epsilon'),
+    nStep: o.nStep ?? 1,
+    prioritized: o.prioritized === true,
+    alpha: o.alpha ?? 0.6,
+    beta0: o.beta0 ?? 0.4,
+    betaSteps: o.betaSteps ?? 100_000,
+    huberDelta: o.huberDelta ?? 1,
+    clipNorm: o.clipNorm ?? 10,
+    seed: o.seed ?? 1,
+  };
+}
+
+/** φ and the per-item head: everything of Q except the state encoder. */
+class QNetwork extends Module {
+  readonly layers: Linear[];
+  /** nItems × d. */
+  readonly items: Tensor;
+  /** nItems × 1. */
+  readonly itemBias: Tensor;
+
+  constructor(engine: Engine, inDim: number, hidden: number[], dim: number, itemInit: Float32Array, nItems: number, rng: Rng) {
+    super();
+    const widths = [inDim, ...hidden, dim];
+    this.layers = [];
+    for (let l = 0; l + 1 < widths.length; l++) this.layers.push(new Linear(engine, widths[l], widths[l + 1], { rng }));
+    // The MLP's output starts at zero, so φ(s) starts as the user's GNN vector and the
+    // first greedy policy is the GNN's own ranking; learning moves it from there.
+    this.layers[this.layers.length - 1].weight.fill(0);
+    this.dimension = dim;
+    this.items = parameter(Tensor.fromArray(engine, itemInit, [nItems, dim]));
+    this.itemBias = parameter(zeros(engine, [nItems, 1]));
+  }
+
+  private readonly dimension: number;
+
+  /** φ(s) = u + MLP(s), u being the first `dim` columns of the state (the user's vector). */
+  phi(x: Tensor): Tensor {
+    let h = x;
+    this.layers.forEach((layer, l) => {
+      h = layer.forward(h);
+      if (l + 1 < this.layers.length) h = relu(h);
+    });
+    return add(slice(x, 0, this.dimension), h);
+  }
+}
+
+export class DqnAgent implements Agent {
+  readonly kind: string;
+  readonly name: string;
+  readonly learns = true;
+  readonly options: Resolved;
+  readonly engine: Engine;
+  readonly nItems: number;
+  readonly dim: number;
+  /** Acting steps taken with exploration (ε's step). */
+  actSteps = 0;
+  /** Updates applied. */
+  updates = 0;
+  private readonly slots: number;
+  private readonly slateSize: number;
+  private readonly historyLen: number;
+  private readonly exploreRng: Rng;
+  private readonly replay: ReplayBuffer | PrioritizedReplay;
+  private readonly nstep: NStepAccumulator | null;
+  private optimizer: Optimizer | null = null;
+  private disposed = false;
+
+  private constructor(
+    ctx: DqnContext,
+    opts: Resolved,
+    readonly encoder: WindowStateEncoder,
+    readonly targetEncoder: WindowStateEncoder,
+    readonly online: QNetwork,
+    readonly target: QNetwork,
+  ) {
+    this.engine = ctx.engine;
+    this.options = opts;
+    this.kind = opts.double ? 'double-dqn' : 'dqn';
+    this.name = `${opts.double ? 'Double DQN' : 'DQN'} (${encoder.source} state${encoder.fineTune ? ', fine-tuned' : ''})`;
+    this.nItems = encoder.nItems;
+    this.dim = encoder.dim;
+    this.slots = ctx.slots;
+    this.slateSize = ctx.slateSize;
+    this.historyLen = encoder.historyLen;
+    // Separate streams: exploration and replay sampling never shift each other.
+    const root = new Rng(opts.seed);
+    root.fork(); // the initialisation stream (used in create)
+    this.exploreRng = root.fork();
+    const replayRng = root.fork();
+    const H = this.historyLen;
+    const current: FieldSpec[] = [
+      { name: 'user', dtype: 'i32', width: 1 },
+      { name: 'history', dtype: 'i32', width: H },
+      { name: 'action', dtype: 'i32', width: 1 },
+    ];
+    const next: FieldSpec[] = [
+      { name: 'nextUser', dtype: 'i32', width: 1 },
+      { name: 'nextHistory', dtype: 'i32', width: H },
+    ];
+    this.nstep = opts.nStep > 1 ? new NStepAccumulator({ slots: ctx.slots, n: opts.nStep, gamma: opts.gamma, current, next }) : null;
+    const schema = this.nstep ? this.nstep.outputSchema() : transitionSchema({ historyLen: H, slateSize: 1 });
+    this.replay = opts.prioritized
+      ? new PrioritizedReplay({ schema, capacity: opts.capacity, rng: replayRng, alpha: opts.alpha, beta0: opts.beta0, betaSteps: opts.betaSteps })
+      : new ReplayBuffer({ schema, capacity: opts.capacity, rng: replayRng });
+    if (opts.lr > 0) {
+      const params = [...this.online.parameters(), ...(encoder.fineTune ? encoder.parameters() : [])];
+      this.optimizer = new Adam(params, { lr: opts.lr, clipNorm: opts.clipNorm });
+    }
+  }
+
+  static async create(ctx: DqnContext, options: DqnOptions = {}): Promise<DqnAgent> {
+    const opts = resolve(options);
+    check(Number.isInteger(ctx.slots) && ctx.slots >= 1, 'slots', `an integer >= 1, got ${ctx.slots}`);
+    check(Number.isInteger(ctx.slateSize) && ctx.slateSize >= 1 && ctx.slateSize <= ctx.encoder.nItems, 'slateSize', `an integer in [1, ${ctx.encoder.nItems}], got ${ctx.slateSize}`);
+    const enc = ctx.encoder;
+    const initRng = new Rng(opts.seed).fork();
+    // The item head starts at the encoder's (scaled) item vectors: Q's first ranking is
+    // the GNN's affinity through a random φ, and learning reshapes it from there.
+    const tableAll = (await enc.itemTable.read()) as Float32Array;
+    // Scaled by 1/√d so that the initial Q = u·e/√d is O(1), the scale of the rewards.
+    const itemInit = tableAll.slice(0, enc.nItems * enc.dim).map((v) => v / Math.sqrt(enc.dim));
+    const online = new QNetwork(ctx.engine, enc.outDim, opts.hidden, enc.dim, itemInit, enc.nItems, initRng);
+    const target = new QNetwork(ctx.engine, enc.outDim, opts.hidden, enc.dim, itemInit, enc.nItems, initRng);
+    target.load(await online.state());
+    const targetEncoder = enc.fineTune ? await enc.copy() : enc;
+    return new DqnAgent(ctx, opts, enc, targetEncoder, online, target);
+  }
+
+  /** ε at the current acting step. */
+  get epsilon(): number {
+    return this.options.epsilon.value(this.actSteps);
+  }
+
+  /** Transitions in replay. */
+  get replaySize(): number {
+    return this.replay.size;
+  }
+
+  private upload(rows: ExclusionRows): { rowPtr: DeviceArray<'i32'>; colIdx: DeviceArray<'i32'> } {
+    // An empty colIdx still needs one element to bind on WebGPU.
+    return { rowPtr: this.engine.array(rows.rowPtr), colIdx: this.engine.array(rows.colIdx.length > 0 ? rows.colIdx : new Int32Array(1)) };
+  }
+
+  private freeRows(r: { rowPtr: DeviceArray<'i32'>; colIdx: DeviceArray<'i32'> }): void {
+    this.engine.free(r.rowPtr);
+    this.engine.free(r.colIdx);
+  }
+
+  /** The greedy slate of `net` for states (B rows), skipping each row's excluded items. */
+  private async greedy(net: QNetwork, enc: WindowStateEncoder, users: Int32Array, history: Int32Array, rows: ExclusionRows, k: number): Promise<{ items: Int32Array; scores: Float32Array }> {
+    const B = users.length;
+    const excl = this.upload(rows);
+    try {
+      return await this.engine.scopeAsync(async () => {
+        const phi = noGrad(() => net.phi(enc.encode(users, history)));
+        const r = topK(this.engine, {
+          queries: phi.f32('dqn.act'),
+          batch: B,
+          dim: this.dim,
+          items: net.items.f32('dqn.act'),
+          nItems: this.nItems,
+          bias: net.itemBias.f32('dqn.act'),
+          exclude: excl,
+          k,
+        });
+        const [items, scores] = await Promise.all([this.engine.read(r.indices), this.engine.read(r.scores)]);
+        this.engine.free(r.indices);
+        this.engine.free(r.scores);
+        return { items: items as Int32Array, scores: scores as Float32Array };
+      });
+    } finally {
+      this.freeRows(excl);
+    }
+  }
+
+  /** Q-values of the greedy slate (diagnostics, tests). */
+  async greedySlate(obs: Observation): Promise<{ items: Int32Array; scores: Float32Array }> {
+    return this.greedy(this.online, this.encoder, obs.user, obs.historyItems, historyExclusions(obs), this.slateSize);
+  }
+
+  async act(obs: Observation, opts: ActOptions): Promise<Int32Array> {
+    this.alive();
+    const k = this.slateSize;
+    const rows = historyExclusions(obs);
+    const { items } = await this.greedy(this.online, this.encoder, obs.user, obs.historyItems, rows, k);
+    for (let j = 0; j < items.length; j++) {
+      if (items[j] < 0) throw new GnnrlError('input', `${this.kind}: slot ${Math.floor(j / k)} has fewer than ${k} eligible items`, { arg: 'slateSize' });
+    }
+    if (opts.explore) {
+      const eps = this.epsilon;
+      this.actSteps++;
+      for (let b = 0; b < obs.batch; b++) {
+        if (this.exploreRng.next() >= eps) continue;
+        // A uniformly random slate of distinct items outside the window.
+        for (let j = 0; j < k; j++) {
+          let i: number;
+          let clash: boolean;
+          do {
+            i = this.exploreRng.int(this.nItems);
+            clash = isExcluded(rows, b, i);
+            for (let q = 0; q < j && !clash; q++) clash = items[b * k + q] === i;
+          } while (clash);
+          items[b * k + j] = i;
+        }
+      }
+    }
+    return items;
+  }
+
+  observe(t: TransitionBatch): void {
+    this.alive();
+    const { obs, actions, slateSize: k, result } = t;
+    const B = obs.batch;
+    const H = this.historyLen;
+    if (B !== this.slots) throw new GnnrlError('input', `${this.kind}: observe got ${B} slots, the agent was built for ${this.slots}`, { arg: 'batch' });
+    if (obs.historyLen !== H) throw new GnnrlError('input', `${this.kind}: observations have a ${obs.historyLen}-item window, the encoder expects ${H}`, { arg: 'historyLen' });
+    // The action learned from is the item the user took, else the slate's first item.
+    const action = new Int32Array(B);
+    for (let b = 0; b < B; b++) {
+      const c = result.choice[b];
+      action[b] = actions[b * k + (c >= 0 ? c : 0)];
+    }
+    const fields: Record<string, FieldArray> = {
+      user: obs.user,
+      history: obs.historyItems,
+      action,
+      nextUser: result.next.user,
+      nextHistory: result.next.historyItems,
+    };
+    let skipped = 0;
+    for (let b = 0; b < B; b++) skipped += result.skipped[b];
+    if (this.nstep) {
+      if (skipped > 0) throw new GnnrlError('input', `${this.kind}: n-step returns need every step judged; this environment skipped ${skipped} (use nStep 1, or unknown: zero)`, { arg: 'nStep' });
+      const out = this.nstep.push({ reward: result.reward, done: result.done, fields });
+      if (out.count > 0) this.replay.add(out.fields, out.count);
+      return;
+    }
+    fields.reward = result.reward;
+    fields.done = result.done;
+    if (skipped === 0) {
+      this.replay.add(fields, B);
+      return;
+    }
+    const keep: number[] = [];
+    for (let b = 0; b < B; b++) if (!result.skipped[b]) keep.push(b);
+    const rows: Record<string, FieldArray> = {};
+    for (const [name, arr] of Object.entries(fields)) {
+      const w = arr.length / B;
+      const out = new (arr.constructor as new (n: number) => FieldArray)(keep.length * w);
+      keep.forEach((b, j) => out.set(arr.subarray(b * w, b * w + w), j * w));
+      rows[name] = out;
+    }
+    if (keep.length > 0) this.replay.add(rows, keep.length);
+  }
+
+  async update(): Promise<UpdateReport | null> {
+    this.alive();
+    const o = this.options;
+    if (this.replay.size < Math.max(o.learningStarts, 1)) return null;
+    const B = o.batchSize;
+    const s = this.replay.sample(B);
+    const f = s.fields;
+    const weights = 'weights' in s ? (s as { weights: Float32Array }).weights : null;
+    const user = f.user as Int32Array;
+    const history = f.history as Int32Array;
+    const action = f.action as Int32Array;
+    const nextUser = f.nextUser as Int32Array;
+    const nextHistory = f.nextHistory as Int32Array;
+    const reward = f.reward as Float32Array;
+    const done = f.done as Uint8Array;
+    const gammaN = (f.gammaN as Float32Array | undefined) ?? null;
+    // y = R + γ^m(1 − done)·Q: fold γ^m into the kernel's (1 − done) and run it with γ = 1.
+    const notDone = new Float32Array(B);
+    for (let i = 0; i < B; i++) notDone[i] = done[i] ? 0 : gammaN ? gammaN[i] : o.gamma;
+    const y = await this.targets(nextUser, nextHistory, reward, notDone);
+
+    let lossSum = 0;
+    let qSum = 0;
+    const td = new Float32Array(B);
+    await this.engine.scopeAsync(async () => {
+      this.optimizer?.zeroGrad();
+      this.encoder.zeroGrad();
+      const phi = this.online.phi(this.encoder.encode(user, history));
+      const pred = add(rowDot(phi, gather(this.online.items, action)), gather(this.online.itemBias, action));
+      const q = (await pred.read()) as Float32Array;
+      const kappa = o.huberDelta;
+      const coef = new Float32Array(B);
+      for (let i = 0; i < B; i++) {
+        const d = q[i] - y[i];
+        const w = weights ? weights[i] : 1;
+        const ad = Math.abs(d);
+        td[i] = d;
+        qSum += q[i];
+        lossSum += w * (ad <= kappa ? 0.5 * d * d : kappa * (ad - 0.5 * kappa));
+        coef[i] = (w * Math.max(-kappa, Math.min(kappa, d))) / B;
+      }
+      if (this.optimizer) {
+        const surrogate = sum(mul(pred, Tensor.fromArray(this.engine, coef, [B, 1])));
+        surrogate.backward();
+        this.optimizer.step();
+      }
+    });
+    if (this.replay instanceof PrioritizedReplay) this.replay.updatePriorities(s.indices, td);
+    if (this.optimizer) {
+      this.updates++;
+      this.syncTarget();
+    }
+    const extra: Record<string, number> = { meanQ: qSum / B };
+    if (weights) extra.meanWeight = weights.reduce((a, w) => a + w, 0) / B;
+    return { loss: lossSum / B, exploration: this.epsilon, extra };
+  }
+
+  /** y per sampled row (host), plain or Double, masking s'’s window. */
+  private async targets(nextUser: Int32Array, nextHistory: Int32Array, reward: Float32Array, notDone: Float32Array): Promise<Float32Array> {
+    const B = nextUser.length;
+    const rows = windowExclusions(nextHistory, B, this.historyLen);
+    if (this.options.double) {
+      const { items: best } = await this.greedy(this.online, this.encoder, nextUser, nextHistory, rows, 1);
+      const safe = best.map((i) => (i < 0 ? 0 : i));
+      const v = await this.engine.scopeAsync(async () => {
+        const phiT = noGrad(() => this.target.phi(this.targetEncoder.encode(nextUser, nextHistory)));
+        const qa = noGrad(() => add(rowDot(phiT, gather(this.target.items, safe)), gather(this.target.itemBias, safe)));
+        return (await qa.read()) as Float32Array;
+      });
+      const y = new Float32Array(B);
+      for (let i = 0; i < B; i++) y[i] = reward[i] + (best[i] < 0 ? 0 : notDone[i] * v[i]);
+      return y;
+    }
+    const excl = this.upload(rows);
+    const r = this.engine.array(reward);
+    // qTargets computes r + γ(1 − done)·max Q with γ = 1 and done' = 1 − γ^m(1 − done).
+    const doneEff = new Float32Array(B);
+    for (let i = 0; i < B; i++) doneEff[i] = 1 - notDone[i];
+    const dn = this.engine.array(doneEff);
+    try {
+      return await this.engine.scopeAsync(async () => {
+        const phiT = noGrad(() => this.target.phi(this.targetEncoder.encode(nextUser, nextHistory)));
+        const out = qTargets(this.engine, {
+          next: phiT.f32('dqn.targets'),
+          batch: B,
+          dim: this.dim,
+          nItems: this.nItems,
+          online: this.target.items.f32('dqn.targets'),
+          target: this.target.items.f32('dqn.targets'),
+          onlineBias: this.target.itemBias.f32('dqn.targets'),
+          targetBias: this.target.itemBias.f32('dqn.targets'),
+          reward: r,
+          done: dn,
+          exclude: excl,
+          gamma: 1,
+          double: false,
+        });
+        const y = (await this.engine.read(out.y)) as Float32Array;
+        this.engine.free(out.y);
+        this.engine.free(out.argmax);
+        return y;
+      });
+    } finally {
+      this.freeRows(excl);
+      this.engine.free(r);
+      this.engine.free(dn);
+    }
+  }
+
+  /** Hard copy every `targetUpdate` updates, or Polyak averaging after each. */
+  private syncTarget(): void {
+    const o = this.options;
+    if (o.tau === null && this.updates % o.targetUpdate !== 0) return;
+    const pairs: [Tensor, Tensor][] = [];
+    const on = this.online.parameters();
+    const tg = this.target.parameters();
+    on.forEach((p, i) => pairs.push([tg[i], p]));
+    if (this.encoder.fineTune) {
+      const eo = this.encoder.parameters();
+      const et = this.targetEncoder.parameters();
+      eo.forEach((p, i) => pairs.push([et[i], p]));
+    }
+    noGrad(() =>
+      this.engine.scope(() => {
+        for (const [t, p] of pairs) {
+          const src = o.tau === null ? p : binaryRaw('lincomb', t, p, { alpha: 1 - o.tau, beta: o.tau }, 'polyak');
+          t.fill(0).addInPlace(src);
+        }
+      }),
+    );
+  }
+
+  async state(): Promise<ModelState> {
+    this.alive();
+    const arrays: Record<string, Float32Array> = {};
+    for (const [n, v] of Object.entries(await this.online.state())) arrays[`online.${n}`] = v;
+    for (const [n, v] of Object.entries(await this.target.state())) arrays[`target.${n}`] = v;
+    if (this.encoder.fineTune) {
+      const [u, i] = (await Promise.all([this.encoder.userTable.read(), this.encoder.itemTable.read()])) as Float32Array[];
+      arrays['encoder.users'] = u;
+      arrays['encoder.items'] = i;
+    }
+    const { epsilon, ...rest } = this.options;
+    return {
+      kind: this.kind,
+      config: { ...rest, epsilon: epsilon.spec, state: this.encoder.source, fineTune: this.encoder.fineTune, historyLen: this.historyLen, dim: this.dim, nItems: this.nItems, nUsers: this.encoder.nUsers, slateSize: this.slateSize, actSteps: this.actSteps, updates: this.updates },
+      arrays,
+    };
+  }
+
+  /** Restores the networks (and counters) from `state()` of an agent with the same shapes. */
+  load(state: ModelState): void {
+    this.alive();
+    if (state.kind !== this.kind) throw new GnnrlError('input', `${this.kind}: cannot load a '${state.kind}' state`, { arg: 'state', field: 'kind' });
+    const cfg = state.config as Record<string, unknown>;
+    if (cfg.nItems !== this.nItems) throw new GnnrlError('input', `${this.kind}: the state is for ${String(cfg.nItems)} items, this environment has ${this.nItems}`, { arg: 'state', field: 'nItems' });
+    const part = (prefix: string) => {
+      const out: Record<string, Float32Array> = {};
+      for (const [n, v] of Object.entries(state.arrays)) if (n.startsWith(prefix)) out[n.slice(prefix.length)] = v as Float32Array;
+      return out;
+    };
+    this.online.load(part('online.'));
+    this.target.load(part('target.'));
+    if (this.encoder.fineTune) {
+      const u = state.arrays['encoder.users'];
+      const i = state.arrays['encoder.items'];
+      if (!u || !i) throw new GnnrlError('input', `${this.kind}: the state lacks the fine-tuned encoder tables`, { arg: 'state', field: 'encoder' });
+      this.engine.write(this.encoder.userTable.data, u as Float32Array);
+      this.engine.write(this.encoder.itemTable.data, i as Float32Array);
+    }
+    this.actSteps = Number(cfg.actSteps ?? 0);
+    this.updates = Number(cfg.updates ?? 0);
+  }
+
+  private alive(): void {
+    if (this.disposed) throw new GnnrlError('state', `${this.kind}: used after dispose()`);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.optimizer?.dispose();
+    this.online.dispose();
+    this.target.dispose();
+    if (this.targetEncoder !== this.encoder) this.targetEncoder.dispose();
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The RL state of a slot as a vector: the user's embedding followed by the embeddings of
+ * the items in their history window, oldest first ([u | e_1 | … | e_H], (1 + H)·d values).
+ * The tables come from a trained GNN encoder's factors (`fromModel`), so the state says
+ * what the graph knows about the user and what they have just consumed; padding (−1) maps
+ * to a zero row. The window keeps order, which is what lets a Q-network see fatigue
+ * (recent items of one group) and satisfaction (recent clickbait) that a mean would blur.
+ *
+ * Each table is scaled to unit root-mean-square so that the network's initial scale does
+ * not depend on the encoder's. Frozen tables are plain tensors; with `fineTune` they are
+ * parameters and the RL loss trains them (the fusion of the GNN's vectors with the agent).
+ */
+import { GnnrlError } from '../../errors.js';
+import type { Engine } from '../../engine.js';
+import type { FactorScores, RecommenderModel } from '../../models/types.js';
+import { Module } from '../../nn/module.js';
+import { parameter } from '../../tensor/create.js';
+import { concat, gather } from '../../tensor/ops/gather.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { Rng } from '../../util/rng.js';
+
+export interface WindowStateOptions {
+  /** Train the tables with the agent's loss (default false: frozen). */
+  fineTune?: boolean;
+}
+
+/** Host copies of the tables a state encoder starts from. */
+export interface StateTables {
+  dim: number;
+  nUsers: number;
+  nItems: number;
+  /** nUsers × dim. */
+  users: Float32Array;
+  /** nItems × dim. */
+  items: Float32Array;
+  /** Where they came from, for configs ('lightgcn', 'random'). */
+  source: string;
+}
+
+/** Divides every value by the table's root-mean-square (a zero table stays zero). */
+function rmsScaled(x: Float32Array): Float32Array {
+  let ss = 0;
+  for (let i = 0; i < x.length; i++) ss += x[i] * x[i];
+  const rms = Math.sqrt(ss / Math.max(1, x.length));
+  const out = new Float32Array(x.length);
+  if (rms > 0) for (let i = 0; i < x.length; i++) out[i] = x[i] / rms;
+  return out;
+}
+
+async function hostArray(engine: Engine, x: Float32Array | import('../../backend/arrays.js').DeviceArray<'f32'>): Promise<Float32Array> {
+  return x instanceof Float32Array ? x : ((await engine.read(x)) as Float32Array);
+}
+
+/** The user and item tables of a fitted model with a factor form (LightGCN, GCN, SVD, …). */
+export async function tablesFromModel(engine: Engine, model: RecommenderModel): Promise<StateTables> {
+  if (!model.factors) {
+    throw new GnnrlError('input', `state: model '${model.kind}' has no factor form (user and item vectors); use an encoder such as lightgcn`, { arg: 'state' });
+  }
+  const f: FactorScores = await model.factors();
+  const users = await hostArray(engine, f.users);
+  const items = await hostArray(engine, f.items);
+  if (users.length !== model.nUsers * f.dim || items.length !== model.nItems * f.dim) {
+    throw new GnnrlError('state', `state: model '${model.kind}' factors are ${users.length}/${items.length} values, expected ${model.nUsers}×${f.dim} and ${model.nItems}×${f.dim}`);
+  }
+  return { dim: f.dim, nUsers: model.nUsers, nItems: model.nItems, users, items, source: model.kind };
+}
+
+/** Seeded N(0, 1) tables: the no-GNN ablation (IDs only, learned from scratch with `fineTune`). */
+export function randomTables(nUsers: number, nItems: number, dim: number, seed: number): StateTables {
+  const rng = new Rng(seed);
+  const fill = (n: number) => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = rng.normal();
+    return a;
+  };
+  return { dim, nUsers, nItems, users: fill(nUsers * dim), items: fill(nItems * dim), source: 'random' };
+}
+
+export class WindowStateEncoder extends Module {
+  readonly dim: number;
+  readonly historyLen: number;
+  readonly nUsers: number;
+  readonly nItems: number;
+  /** (1 + H)·dim. */
+  readonly outDim: number;
+  readonly fineTune: boolean;
+  readonly source: string;
+  /** nUsers × dim. */
+  readonly userTable: Tensor;
+  /** (nItems + 1) × dim; the last row is the zero vector that padding maps to. */
+  readonly itemTable: Tensor;
+
+  constructor(
+    readonly engine: Engine,
+    tables: StateTables,
+    historyLen: number,
+    opts: WindowStateOptions = {},
+  ) {
+    super();
+    if (!Number.isInteger(historyLen) || historyLen < 1) throw new GnnrlError('input', `state: historyLen: expected an integer >= 1, got ${historyLen}`, { arg: 'historyLen' });
+    const { dim, nUsers, nItems } = tables;
+    if (tables.users.length !== nUsers * dim || tables.items.length !== nItems * dim) {
+      throw new GnnrlError('input', `state: tables hold ${tables.users.length} and ${tables.items.length} values, expected ${nUsers}×${dim} and ${nItems}×${dim}`, { arg: 'tables' });
+    }
+    this.dim = dim;
+    this.historyLen = historyLen;
+    this.nUsers = nUsers;
+    this.nItems = nItems;
+    this.outDim = (1 + historyLen) * dim;
+    this.fineTune = opts.fineTune === true;
+    this.source = tables.source;
+    const items = new Float32Array((nItems + 1) * dim);
+    items.set(rmsScaled(tables.items));
+    const u = Tensor.fromArray(engine, rmsScaled(tables.users), [nUsers, dim]);
+    const i = Tensor.fromArray(engine, items, [nItems + 1, dim]);
+    this.userTable = this.fineTune ? parameter(u) : u;
+    this.itemTable = this.fineTune ? parameter(i) : i;
+  }
+
+  /** A second encoder with the same tables (the target network's copy when fine-tuning). */
+  async copy(): Promise<WindowStateEncoder> {
+    const [u, i] = (await Promise.all([this.userTable.read(), this.itemTable.read()])) as Float32Array[];
+    const out = new WindowStateEncoder(this.engine, { dim: this.dim, nUsers: this.nUsers, nItems: this.nItems, users: new Float32Array(this.nUsers * this.dim), items: new Float32Array(this.nItems * this.dim), source: this.source }, this.historyLen, { fineTune: this.fineTune });
+    // The copy holds the already-scaled values as they are now.
+    this.engine.write(out.userTable.data, u);
+    this.engine.write(out.itemTable.data, i);
+    return out;
+  }
+
+  /** Row index of each window entry in the item table (padding → the zero row). */
+  windowRows(history: Int32Array): Int32Array {
+    const rows = new Int32Array(history.length);
+    for (let j = 0; j < history.length; j++) {
+      const it = history[j];
+      if (it >= this.nItems) throw new GnnrlError('input', `state: history item ${it} is outside the encoder's ${this.nItems} items`, { arg: 'history', index: j });
+      rows[j] = it < 0 ? this.nItems : it;
+    }
+    return rows;
+  }
+
+  /** States [B, (1 + H)·dim] for users (B) and their windows (B × H, −1 padded). */
+  encode(users: Int32Array, history: Int32Array): Tensor {
+    const B = users.length;
+    const H = this.historyLen;
+    if (history.length !== B * H) throw new GnnrlError('input', `state: history has ${history.length} entries, expected ${B}×${H}`, { arg: 'history' });
+    for (let b = 0; b < B; b++) {
+      if (!(users[b] >= 0 && users[b] < this.nUsers)) throw new GnnrlError('input', `state: user ${users[b]} (slot ${b}) is outside the encoder's ${this.nUsers} users`, { arg: 'user', index: b });
+    }
+    const u = gather(this.userTable, users);
+    const w = gather(this.itemTable, this.windowRows(history)).reshape([B, H * this.dim]);
+    return concat([u, w]);
+  }
+}
