@@ -29,4 +29,8 @@ export type { TabularMethod, TabularOptions, TabularState } from './agents/tabul
 export { Simulator, simulatorConfig, SIMULATOR_DEFAULTS, type SimulatorOptions, type SimulatorConfig } from './env/simulator.js';
 export { EpisodeRecorder } from './env/episode-log.js';
 export { RandomPolicy, PopularityPolicy, GreedyModelPolicy, OraclePolicy, isTruthful } from './policies/fixed.js';
-export { historyExclusions, isExcluded, type ExclusionRows } from './state/exclusions.js';
+export { historyExclusions, windowExclusions, isExcluded, type ExclusionRows } from './state/exclusions.js';
+export { WindowStateEncoder, tablesFromModel, randomTables, type StateTables, type WindowStateOptions } from './state/window-state.js';
+export { DqnAgent, type DqnOptions, type DqnContext } from './agents/dqn.js';
+export { trainAgent, type TrainOptions, type TrainProgress, type TrainResult } from './train-loop.js';
+export { evaluateAgent, summarize, differenceCI, type EvaluateOptions as AgentEvaluateOptions, type EpisodeRecord, type AgentMetrics, type Evaluation } from './evaluate.js';
