@@ -1,0 +1,312 @@
+/**
+ * The agent registry: every policy `gnnrl rl` can run, by name, and how to build it for an
+ * environment. The CLI, configs and metrics use the canonical names below; aliases are
+ * accepted wherever a name is.
+ *
+ *   dqn, double-dqn          learned: DqnAgent over the whole catalogue on GNN window state
+ *   qlearning, sarsa         listed, but not available on the simulator yet (the tabular
+ *                            agents run on the discrete toy MDPs; see `AGENTS`)
+ *   random, popularity       fixed baselines
+ *   greedy:<model>           the top-k of any registry model (trained on the log)
+ *   oracle                   the simulator's myopic oracle
+ *
+ * Agent options (`--agent-options '{"dqn":{"lr":0.001}}'`) are validated here, by name and
+ * value, before anything runs: an unknown key or a value out of range is an `input` error
+ * whose `details.arg` is 'agent-options' and whose message names `<agent>.<key>`.
+ *
+ * GNN models (for `--state` and for `greedy:<model>`) come from `AgentContext.model(name)`,
+ * which the caller implements once per run (train on the environment's log, or load a
+ * checkpoint) and caches, so DQN's state and the greedy baseline share one fitted model.
+ */
+import { GnnrlError } from '../errors.js';
+import type { Engine } from '../engine.js';
+import type { Interactions } from '../data/interactions.js';
+import type { RecommenderModel } from '../models/types.js';
+import { getModel, modelNames, resolveModelName } from '../models/registry.js';
+import type { Agent, Environment } from './types.js';
+import { parseSchedule } from './schedules.js';
+import { GreedyModelPolicy, OraclePolicy, PopularityPolicy, RandomPolicy, isTruthful } from './policies/fixed.js';
+import { WindowStateEncoder, randomTables, tablesFromModel } from './state/window-state.js';
+import { DqnAgent, type DqnOptions } from './agents/dqn.js';
+
+/** One registered agent family. */
+export interface AgentInfo {
+  /** Canonical name ('greedy' stands for every 'greedy:<model>'). */
+  name: string;
+  display: string;
+  learns: boolean;
+  summary: string;
+  /** Why it cannot run yet (null when it can). */
+  unavailable: string | null;
+}
+
+export const AGENTS: readonly AgentInfo[] = [
+  { name: 'dqn', display: 'DQN', learns: true, summary: 'DQN over the whole catalogue, Q(s,a) = φ(s)·e_a + b_a on GNN window state', unavailable: null },
+  { name: 'double-dqn', display: 'Double DQN', learns: true, summary: "DQN with Double DQN's decoupled argmax", unavailable: null },
+  {
+    name: 'qlearning',
+    display: 'Q-learning',
+    learns: true,
+    summary: 'tabular Q-learning over a discretised state',
+    unavailable: 'tabular agents are not available on this environment yet (TabularAgent runs on the discrete toy MDPs ChainEnv and CliffWalkEnv; the simulator adapter that discretises its state is not built)',
+  },
+  {
+    name: 'sarsa',
+    display: 'SARSA',
+    learns: true,
+    summary: 'tabular SARSA over a discretised state',
+    unavailable: 'tabular agents are not available on this environment yet (TabularAgent runs on the discrete toy MDPs ChainEnv and CliffWalkEnv; the simulator adapter that discretises its state is not built)',
+  },
+  { name: 'random', display: 'Random', learns: false, summary: 'uniformly random items outside the history window', unavailable: null },
+  { name: 'popularity', display: 'Popularity', learns: false, summary: "the log's most consumed items", unavailable: null },
+  { name: 'greedy', display: 'Greedy', learns: false, summary: "greedy:<model>: a fitted model's top-k (greedy:lightgcn, greedy:sage, greedy:svd, …)", unavailable: null },
+  { name: 'oracle', display: 'Myopic oracle', learns: false, summary: "the simulator's myopic oracle (best expected immediate reward)", unavailable: null },
+];
+
+const ALIASES: Record<string, string> = {
+  'deep-q': 'dqn',
+  ddqn: 'double-dqn',
+  double: 'double-dqn',
+  doubledqn: 'double-dqn',
+  double_dqn: 'double-dqn',
+  'q-learning': 'qlearning',
+  q: 'qlearning',
+  uniform: 'random',
+  pop: 'popularity',
+  popular: 'popularity',
+  greedy: 'greedy:lightgcn',
+  myopic: 'oracle',
+};
+
+/** The names `--agent` accepts, for messages. */
+export function agentNames(): string[] {
+  return AGENTS.map((a) => (a.name === 'greedy' ? 'greedy:<model>' : a.name));
+}
+
+/** The family of a canonical name ('greedy:lightgcn' → 'greedy'). */
+export function agentFamily(name: string): AgentInfo {
+  const fam = name.startsWith('greedy:') ? 'greedy' : name;
+  const info = AGENTS.find((a) => a.name === fam);
+  if (!info) throw new GnnrlError('input', `agent: unknown agent '${name}'; valid agents: ${agentNames().join(', ')}`, { arg: 'agent' });
+  return info;
+}
+
+/**
+ * Canonical name of one agent (case-insensitive, aliases accepted). `greedy:<model>` takes
+ * any registry model name or alias ('greedy:light-gcn' → 'greedy:lightgcn').
+ */
+export function resolveAgentName(raw: string, arg = 'agent'): string {
+  const key = String(raw).trim().toLowerCase();
+  const aliased = ALIASES[key] ?? key;
+  if (aliased.startsWith('greedy:')) {
+    const model = aliased.slice('greedy:'.length);
+    try {
+      return `greedy:${resolveModelName(model, arg)}`;
+    } catch {
+      throw new GnnrlError('input', `${arg}: unknown model '${model}' in '${raw}'; greedy:<model> takes one of ${modelNames().join(', ')}`, { arg });
+    }
+  }
+  const info = AGENTS.find((a) => a.name === aliased && a.name !== 'greedy');
+  if (!info) {
+    throw new GnnrlError('input', `${arg}: unknown agent '${raw}'; valid agents: ${agentNames().join(', ')} (aliases: ${Object.keys(ALIASES).join(', ')})`, { arg });
+  }
+  return info.name;
+}
+
+/**
+ * A comma list or array of agent names → distinct canonical names, in the order given.
+ * Agents that cannot run yet (qlearning, sarsa) are refused with their reason.
+ */
+export function parseAgentList(names: string | readonly string[], arg = 'agent'): string[] {
+  const list = typeof names === 'string' ? names.split(',') : [...names];
+  const out: string[] = [];
+  for (const raw of list) {
+    if (!raw.trim()) throw new GnnrlError('input', `${arg}: empty agent name in the list`, { arg });
+    const name = resolveAgentName(raw, arg);
+    const info = agentFamily(name);
+    if (info.unavailable) throw new GnnrlError('input', `${arg}: ${name}: ${info.unavailable}; choose from ${AGENTS.filter((a) => !a.unavailable).map((a) => (a.name === 'greedy' ? 'greedy:<model>' : a.name)).join(', ')}`, { arg });
+    if (!out.includes(name)) out.push(name);
+  }
+  if (out.length === 0) throw new GnnrlError('input', `${arg}: expected at least one agent`, { arg });
+  return out;
+}
+
+// ------------------------------------------------------------------ agent options
+
+type Check = (v: unknown) => string | null;
+const num = (ok: (x: number) => boolean, want: string): Check => (v) => (typeof v === 'number' && Number.isFinite(v) && ok(v) ? null : want);
+const int = (min: number): Check => num((x) => Number.isInteger(x) && x >= min, `an integer >= ${min}`);
+const bool: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
+const schedule: Check = (v) => {
+  try {
+    parseSchedule(v, 'epsilon');
+    return null;
+  } catch (err) {
+    return `a number or a schedule spec ({"kind":"linear","start":1,"end":0.05,"steps":1000}): ${(err as Error).message}`;
+  }
+};
+
+/** Options of the DQN agents (DqnOptions, minus `double`, which the name sets), plus the run loop's and the state's. */
+const DQN_OPTIONS: Record<string, Check> = {
+  gamma: num((x) => x >= 0 && x <= 1, 'a number in [0, 1]'),
+  lr: num((x) => x >= 0, 'a number >= 0'),
+  hidden: (v) => (Array.isArray(v) && v.length > 0 && v.every((h) => Number.isInteger(h) && h >= 1) ? null : 'a non-empty array of positive integers'),
+  batchSize: int(1),
+  capacity: int(1),
+  learningStarts: int(0),
+  targetUpdate: int(1),
+  tau: num((x) => x > 0 && x <= 1, 'a number in (0, 1]'),
+  epsilon: schedule,
+  nStep: int(1),
+  prioritized: bool,
+  alpha: num((x) => x >= 0, 'a number >= 0'),
+  beta0: num((x) => x >= 0 && x <= 1, 'a number in [0, 1]'),
+  betaSteps: int(1),
+  huberDelta: num((x) => x > 0, 'a number > 0'),
+  clipNorm: num((x) => x > 0, 'a number > 0'),
+  seed: int(0),
+  /** Updates per environment step (the run loop's). */
+  updatesPerStep: int(0),
+  /** Train the state encoder's GNN tables with the TD loss. */
+  fineTune: bool,
+};
+
+const OPTIONS_BY_FAMILY: Record<string, Record<string, Check>> = {
+  dqn: DQN_OPTIONS,
+  'double-dqn': DQN_OPTIONS,
+  random: { seed: int(0) },
+  popularity: {},
+  greedy: {},
+  oracle: {},
+};
+
+/**
+ * Checks one agent's options: every key known, every value in range. Throws an `input`
+ * error with `details.arg = arg` naming `<agent>.<key>`.
+ */
+export function checkAgentOptions(agent: string, opts: unknown, arg = 'agent-options'): Record<string, unknown> {
+  const fam = agentFamily(agent).name;
+  if (!opts || typeof opts !== 'object' || Array.isArray(opts)) throw new GnnrlError('input', `${arg}: ${agent}: expected an object of options, got ${JSON.stringify(opts)}`, { arg });
+  const known = OPTIONS_BY_FAMILY[fam] ?? {};
+  for (const [key, value] of Object.entries(opts as Record<string, unknown>)) {
+    const check = known[key];
+    if (!check) {
+      const list = Object.keys(known);
+      throw new GnnrlError('input', `${arg}: unknown option '${key}' for ${agent}; ${list.length ? `known: ${list.join(', ')}` : `${agent} takes no options`}`, { arg, field: `${agent}.${key}` });
+    }
+    const want = check(value);
+    if (want !== null) throw new GnnrlError('input', `${arg}: ${agent}.${key}: expected ${want}, got ${JSON.stringify(value)}`, { arg, field: `${agent}.${key}` });
+  }
+  return opts as Record<string, unknown>;
+}
+
+// ------------------------------------------------------------------ creating agents
+
+/** What `createAgent` needs; one per run, shared by its agents. */
+export interface AgentContext {
+  engine: Engine;
+  /** The environment the agent will act in (the oracle binds to it). */
+  env: Environment;
+  /** The environment's log (popularity, and what GNN models are trained on). */
+  log: Interactions;
+  /** A fitted registry model by canonical name, trained or loaded once and cached by the caller. */
+  model(name: string): Promise<RecommenderModel>;
+  /** GNN of the state encoder: an encoder model name, or 'random' (seeded random tables). */
+  state: string;
+  /** Per-agent options (already checked by `checkAgentOptions`). */
+  options?: Record<string, unknown>;
+  seed: number;
+  /** Training steps planned (the default ε schedule decays over 60% of them). */
+  steps?: number;
+}
+
+/** A built agent and how the run loop should drive it. */
+export interface CreatedAgent {
+  agent: Agent;
+  /** `updatesPerStep` for trainAgent (learning agents). */
+  updatesPerStep: number;
+}
+
+/**
+ * The defaults `gnnrl rl` gives DQN (tuned for the simulator's episodes of ≤ 30 steps and
+ * runs of a few thousand steps); DqnAgent's own library defaults are for longer runs.
+ */
+export function dqnDefaults(steps: number): DqnOptions & { updatesPerStep: number } {
+  return {
+    lr: 1e-3,
+    hidden: [64],
+    batchSize: 128,
+    learningStarts: 500,
+    targetUpdate: 100,
+    epsilon: { kind: 'linear', start: 1, end: 0.05, steps: Math.max(1, Math.floor(0.6 * steps)) },
+    updatesPerStep: 2,
+  };
+}
+
+/** Dimension of the random state tables (`--state random`). */
+const RANDOM_STATE_DIM = 32;
+
+/** Builds agent `name` (canonical, from `parseAgentList`) for `ctx.env`. */
+export async function createAgent(name: string, ctx: AgentContext): Promise<CreatedAgent> {
+  const info = agentFamily(name);
+  if (info.unavailable) throw new GnnrlError('input', `agent: ${name}: ${info.unavailable}`, { arg: 'agent' });
+  const opts = checkAgentOptions(name, ctx.options ?? {});
+  const env = ctx.env;
+  const k = env.slateSize;
+  switch (info.name) {
+    case 'random':
+      return { agent: new RandomPolicy(env.nItems, k, (opts.seed as number | undefined) ?? ctx.seed), updatesPerStep: 0 };
+    case 'popularity':
+      return { agent: new PopularityPolicy(ctx.log, k), updatesPerStep: 0 };
+    case 'oracle':
+      if (!isTruthful(env)) throw new GnnrlError('input', `agent: oracle: environment ${env.name} does not know the truth (only simulators have an oracle)`, { arg: 'agent' });
+      return { agent: new OraclePolicy(env), updatesPerStep: 0 };
+    case 'greedy': {
+      const model = await ctx.model(name.slice('greedy:'.length));
+      checkModelFits(model, env, name);
+      return { agent: new GreedyModelPolicy(model, k), updatesPerStep: 0 };
+    }
+    case 'dqn':
+    case 'double-dqn': {
+      const { updatesPerStep, fineTune, ...given } = opts as DqnOptions & { updatesPerStep?: number; fineTune?: boolean };
+      const { updatesPerStep: defaultUps, ...defaults } = dqnDefaults(ctx.steps ?? 2000);
+      const tables = ctx.state === 'random' ? randomTables(env.nUsers, env.nItems, RANDOM_STATE_DIM, ctx.seed) : await tablesFromModel(ctx.engine, await stateModel(ctx, env));
+      const encoder = new WindowStateEncoder(ctx.engine, tables, env.historyLen, { fineTune: fineTune === true });
+      try {
+        const agent = await DqnAgent.create({ engine: ctx.engine, encoder, slots: env.batch, slateSize: k }, { ...defaults, seed: ctx.seed, ...given, double: info.name === 'double-dqn' });
+        return { agent: withEncoder(agent, encoder), updatesPerStep: updatesPerStep ?? defaultUps };
+      } catch (err) {
+        encoder.dispose();
+        if (err instanceof GnnrlError && err.code === 'input') throw new GnnrlError('input', `agent-options: ${name}.${err.details.arg ?? '?'}: ${err.message}`, { arg: 'agent-options', field: `${name}.${err.details.arg ?? ''}`, cause: err });
+        throw err;
+      }
+    }
+    default:
+      throw new GnnrlError('input', `agent: ${name} has no builder`, { arg: 'agent' });
+  }
+}
+
+async function stateModel(ctx: AgentContext, env: Environment): Promise<RecommenderModel> {
+  const entry = getModel(ctx.state);
+  if (entry.kind !== 'encoder') throw new GnnrlError('input', `state: '${ctx.state}' is not a graph encoder; use one of lightgcn, gcn, sage, gat, or random`, { arg: 'state' });
+  const model = await ctx.model(entry.name);
+  checkModelFits(model, env, `state ${entry.name}`);
+  return model;
+}
+
+/** A model's users and items must be the environment's. */
+export function checkModelFits(model: RecommenderModel, env: Environment, what: string): void {
+  if (model.nItems !== env.nItems || model.nUsers !== env.nUsers) {
+    throw new GnnrlError('input', `${what}: the model has ${model.nUsers} users × ${model.nItems} items, the environment ${env.name} ${env.nUsers} × ${env.nItems}`, { arg: 'model' });
+  }
+}
+
+/** DqnAgent does not own its (frozen) encoder: dispose it with the agent. */
+function withEncoder(agent: DqnAgent, encoder: WindowStateEncoder): DqnAgent {
+  const dispose = agent.dispose.bind(agent);
+  agent.dispose = () => {
+    dispose();
+    encoder.dispose();
+  };
+  return agent;
+}
