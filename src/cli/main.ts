@@ -7,6 +7,7 @@ const HELP = `usage: gnnrl <command> [options]
 commands:
   doctor [--json]   what this machine offers: backend, adapter, limits, native addon
   train [options]   train and evaluate models, write checkpoints, metrics and curves (train --help)
+  rl [options]      train and evaluate RL agents in the user simulator, with fixed baselines (rl --help)
   help              this text
 
 environment:
@@ -26,6 +27,8 @@ async function main(argv: string[]): Promise<number> {
     case 'train':
       // Loaded on demand: `doctor` and `help` need none of the training stack.
       return (await import('./train.js')).trainCommand(rest);
+    case 'rl':
+      return (await import('./rl.js')).rlCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -34,3 +34,4 @@ export { WindowStateEncoder, tablesFromModel, randomTables, type StateTables, ty
 export { DqnAgent, type DqnOptions, type DqnContext } from './agents/dqn.js';
 export { trainAgent, type TrainOptions, type TrainProgress, type TrainResult } from './train-loop.js';
 export { evaluateAgent, summarize, differenceCI, type EvaluateOptions as AgentEvaluateOptions, type EpisodeRecord, type AgentMetrics, type Evaluation } from './evaluate.js';
+export { AGENTS, agentNames, agentFamily, resolveAgentName, parseAgentList, checkAgentOptions, createAgent, checkModelFits, dqnDefaults, type AgentInfo, type AgentContext, type CreatedAgent } from './registry.js';

@@ -238,6 +238,9 @@ export function dqnDefaults(steps: number): DqnOptions & { updatesPerStep: numbe
     batchSize: 128,
     learningStarts: 500,
     targetUpdate: 100,
+    // 3-step returns: on the simulator's defaults 1-step DQN barely beats greedy LightGCN
+    // in 1,200 steps, 3-step DQN clearly (and the myopic oracle too).
+    nStep: 3,
     epsilon: { kind: 'linear', start: 1, end: 0.05, steps: Math.max(1, Math.floor(0.6 * steps)) },
     updatesPerStep: 2,
   };

@@ -1,0 +1,329 @@
+/**
+ * The configuration of `gnnrl rl`: every option declared once (flag, config-file key,
+ * default, validation), as for `gnnrl train`. Precedence: defaults, the `--config` file,
+ * then flags. The resolved config is plain JSON, written to `<out>/config.json`; feeding it
+ * back with `--config` repeats the run (the same metrics on the same backend).
+ *
+ * Everything that can be checked without running is checked here (agent names and
+ * options, environment spec and options, model options, checkpoint paths), so a bad
+ * option exits 2 before the output folder is created.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { UsageError, formatHelp, parseBool, parseChoice, parseFlags, parseInt32, parseList, parseString, unknownName, type OptionSpec } from './args.js';
+import { GnnrlError } from '../errors.js';
+import { WORLD_PRESETS, type WorldPreset } from '../data/synthetic.js';
+import { getModel, parseModelList } from '../models/registry.js';
+import { simulatorConfig, type SimulatorOptions } from '../rl/env/simulator.js';
+import { AGENTS, checkAgentOptions, parseAgentList, resolveAgentName } from '../rl/registry.js';
+
+/** Per-model options of the GNN / greedy models the run fits (or loads). */
+export interface RlModelOptions {
+  /** Load this checkpoint (written by `gnnrl train`) instead of training on the log. */
+  checkpoint?: string;
+  epochs?: number;
+  dim?: number;
+}
+
+/** The fully resolved configuration of an rl run (all JSON). */
+export interface RlConfig {
+  /** 'sim:tiny', 'sim:small', … */
+  env: string;
+  /** Canonical agent names, in the order run. */
+  agent: string[];
+  /** GNN of the DQN state: an encoder model name, or 'random'. */
+  state: string;
+  /** Training steps per learning agent (each steps every episode slot once). */
+  steps: number;
+  /** Evaluation episodes per agent (rounded up to a multiple of the env's batch). */
+  episodes: number;
+  /** Evaluated points on each learning agent's curve (besides the final one). */
+  curvePoints: number;
+  /** Episodes per curve point (0 = --episodes). */
+  curveEpisodes: number;
+  seed: number;
+  /** Simulator options (slateSize, horizon, fatigue, drift, leave, …). */
+  envOptions: SimulatorOptions;
+  /** Per-agent options by canonical agent name. */
+  agentOptions: Record<string, Record<string, unknown>>;
+  /** Per-model options of the fitted models (state GNN and greedy:<model>). */
+  modelOptions: Record<string, RlModelOptions>;
+  backend: 'auto' | 'webgpu' | 'cpu';
+  out: string;
+  quiet: boolean;
+  json: boolean;
+}
+
+/** The demo: `npx gnnrl rl` (tiny world, so it finishes in well under 3 minutes on 2 CPU cores). */
+const DEFAULTS: RlConfig = {
+  env: 'sim:tiny',
+  agent: ['dqn', 'double-dqn', 'random', 'popularity', 'greedy:lightgcn', 'oracle'],
+  state: 'lightgcn',
+  steps: 1200,
+  episodes: 512,
+  curvePoints: 4,
+  curveEpisodes: 128,
+  seed: 42,
+  envOptions: {},
+  agentOptions: {},
+  modelOptions: {},
+  backend: 'auto',
+  out: 'run',
+  quiet: false,
+  json: false,
+};
+
+export function defaultRlConfig(): RlConfig {
+  return structuredClone(DEFAULTS);
+}
+
+/** Parsed `--env`. */
+export interface EnvSpec {
+  kind: 'sim';
+  preset: WorldPreset;
+}
+
+const PRESETS = Object.keys(WORLD_PRESETS) as WorldPreset[];
+
+/** `sim[:tiny|small|medium|large]`; `fitted:` and `replay:` are named as not built yet. */
+export function parseEnvSpec(raw: unknown, where = '--env'): EnvSpec {
+  const s = parseString(raw, where, 'an environment spec such as sim:small');
+  const [kind, ...rest] = s.split(':');
+  const arg = rest.join(':');
+  switch (kind.toLowerCase()) {
+    case 'sim':
+    case 'simulator': {
+      const preset = (arg || 'small').toLowerCase();
+      if (!(PRESETS as string[]).includes(preset)) throw new UsageError(`${where}: unknown simulator world '${arg}' in '${s}'; expected sim:${PRESETS.join(' | sim:')}`, where);
+      return { kind: 'sim', preset: preset as WorldPreset };
+    }
+    case 'fitted':
+      throw new UsageError(`${where}: ${s}: the fitted simulator (fitted:<data spec>) is not built yet; use sim:tiny or sim:small`, where);
+    case 'replay':
+      throw new UsageError(`${where}: ${s}: log replay (replay:<data spec>) is not built yet; use sim:tiny or sim:small`, where);
+    default:
+      throw new UsageError(`${where}: unknown environment '${s}'; expected sim:${PRESETS.join(' | sim:')} (fitted:<data> and replay:<data> are not built yet)`, where);
+  }
+}
+
+export function formatEnvSpec(e: EnvSpec): string {
+  return `${e.kind}:${e.preset}`;
+}
+
+/** A JSON object from a flag (a string) or a config file (any value). */
+function jsonObject(raw: unknown, where: string, example: string): Record<string, unknown> {
+  let v = raw;
+  if (typeof raw === 'string') {
+    try {
+      v = JSON.parse(raw);
+    } catch (err) {
+      throw new UsageError(`${where}: expected a JSON object like ${example}, got invalid JSON (${(err as Error).message})`, where);
+    }
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`${where}: expected a JSON object like ${example}, got ${JSON.stringify(raw)}`, where);
+  return v as Record<string, unknown>;
+}
+
+/** Re-raises a library `input` error as a usage error naming `where`. */
+function asUsage<T>(where: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof GnnrlError && !(err instanceof UsageError)) {
+      const msg = err.message.replace(/^(--)?[\w-]+: /, '');
+      throw new UsageError(`${where}: ${msg}`, where);
+    }
+    throw err;
+  }
+}
+
+function parseEnvOptions(raw: unknown, where: string): SimulatorOptions {
+  const v = jsonObject(raw, where, '{"slateSize":3,"horizon":20}');
+  // simulatorConfig refuses unknown names and out-of-range values, naming the option.
+  asUsage(where, () => simulatorConfig(v as SimulatorOptions, 'env-options'));
+  return v as SimulatorOptions;
+}
+
+function parseAgentOptions(raw: unknown, where: string): Record<string, Record<string, unknown>> {
+  const v = jsonObject(raw, where, '{"dqn":{"lr":0.001,"gamma":0.9}}');
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [name, opts] of Object.entries(v)) {
+    const canonical = asUsage(where, () => resolveAgentName(name, where));
+    asUsage(where, () => checkAgentOptions(canonical, opts, where));
+    out[canonical] = { ...out[canonical], ...(opts as Record<string, unknown>) };
+  }
+  return out;
+}
+
+function parseRlModelOptions(raw: unknown, where: string): Record<string, RlModelOptions> {
+  const v = jsonObject(raw, where, '{"lightgcn":{"epochs":20,"dim":32}}');
+  const out: Record<string, RlModelOptions> = {};
+  for (const [name, opts] of Object.entries(v)) {
+    const canonical = asUsage(where, () => parseModelList([name], where))[0];
+    if (!opts || typeof opts !== 'object' || Array.isArray(opts)) throw new UsageError(`${where}: ${name}: expected an object of options, got ${JSON.stringify(opts)}`, where);
+    const o: RlModelOptions = {};
+    for (const [key, value] of Object.entries(opts as Record<string, unknown>)) {
+      const at = `${where}: ${canonical}.${key}`;
+      if (key === 'checkpoint') o.checkpoint = parseString(value, at, 'a checkpoint file path');
+      else if (key === 'epochs') o.epochs = parseInt32(value, at, 1);
+      else if (key === 'dim') o.dim = parseInt32(value, at, 1, 4096);
+      else throw new UsageError(`${where}: unknown option '${key}' for ${canonical}; known: checkpoint, epochs, dim`, where);
+    }
+    out[canonical] = { ...out[canonical], ...o };
+  }
+  return out;
+}
+
+type Spec = OptionSpec & { key: keyof RlConfig | 'config' | 'help' };
+
+/** Every option of `gnnrl rl`, in help order. */
+export const RL_OPTIONS: Spec[] = [
+  {
+    flag: 'env', key: 'env', value: 'SPEC', defaultText: DEFAULTS.env,
+    help: 'environment: sim:tiny | sim:small | sim:medium | sim:large (the user simulator on that synthetic world); fitted:<data> and replay:<data> are not built yet',
+    parse: (raw, where) => formatEnvSpec(parseEnvSpec(raw, where)),
+  },
+  {
+    flag: 'agent', key: 'agent', value: 'LIST', defaultText: DEFAULTS.agent.join(','),
+    help: `agents, comma-separated: ${AGENTS.filter((a) => !a.unavailable).map((a) => (a.name === 'greedy' ? 'greedy:<model>' : a.name)).join(', ')}`,
+    parse: (raw, where) => asUsage(where, () => parseAgentList(parseList(raw, where), where)),
+  },
+  {
+    flag: 'state', key: 'state', value: 'GNN', defaultText: DEFAULTS.state,
+    help: "GNN whose user and item vectors form DQN's state: lightgcn | gcn | sage | gat (trained on the env's log, or --model-options checkpoint), or random (no GNN)",
+    parse: (raw, where) => {
+      const s = parseString(raw, where).toLowerCase();
+      if (s === 'random') return s;
+      const name = asUsage(where, () => parseModelList([s], where))[0];
+      if (getModel(name).kind !== 'encoder') throw new UsageError(`${where}: '${s}' is not a graph encoder; expected lightgcn, gcn, sage, gat or random`, where);
+      return name;
+    },
+  },
+  {
+    flag: 'steps', key: 'steps', value: 'N', defaultText: String(DEFAULTS.steps),
+    help: 'training steps per learning agent (each steps every episode slot of the env once)',
+    parse: (raw, where) => parseInt32(raw, where, 0),
+  },
+  {
+    flag: 'episodes', key: 'episodes', value: 'N', defaultText: String(DEFAULTS.episodes),
+    help: 'evaluation episodes per agent (greedy, no exploration; rounded up to a multiple of the env batch)',
+    parse: (raw, where) => parseInt32(raw, where, 1),
+  },
+  {
+    flag: 'curve-points', key: 'curvePoints', value: 'N', defaultText: String(DEFAULTS.curvePoints),
+    help: "evaluations during training for rewards.svg (at step 0 and every steps/N), besides the final one; 0 = final only",
+    parse: (raw, where) => parseInt32(raw, where, 0, 1000),
+  },
+  {
+    flag: 'curve-episodes', key: 'curveEpisodes', value: 'N', defaultText: String(DEFAULTS.curveEpisodes),
+    help: 'episodes per curve evaluation; 0 = --episodes',
+    parse: (raw, where) => parseInt32(raw, where, 0),
+  },
+  {
+    flag: 'seed', key: 'seed', value: 'N', defaultText: String(DEFAULTS.seed),
+    help: 'seed of the world, the models, the agents, the training and the evaluation episodes',
+    parse: (raw, where) => parseInt32(raw, where, 0, 2 ** 30),
+  },
+  {
+    flag: 'env-options', key: 'envOptions', value: 'JSON', defaultText: '',
+    help: 'simulator options, e.g. \'{"slateSize":3,"horizon":20,"fatigue":0.6,"drift":0.05,"leave":0.05}\'',
+    parse: (raw, where) => parseEnvOptions(raw, where),
+  },
+  {
+    flag: 'agent-options', key: 'agentOptions', value: 'JSON', defaultText: '',
+    help: 'per-agent options, e.g. \'{"dqn":{"lr":0.001,"gamma":0.9,"nStep":3,"prioritized":true}}\'',
+    parse: (raw, where) => parseAgentOptions(raw, where),
+  },
+  {
+    flag: 'model-options', key: 'modelOptions', value: 'JSON', defaultText: '',
+    help: 'options of the fitted models (state GNN, greedy:<model>): \'{"lightgcn":{"epochs":20,"dim":32}}\' or \'{"lightgcn":{"checkpoint":"run/lightgcn/best.ckpt"}}\'',
+    parse: (raw, where) => parseRlModelOptions(raw, where),
+  },
+  {
+    flag: 'backend', key: 'backend', value: 'NAME', defaultText: DEFAULTS.backend,
+    help: 'auto | webgpu | cpu (GNNRL_BACKEND overrides)',
+    parse: (raw, where) => parseChoice(raw, where, ['auto', 'webgpu', 'cpu'] as const),
+  },
+  {
+    flag: 'out', key: 'out', value: 'DIR', defaultText: `${DEFAULTS.out}/`,
+    help: 'output folder (created): config, manifest, metrics, episodes.csv, rewards.svg, <agent>/agent.ckpt',
+    parse: (raw, where) => parseString(raw, where, 'a folder path'),
+  },
+  {
+    flag: 'config', key: 'config', value: 'FILE', defaultText: '', flagOnly: true,
+    help: 'JSON file with any of these options as keys (camelCase: envOptions, agentOptions); flags override it',
+    parse: (raw, where) => parseString(raw, where, 'a file path'),
+  },
+  { flag: 'quiet', key: 'quiet', boolean: true, defaultText: 'off', help: 'no progress output on stderr', parse: parseBool },
+  { flag: 'json', key: 'json', boolean: true, defaultText: 'off', help: 'print the final metrics as JSON instead of the table', parse: parseBool },
+  { flag: 'help', key: 'help', boolean: true, defaultText: '', flagOnly: true, help: 'this text', parse: parseBool },
+];
+
+const SPEC_BY_KEY = new Map(RL_OPTIONS.map((s) => [s.key as string, s]));
+
+/** Reads a JSON config file's options (unknown keys and bad values are usage errors naming the key and file). */
+export function readRlConfigFile(path: string, read: (p: string) => string = (p) => readFileSync(p, 'utf8')): Partial<RlConfig> {
+  let text: string;
+  try {
+    text = read(path);
+  } catch (err) {
+    throw new UsageError(`--config: cannot read ${path}: ${(err as Error).message}`, '--config');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--config: ${path} is not valid JSON: ${(err as Error).message}`, '--config');
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new UsageError(`--config: ${path}: expected a JSON object of options`, '--config');
+  const fileKeys = RL_OPTIONS.filter((s) => !s.flagOnly).map((s) => s.key as string);
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(json as Record<string, unknown>)) {
+    const spec = SPEC_BY_KEY.get(key);
+    if (!spec || spec.flagOnly) throw unknownName('key', key, fileKeys, ` in ${path}`);
+    out[key] = spec.parse(raw, `'${key}' in ${path}`);
+  }
+  return out as Partial<RlConfig>;
+}
+
+export type ParsedRlArgs = { help: true } | { help: false; config: RlConfig; configFile: string | null };
+
+/** Resolves argv (after `rl`) into a config: defaults, the `--config` file, then flags. Throws `UsageError` naming the flag or key. */
+export function parseRlArgs(argv: readonly string[], read?: (p: string) => string): ParsedRlArgs {
+  const flags = parseFlags(argv, RL_OPTIONS);
+  if (flags.has('help') && parseBool(flags.get('help'), '--help')) return { help: true };
+  const config = defaultRlConfig() as unknown as Record<string, unknown>;
+  const configFile = flags.has('config') ? (RL_OPTIONS.find((s) => s.flag === 'config')!.parse(flags.get('config'), '--config') as string) : null;
+  if (configFile) Object.assign(config, readRlConfigFile(configFile, read));
+  for (const spec of RL_OPTIONS) {
+    if (spec.flagOnly || !flags.has(spec.flag)) continue;
+    config[spec.key] = spec.parse(flags.get(spec.flag), `--${spec.flag}`);
+  }
+  const c = config as unknown as RlConfig;
+  crossCheck(c);
+  return { help: false, config: c, configFile };
+}
+
+/** Checks between options (each was valid on its own). */
+function crossCheck(c: RlConfig): void {
+  for (const name of Object.keys(c.agentOptions)) {
+    if (!c.agent.includes(name)) throw new UsageError(`--agent-options: options for '${name}', which is not among the agents run (${c.agent.join(', ')})`, '--agent-options');
+  }
+  for (const [name, o] of Object.entries(c.modelOptions)) {
+    if (o.checkpoint && !existsSync(o.checkpoint)) throw new UsageError(`--model-options: ${name}.checkpoint: file not found: ${o.checkpoint}`, '--model-options');
+  }
+  const env = asUsage('--env-options', () => simulatorConfig(c.envOptions, 'env-options'));
+  const preset = WORLD_PRESETS[parseEnvSpec(c.env).preset];
+  if (env.slateSize > preset.nItems - env.historyLen) {
+    throw new UsageError(`--env-options: slateSize ${env.slateSize} leaves too few items outside a ${env.historyLen}-item history window in ${c.env} (${preset.nItems} items)`, '--env-options');
+  }
+}
+
+/** `gnnrl rl --help`. */
+export function rlHelp(): string {
+  const agents = AGENTS.map((a) => `  ${(a.name === 'greedy' ? 'greedy:<model>' : a.name).padEnd(16)}${a.summary}${a.unavailable ? ' (not available yet)' : ''}`).join('\n');
+  return formatHelp(
+    'usage: gnnrl rl [options]\n\nTrains each learning agent in the environment, evaluates every agent (learned and fixed)\nover the same evaluation episodes, and writes metrics, episodes, reward curves and\ncheckpoints to the output folder. With no options: the demo on sim:tiny.',
+    RL_OPTIONS,
+    `agents:\n${agents}\n\nexit codes: 0 done, 1 failed while running, 2 bad options, 130 interrupted (Ctrl-C or SIGTERM; what exists is still written)\n`,
+  );
+}

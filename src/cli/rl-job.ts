@@ -1,0 +1,304 @@
+/**
+ * The rl job as a library function: world → environment → (fitted GNN) → for every agent:
+ * build, train (learning agents, with evaluated checkpoints for the curve), evaluate,
+ * checkpoint → write. `gnnrl rl` only parses arguments and prints; tests call `runRlJob`.
+ *
+ * Seeds, all from `config.seed` (s): the synthetic world s, the GNN models s, every agent s
+ * (DQN forks its own streams for initialisation, exploration and replay), the training
+ * episodes s + 1, the evaluation episodes s + 2 (the same for every agent and every curve
+ * point). Training and evaluation run in separate simulator instances, so evaluating a
+ * checkpoint never shifts the training episodes: the same config and seed give the same
+ * metrics.json on the same backend, apart from the timing fields (TIMING_FIELDS).
+ *
+ * Files are rewritten atomically after every agent, so an interrupted or failed run still
+ * leaves a consistent folder for the agents that finished. Bad options are refused before
+ * the folder is created.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { Engine } from '../engine.js';
+import { GnnrlError } from '../errors.js';
+import { writeFileAtomic } from '../data/io/atomic.js';
+import { syntheticWorld, type SyntheticWorld } from '../data/synthetic.js';
+import { loadCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
+import { getModel, restoreModel, trainingGraph } from '../models/registry.js';
+import type { RecommenderModel } from '../models/types.js';
+import { Simulator, simulatorConfig } from '../rl/env/simulator.js';
+import { differenceCI, evaluateAgent } from '../rl/evaluate.js';
+import { trainAgent } from '../rl/train-loop.js';
+import { agentFamily, checkModelFits, createAgent } from '../rl/registry.js';
+import type { Agent } from '../rl/types.js';
+import { UsageError } from './args.js';
+import { parseEnvSpec, type RlConfig } from './rl-config.js';
+import { RlProgress, episodesCsv, rewardsSvg, rlMetricsJson, type AgentResult, type Comparison } from './rl-output.js';
+import type { ProgressStream } from './progress.js';
+import { formatDuration } from './table.js';
+
+export type { AgentResult, Comparison } from './rl-output.js';
+
+export interface RlIO {
+  stderr?: ProgressStream;
+  /** Stops training at the next step; what exists is still written. */
+  signal?: AbortSignal;
+  /** Use this engine instead of creating one (it is not disposed). */
+  engine?: Engine;
+  argv?: readonly string[];
+}
+
+export interface RlResult {
+  outDir: string;
+  config: RlConfig;
+  manifest: Record<string, unknown>;
+  agents: AgentResult[];
+  comparisons: Comparison[];
+  interrupted: boolean;
+  failed: boolean;
+}
+
+/** Default training of the GNN models the run fits on the log. */
+const GNN_DEFAULTS = { dim: 32, epochs: 20 };
+
+async function packageVersion(): Promise<string> {
+  try {
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** A folder name for an agent ('greedy:lightgcn' → 'greedy-lightgcn'). */
+export function agentDir(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, '-');
+}
+
+export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResult> {
+  const started = new Date();
+  const progress = new RlProgress(io.stderr ?? process.stderr, { quiet: config.quiet });
+  const spec = parseEnvSpec(config.env);
+  const simCfg = simulatorConfig(config.envOptions, 'env-options');
+  const world: SyntheticWorld = syntheticWorld({ preset: spec.preset, seed: config.seed });
+  const makeEnv = () => new Simulator(world, config.envOptions, config.env);
+  const log = world.interactions;
+  const trainSeed = config.seed + 1;
+  const evalSeed = config.seed + 2;
+
+  let engine: Engine | undefined = io.engine;
+  const ownEngine = !engine;
+  const models = new Map<string, Promise<RecommenderModel>>();
+  const fitted: { name: string; source: string; seconds: number; checkpoint?: string }[] = [];
+  const results: AgentResult[] = [];
+  let comparisons: Comparison[] = [];
+  let interrupted = false;
+  let outDir = '';
+  const manifest: Record<string, unknown> = {};
+  let writeAll = async (_final: boolean): Promise<void> => undefined;
+  try {
+    engine ??= await Engine.create({ backend: config.backend, quiet: true });
+    const eng = engine;
+
+    // Checkpoints given for models are loaded and checked before anything is written.
+    for (const [name, o] of Object.entries(config.modelOptions)) {
+      if (!o.checkpoint) continue;
+      let model: RecommenderModel;
+      try {
+        model = await restoreModel(await loadCheckpoint(o.checkpoint), eng);
+      } catch (err) {
+        throw new UsageError(`--model-options: ${name}.checkpoint: ${o.checkpoint}: ${(err as Error).message}`, '--model-options');
+      }
+      if (model.kind !== name) throw new UsageError(`--model-options: ${name}.checkpoint: ${o.checkpoint} holds a '${model.kind}' model, not ${name}`, '--model-options');
+      try {
+        checkModelFits(model, makeEnv(), `checkpoint ${o.checkpoint}`);
+      } catch (err) {
+        model.dispose();
+        throw new UsageError(`--model-options: ${name}.checkpoint: ${(err as Error).message}`, '--model-options');
+      }
+      models.set(name, Promise.resolve(model));
+      fitted.push({ name, source: o.checkpoint, seconds: 0 });
+    }
+
+    outDir = resolve(config.out);
+    await mkdir(outDir, { recursive: true });
+    const write = (name: string, text: string) => writeFileAtomic(join(outDir, name), text);
+    await write('config.json', JSON.stringify(config, null, 2) + '\n');
+    const version = await packageVersion();
+    Object.assign(manifest, {
+      gnnrl: version,
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      ...(io.argv ? { command: ['gnnrl', 'rl', ...io.argv] } : {}),
+      config,
+      seed: config.seed,
+      seeds: { world: config.seed, models: config.seed, agents: config.seed, training: trainSeed, evaluation: evalSeed },
+      env: { spec: config.env, users: world.nUsers, items: world.nItems, logEvents: log.user.length, options: simCfg },
+      backend: { name: eng.backend, reason: eng.reason, adapter: eng.adapter },
+      started: started.toISOString(),
+    });
+    writeAll = async (final: boolean) => {
+      const finished = new Date();
+      manifest.finished = final ? finished.toISOString() : null;
+      manifest.seconds = (finished.getTime() - started.getTime()) / 1000;
+      manifest.models = fitted;
+      manifest.agents = results.map((a) => ({ name: a.name, status: a.status, ...(a.checkpoint ? { checkpoint: a.checkpoint } : {}) }));
+      await write('manifest.json', JSON.stringify(manifest, null, 2) + '\n');
+      await write('metrics.json', rlMetricsJson({ env: config.env, seed: config.seed, steps: config.steps, episodes: config.episodes }, results, comparisons));
+      await write('episodes.csv', episodesCsv(results));
+      await write('rewards.svg', rewardsSvg(results, config.steps, `gnnrl rl: ${config.env}`));
+    };
+    progress.message(`${config.env}: ${world.nUsers} users × ${world.nItems} items, ${log.user.length} logged events; ${simCfg.batch} sessions at once, horizon ${simCfg.horizon}, slate ${simCfg.slateSize}`);
+    progress.message(`backend: ${eng.reason}`);
+
+    /** A registry model fitted on the env's log (or loaded above), once per run. */
+    const model = (name: string): Promise<RecommenderModel> => {
+      let p = models.get(name);
+      if (!p) {
+        p = (async () => {
+          const entry = getModel(name);
+          const o = { ...GNN_DEFAULTS, ...config.modelOptions[name] };
+          const t0 = performance.now();
+          const m = await entry.create({
+            engine: eng,
+            train: log,
+            graph: entry.kind === 'encoder' ? trainingGraph(log.user, log.item, log.nUsers, log.nItems) : undefined,
+            options: { dim: o.dim, seed: config.seed },
+          });
+          progress.message(`fitting ${m.name || entry.display} on the log${entry.iterative ? ` (${o.epochs} epochs)` : ''}`);
+          await m.fit(log, { ...(entry.iterative ? { epochs: o.epochs } : {}), signal: io.signal });
+          const seconds = (performance.now() - t0) / 1000;
+          const path = join(outDir, 'models', `${entry.name}.ckpt`);
+          const extras = entry.kind === 'encoder' ? { 'graph.user': log.user, 'graph.item': log.item } : undefined;
+          await saveCheckpoint(path, await m.state(), { model: entry.name, display: m.name, nUsers: log.nUsers, nItems: log.nItems, data: config.env, seed: config.seed, gnnrl: version, ids: { users: log.userIds.toJSON().ids, items: log.itemIds.toJSON().ids } }, { extras });
+          fitted.push({ name: entry.name, source: 'log', seconds, checkpoint: relative(outDir, path) });
+          progress.message(`  ${m.name || entry.display}: fit in ${formatDuration(seconds)}, checkpoint ${relative(outDir, path)}`);
+          return m;
+        })();
+        models.set(name, p);
+      }
+      return p;
+    };
+
+    const evalEnv = makeEnv();
+    const curveEpisodes = config.curveEpisodes > 0 ? config.curveEpisodes : config.episodes;
+    for (const name of config.agent) {
+      const info = agentFamily(name);
+      const result: AgentResult = { name, display: name.startsWith('greedy:') ? `Greedy ${getModel(name.slice(7)).display}` : info.display, learns: info.learns, status: 'ok', records: [], curve: [] };
+      results.push(result);
+      if (io.signal?.aborted) {
+        interrupted = true;
+        result.status = 'skipped';
+        result.note = 'not run: the run was interrupted';
+        continue;
+      }
+      let agent: Agent | undefined;
+      const runOne = async (): Promise<void> => {
+        const trainEnv = info.learns ? makeEnv() : evalEnv;
+        const created = await createAgent(name, { engine: eng, env: trainEnv, log, model, state: config.state, options: config.agentOptions[name], seed: config.seed, steps: config.steps });
+        agent = created.agent;
+        result.display = agent.name;
+        if (io.signal?.aborted) {
+          interrupted = true;
+          result.status = 'interrupted';
+          result.note = 'interrupted before training';
+          return;
+        }
+        if (agent.learns) {
+          const a = agent;
+          const every = config.curvePoints > 0 ? Math.max(1, Math.floor(config.steps / config.curvePoints)) : 0;
+          progress.start(agent.name, trainEnv.batch);
+          const tr = await trainAgent(trainEnv, agent, {
+            steps: config.steps,
+            seed: trainSeed,
+            updatesPerStep: created.updatesPerStep,
+            reportEvery: progress.isTTY ? 10 : Math.max(1, Math.ceil(config.steps / 10)),
+            onProgress: (p) => progress.report(p),
+            ...(every > 0
+              ? {
+                  checkpointEvery: every,
+                  onCheckpoint: async (step: number) => {
+                    if (step >= config.steps) return; // the final evaluation is the last point
+                    const e = await evaluateAgent(evalEnv, a, { episodes: curveEpisodes, seed: evalSeed, gamma: simCfg.gamma });
+                    result.curve.push({ step, meanReturn: e.metrics.meanReturn });
+                  },
+                }
+              : {}),
+            signal: io.signal,
+          });
+          progress.clear();
+          const eps = tr.lastUpdate?.exploration;
+          result.train = {
+            steps: tr.steps,
+            episodes: tr.episodes,
+            seconds: tr.seconds,
+            stepsPerSecond: (tr.steps * trainEnv.batch) / Math.max(tr.seconds, 1e-9),
+            meanTrainReturn: tr.episodeReturns.length ? tr.episodeReturns.reduce((s, x) => s + x, 0) / tr.episodeReturns.length : NaN,
+            lastLoss: tr.lastUpdate?.loss ?? null,
+            epsilon: eps ?? null,
+          };
+          result.checkpoint = await saveAgent(agent, name, outDir, config, tr.steps, version);
+          if (tr.aborted) {
+            interrupted = true;
+            result.status = 'interrupted';
+            result.note = `interrupted after ${tr.steps} of ${config.steps} steps; not evaluated`;
+            progress.message(`${agent.name}: interrupted after ${tr.steps} steps, checkpoint ${result.checkpoint}`);
+            return;
+          }
+        }
+        const e = await evaluateAgent(evalEnv, agent, { episodes: config.episodes, seed: evalSeed, gamma: simCfg.gamma });
+        const { agent: _k, name: _n, ...metrics } = e.metrics;
+        result.metrics = metrics;
+        result.records = e.records;
+        if (agent.learns) result.curve.push({ step: result.train?.steps ?? config.steps, meanReturn: metrics.meanReturn });
+        const trained = result.train ? `trained ${result.train.steps} steps in ${formatDuration(result.train.seconds)}, ` : '';
+        progress.message(`${agent.name}: ${trained}return ${metrics.meanReturn.toFixed(3)} [${metrics.ci95[0].toFixed(3)}, ${metrics.ci95[1].toFixed(3)}] over ${metrics.episodes} episodes, session length ${metrics.meanSessionLength.toFixed(2)}`);
+      };
+      try {
+        await runOne();
+      } catch (err) {
+        if (err instanceof UsageError) throw err;
+        result.status = 'failed';
+        result.error = err instanceof Error ? err.message : String(err);
+        progress.message(`${result.display}: failed: ${result.error}`);
+      } finally {
+        progress.clear();
+        agent?.dispose();
+      }
+      comparisons = compare(results);
+      await writeAll(false);
+    }
+  } catch (err) {
+    manifest.status = 'failed';
+    manifest.error = err instanceof Error ? err.message : String(err);
+    if (outDir) await writeAll(true).catch(() => undefined);
+    throw err;
+  } finally {
+    for (const p of models.values()) await p.then((m) => m.dispose(), () => undefined);
+    if (ownEngine && engine) await engine.dispose();
+  }
+  interrupted ||= io.signal?.aborted === true;
+  manifest.status = interrupted ? 'interrupted' : results.some((a) => a.status === 'failed') ? 'failed' : 'ok';
+  await writeAll(true);
+  return { outDir, config, manifest, agents: results, comparisons, interrupted, failed: results.some((a) => a.status === 'failed') };
+}
+
+/** Every evaluated learner against every evaluated fixed policy. */
+function compare(results: readonly AgentResult[]): Comparison[] {
+  const out: Comparison[] = [];
+  const ok = results.filter((a) => a.status === 'ok' && a.metrics && a.records.length > 0);
+  for (const a of ok.filter((r) => r.learns)) {
+    for (const b of ok.filter((r) => !r.learns)) {
+      const ra = a.records.map((r) => r.return);
+      const rb = b.records.map((r) => r.return);
+      out.push({ agent: a.name, baseline: b.name, difference: a.metrics!.meanReturn - b.metrics!.meanReturn, ci95: differenceCI(ra, rb, { seed: 1 }) });
+    }
+  }
+  return out;
+}
+
+/** Writes `<out>/<agent>/agent.ckpt` (the checkpoint container every model uses, written atomically). */
+async function saveAgent(agent: Agent, name: string, outDir: string, config: RlConfig, steps: number, version: string): Promise<string> {
+  const path = join(outDir, agentDir(name), 'agent.ckpt');
+  const state = await agent.state();
+  if (!state.kind) throw new GnnrlError('state', `${name}: state() has no kind`);
+  await saveCheckpoint(path, state, { agent: name, display: agent.name, env: config.env, envOptions: config.envOptions, state: config.state, steps, seed: config.seed, gnnrl: version });
+  return relative(outDir, path);
+}
