@@ -16,7 +16,7 @@ import { checkAgentOptions, parseAgentList } from '../../src/rl/registry.js';
 import { parseRlArgs, type RlConfig } from '../../src/cli/rl-config.js';
 import { runRlJob, type RlResult } from '../../src/cli/rl-job.js';
 import { rlCommand } from '../../src/cli/rl.js';
-import { EPISODES_CSV_HEADER, TIMING_FIELDS } from '../../src/cli/rl-output.js';
+import { EPISODES_CSV_HEADER, RlProgress, TIMING_FIELDS } from '../../src/cli/rl-output.js';
 import { all, expectFiniteCoordinates, parseXml } from './train-helpers.js';
 
 function configOf(argv: string[]): RlConfig {
@@ -172,6 +172,16 @@ describe('runRlJob on sim:tiny (CPU)', () => {
     expect(stderr.text()).not.toMatch(/\r/);
     expect(stderr.text()).toMatch(/^DQN \(lightgcn state\) {2}step {2}15\/150 {2}\S+ steps\/s {2}ε \d\.\d{3} {2}return /m);
   }, 60_000);
+});
+
+test('on a terminal the progress line is redrawn in place with a bar, steps/s, ε, return and ETA', () => {
+  const out = sink();
+  const p = new RlProgress({ ...out, isTTY: true, columns: 200 }, { redrawMs: 0 });
+  p.start('DQN', 64);
+  p.report({ step: 50, steps: 100, stepsPerSecond: 6400, recentReturn: 2.5, episodes: 10, update: { loss: 0.5, exploration: 0.3 } });
+  expect(out.text()).toBe('\r\x1b[2KDQN  step  50/100 [=========>          ]  50%  6.4k steps/s  ε 0.300  return 2.500  loss 0.5000  ETA 0.50s');
+  p.message('done');
+  expect(out.text().endsWith('\r\x1b[2Kdone\n')).toBe(true);
 });
 
 describe('gnnrl rl: bad input exits 2 naming the flag and writes nothing', () => {
