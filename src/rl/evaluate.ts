@@ -12,6 +12,7 @@ import { GnnrlError } from '../errors.js';
 import { bootstrapCI, quantileSorted } from '../eval/bootstrap.js';
 import { Rng } from '../util/rng.js';
 import type { Agent, Environment } from './types.js';
+import { Yielder } from './yield.js';
 
 export interface EvaluateOptions {
   /** Episodes to score, at least (rounded up to a multiple of the batch; default 256). */
@@ -81,9 +82,11 @@ export async function evaluateAgent(env: Environment, agent: Agent, opts: Evalua
   let slotSteps = 0;
   // Every episode ends within the horizon, so this bound is never reached by a sound env.
   const maxSteps = (perSlot + 1) * Math.max(1, env.horizon) + 1;
+  const yielder = new Yielder();
   const t0 = performance.now();
   for (let s = 0; remaining > 0; s++) {
     if (s >= maxSteps) throw new GnnrlError('state', `evaluate: ${env.name} ran ${s} steps without ending ${perSlot} episodes per slot (horizon ${env.horizon})`);
+    await yielder.maybe();
     const actions = await agent.act(obs, { explore: false });
     const r = env.step(actions);
     slotSteps += B;

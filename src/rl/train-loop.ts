@@ -5,6 +5,7 @@
  */
 import { GnnrlError } from '../errors.js';
 import type { Agent, Environment, UpdateReport } from './types.js';
+import { Yielder } from './yield.js';
 
 export interface TrainProgress {
   /** Batched environment steps taken. */
@@ -75,6 +76,7 @@ export async function trainAgent(env: Environment, agent: Agent, opts: TrainOpti
       update: lastUpdate,
     };
   };
+  const yielder = new Yielder();
   let step = 0;
   let aborted = false;
   for (; step < steps; step++) {
@@ -83,6 +85,7 @@ export async function trainAgent(env: Environment, agent: Agent, opts: TrainOpti
       break;
     }
     if (opts.onCheckpoint && opts.checkpointEvery && step % opts.checkpointEvery === 0) await opts.onCheckpoint(step);
+    await yielder.maybe();
     const actions = await agent.act(obs, { explore: true });
     const r = env.step(actions);
     if (agent.learns) agent.observe({ obs, actions, slateSize: env.slateSize, result: r });

@@ -398,9 +398,7 @@ export class DqnAgent implements Agent {
     const done = f.done as Uint8Array;
     const gammaN = (f.gammaN as Float32Array | undefined) ?? null;
     // y = R + γ^m(1 − done)·Q: fold γ^m into the kernel's (1 − done) and run it with γ = 1.
-    const notDone = new Float32Array(B);
-    for (let i = 0; i < B; i++) notDone[i] = done[i] ? 0 : gammaN ? gammaN[i] : o.gamma;
-    const y = await this.targets(nextUser, nextHistory, reward, notDone);
+    const y = await this.targetsFor({ nextUser, nextHistory, reward, done, gammaN });
 
     let lossSum = 0;
     let qSum = 0;
@@ -438,9 +436,19 @@ export class DqnAgent implements Agent {
     return { loss: lossSum / B, exploration: this.epsilon, extra };
   }
 
-  /** y per sampled row (host), plain or Double, masking s'’s window. */
-  private async targets(nextUser: Int32Array, nextHistory: Int32Array, reward: Float32Array, notDone: Float32Array): Promise<Float32Array> {
+  /**
+   * The TD targets y of transitions (host arrays, B rows), plain or Double, masking each
+   * s'’s window: y = R + γ^m(1 − done)·Q_target(s', a*), γ^m = gammaN or γ.
+   */
+  async targetsFor(t: { nextUser: Int32Array; nextHistory: Int32Array; reward: Float32Array; done: Uint8Array; gammaN?: Float32Array | null }): Promise<Float32Array> {
+    this.alive();
+    const { nextUser, nextHistory, reward } = t;
     const B = nextUser.length;
+    if (nextHistory.length !== B * this.historyLen || reward.length !== B || t.done.length !== B || (t.gammaN && t.gammaN.length !== B)) {
+      throw new GnnrlError('input', `${this.kind}: targetsFor: expected ${B} rows in every field (nextHistory ${B}×${this.historyLen})`, { arg: 'transitions' });
+    }
+    const notDone = new Float32Array(B);
+    for (let i = 0; i < B; i++) notDone[i] = t.done[i] ? 0 : t.gammaN ? t.gammaN[i] : this.options.gamma;
     const rows = windowExclusions(nextHistory, B, this.historyLen);
     if (this.options.double) {
       const { items: best } = await this.greedy(this.online, this.encoder, nextUser, nextHistory, rows, 1);

@@ -127,6 +127,12 @@ export class WindowStateEncoder extends Module {
     return out;
   }
 
+  /** Frees both tables (frozen tables are not parameters, so Module.dispose would miss them). */
+  override dispose(): void {
+    if (!this.userTable.isDisposed) this.userTable.dispose();
+    if (!this.itemTable.isDisposed) this.itemTable.dispose();
+  }
+
   /** Row index of each window entry in the item table (padding → the zero row). */
   windowRows(history: Int32Array): Int32Array {
     const rows = new Int32Array(history.length);
