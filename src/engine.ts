@@ -14,6 +14,7 @@ import {
   viewTyped,
   type BackendKind,
   type CpuArray,
+  type Csr,
   type DType,
   type DeviceArray,
   type DeviceCsr,
@@ -21,7 +22,6 @@ import {
   type NumericArray,
   type TypedArrayFor,
 } from './backend/arrays.js';
-import type { Csr } from './graph/types.js';
 
 export type BackendChoice = 'auto' | BackendKind;
 

@@ -3,6 +3,11 @@
  * The layers, bottom up: engine and errors; kernels (per backend); tensors with autograd;
  * layers; graphs (native CSR builder); data (loaders, splits, synthetic worlds).
  */
+import * as kernelsOnly from './kernels/index.js';
+import { uploadCsrForSpmm, prepareGatGraph } from './graph/upload.js';
+import { spmmPlanArrays } from './graph/layout.js';
+import { withSelfLoops } from './graph/gat-edges.js';
+
 export { GnnrlError, type GnnrlErrorCode, type GnnrlErrorDetails } from './errors.js';
 export { Engine, type EngineOptions, type BackendChoice, type Disposable } from './engine.js';
 export type { BackendKind, DType, DeviceArray, DeviceCsr, CpuArray, GpuArray } from './backend/arrays.js';
@@ -12,19 +17,36 @@ export type { KernelProgram, KernelTiming } from './gpu/runtime.js';
 export { pinnedVariant, chooseVariant, autotune, type VariantChoice } from './gpu/variants.js';
 export { Rng } from './util/rng.js';
 
-// Kernels that work on raw device arrays (the tensor ops below wrap the trainable ones).
-export * as kernels from './kernels/index.js';
+// Kernels that work on raw device arrays (the tensor ops below wrap the trainable ones),
+// and, for compatibility, the graph preparation they take (it moved to graph/).
+export const kernels = { ...kernelsOnly, uploadCsrForSpmm, spmmPlanArrays, prepareGatGraph, withSelfLoops };
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export declare namespace kernels {
+  export type QTargetArgs = kernelsOnly.QTargetArgs;
+  export type QTargetResult = kernelsOnly.QTargetResult;
+  export type QTargetVariant = kernelsOnly.QTargetVariant;
+  export type TopKArgs = kernelsOnly.TopKArgs;
+  export type TopKResult = kernelsOnly.TopKResult;
+  export type SpmmPlan = kernelsOnly.SpmmPlan;
+  export type SpmmPlanArrays = kernelsOnly.SpmmPlanArrays;
+  export type PlannedCsr = kernelsOnly.PlannedCsr;
+  export type SpmmVariant = kernelsOnly.SpmmVariant;
+  export type GatVariant = kernelsOnly.GatVariant;
+  export type GatGraph = kernelsOnly.GatGraph;
+  export type GatShape = kernelsOnly.GatShape;
+  export type SeqAttentionShape = kernelsOnly.SeqAttentionShape;
+  export type MaxAggregateResult = kernelsOnly.MaxAggregateResult;
+}
+export { uploadCsrForSpmm, prepareGatGraph } from './graph/upload.js';
 export {
   spmm,
   spmmReference,
-  uploadCsrForSpmm,
   tuneSpmm,
   qTargets,
   qTargetsReference,
   tuneQTargets,
   topK,
   topKReference,
-  prepareGatGraph,
   recencyWeights,
   type PlannedCsr,
   type QTargetArgs,
@@ -42,12 +64,13 @@ export * from './data/index.js';
 
 // The graph layer; its IdMap (batch encoding, native string hashing) is exported as
 // GraphIdMap beside the data layer's IdMap (incremental, used by the loaders).
-export type { Csr } from './graph/types.js';
+export type { Csr } from './backend/arrays.js';
 export { buildGraph, buildGraphAsync, symNormAdjacency, bipartiteAdjacency, transposeCsr, type ImplOption } from './graph/build.js';
 export { buildGraphTs } from './graph/build-ts.js';
 export { cooccurrence, type CoocOptions, type CoocMeasure } from './graph/cooccurrence.js';
 export { sampleNeighbors, randomWalkNeighbors, type SampleOptions, type WalkOptions } from './graph/sampling.js';
-export { degreeLayout, type SegmentLayout, type LayoutOptions } from './graph/layout.js';
+export { degreeLayout, spmmPlanArrays, type SegmentLayout, type LayoutOptions } from './graph/layout.js';
+export { withSelfLoops, gatEdgeArrays, type GatEdgeArrays } from './graph/gat-edges.js';
 export { IdMap as GraphIdMap, type IdInput, type IdKind } from './graph/id-map.js';
 export { InteractionGraph, type InteractionsInput, type InteractionGraphOptions, type DenseLog } from './graph/interaction-graph.js';
 export { powerLawInteractions, type PowerLawOptions, type SyntheticInteractions } from './graph/powerlaw.js';

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GnnrlError } from './errors.js';
-import type { Csr } from './graph/types.js';
+import type { Csr } from './backend/arrays.js';
 
 export type MergePolicy = 'sum' | 'mean' | 'max' | 'last' | 'count';
 export type Normalization = 'none' | 'sym' | 'row' | 'col';

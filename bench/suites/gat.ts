@@ -7,7 +7,9 @@
  * 128 MiB binding limit) and the CPU backend.
  */
 import { Engine } from '../../src/engine.js';
-import { gatForward, prepareGatGraph, tuneGat, withSelfLoops } from '../../src/kernels/gat.js';
+import { gatForward, tuneGat } from '../../src/kernels/gat.js';
+import { prepareGatGraph } from '../../src/graph/upload.js';
+import { withSelfLoops } from '../../src/graph/gat-edges.js';
 import { gsynAdjacency, rowOfEntries } from '../gsyn.js';
 import { Rng } from '../../src/util/rng.js';
 import { loadTfjsWebGpu } from '../tfjs.js';

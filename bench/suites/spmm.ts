@@ -8,7 +8,8 @@
  * rows exceed the 128 MiB binding limit).
  */
 import { Engine } from '../../src/engine.js';
-import { spmm, tuneSpmm, uploadCsrForSpmm } from '../../src/kernels/spmm.js';
+import { spmm, tuneSpmm } from '../../src/kernels/spmm.js';
+import { uploadCsrForSpmm } from '../../src/graph/upload.js';
 import { gsynAdjacency, rowOfEntries } from '../gsyn.js';
 import { Rng } from '../../src/util/rng.js';
 import { loadTfjsWebGpu } from '../tfjs.js';

@@ -7,12 +7,18 @@
 import { GnnrlError } from '../errors.js';
 import type { BackendKind } from './arrays.js';
 
-// The engine type is only needed for signatures; importing it as a type keeps the
-// kernel modules free of a runtime cycle with engine.ts.
-import type { Engine } from '../engine.js';
+/**
+ * What the table needs of the engine a kernel is called with: which backend it runs on.
+ * The engine (src/engine.ts, a layer above) satisfies it; implementations declare the
+ * full `Engine` as their first parameter.
+ */
+export interface KernelHost {
+  readonly backend: BackendKind;
+}
 
+// The first parameter is `any` so that implementations may take the full Engine type.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyImpl = (engine: Engine, ...args: any[]) => any;
+type AnyImpl = (engine: any, ...args: any[]) => any;
 
 const table = new Map<string, Partial<Record<BackendKind, AnyImpl>>>();
 
@@ -40,7 +46,7 @@ export function findKernel(name: string, backend: BackendKind): AnyImpl {
 export function defineKernel<F extends AnyImpl>(name: string, impls: Partial<Record<BackendKind, F>>): F {
   if (table.has(name)) throw new GnnrlError('state', `kernel '${name}' is defined twice`);
   table.set(name, { ...impls });
-  const dispatch = ((engine: Engine, ...args: unknown[]) => findKernel(name, engine.backend)(engine, ...args)) as F;
+  const dispatch = ((engine: KernelHost, ...args: unknown[]) => findKernel(name, engine.backend)(engine, ...args)) as F;
   Object.defineProperty(dispatch, 'name', { value: name });
   return dispatch;
 }

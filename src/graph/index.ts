@@ -4,7 +4,9 @@ export { buildGraph, buildGraphAsync, symNormAdjacency, bipartiteAdjacency, tran
 export { buildGraphTs } from './build-ts.js';
 export { cooccurrence, type CoocOptions, type CoocMeasure } from './cooccurrence.js';
 export { sampleNeighbors, randomWalkNeighbors, type SampleOptions, type WalkOptions } from './sampling.js';
-export { degreeLayout, type SegmentLayout, type LayoutOptions } from './layout.js';
+export { degreeLayout, spmmPlanArrays, type SegmentLayout, type LayoutOptions } from './layout.js';
+export { withSelfLoops, gatEdgeArrays, type GatEdgeArrays } from './gat-edges.js';
+export { uploadCsrForSpmm, prepareGatGraph } from './upload.js';
 export { IdMap, type ExternalId, type IdInput, type IdKind, type IdMapJson } from './id-map.js';
 export { InteractionGraph, type InteractionsInput, type InteractionGraphOptions } from './interaction-graph.js';
 export { powerLawInteractions, type PowerLawOptions, type SyntheticInteractions } from './powerlaw.js';

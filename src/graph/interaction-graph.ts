@@ -13,7 +13,8 @@ import { IdMap, type IdInput } from './id-map.js';
 import { degreeLayout, type SegmentLayout } from './layout.js';
 import type { Csr } from './types.js';
 import type { Engine } from '../engine.js';
-import { releaseSpmmCsr, uploadCsrForSpmm, type PlannedCsr } from '../kernels/spmm.js';
+import { releaseSpmmCsr, type PlannedCsr } from '../kernels/spmm.js';
+import { uploadCsrForSpmm } from './upload.js';
 
 export interface InteractionsInput {
   users: IdInput;

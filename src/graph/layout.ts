@@ -20,6 +20,7 @@
  */
 import { MAX_INDEX, csrArg, inputError, intArg, optionsObject, boolOpt } from './args.js';
 import type { Csr } from './types.js';
+import type { SpmmPlanArrays } from '../kernels/spmm.js';
 
 export interface SegmentLayout {
   order: Int32Array;
@@ -84,4 +85,31 @@ export function degreeLayout(csr: Csr, opts: LayoutOptions = {}): SegmentLayout 
     }
   }
   return { order, segRow, segStart, segEnd, rowSegPtr, maxSegment };
+}
+
+/**
+ * The host side of the SpMM kernels' segmented plan (kernels/spmm.ts, `SpmmPlan`): one
+ * unit (row, start, end, slot) per segment of `degreeLayout`, longest row first, and
+ * (row, first slot, slot count, 0) per row cut into more than one segment, whose partial
+ * sums a second pass adds in order. A pure function of the matrix.
+ */
+export function spmmPlanArrays(csr: Csr, maxSegment = 256): SpmmPlanArrays {
+  const layout = degreeLayout(csr, { maxSegment, emptyRowSegments: true });
+  const nUnits = layout.segRow.length;
+  const units = new Int32Array(nUnits * 4);
+  const split: number[] = [];
+  let slot = 0;
+  for (let p = 0; p < csr.nRows; p++) {
+    const s0 = layout.rowSegPtr[p];
+    const s1 = layout.rowSegPtr[p + 1];
+    const isSplit = s1 - s0 > 1;
+    if (isSplit) split.push(layout.segRow[s0], slot, s1 - s0, 0);
+    for (let s = s0; s < s1; s++) {
+      units[s * 4] = layout.segRow[s];
+      units[s * 4 + 1] = layout.segStart[s];
+      units[s * 4 + 2] = layout.segEnd[s];
+      units[s * 4 + 3] = isSplit ? slot++ : -1;
+    }
+  }
+  return { units, split: Int32Array.from(split), nSlots: slot };
 }

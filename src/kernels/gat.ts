@@ -7,13 +7,15 @@
  */
 import { GnnrlError } from '../errors.js';
 import { defineKernel } from '../backend/kernel-table.js';
-import type { CpuArray, DeviceArray } from '../backend/arrays.js';
+import type { CpuArray, Csr, DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
-import type { Csr } from '../graph/types.js';
 import { autotune, chooseVariant } from '../gpu/variants.js';
 import { buf, lanesFor } from './pack.js';
 
-/** A graph prepared once for attention: rows, per-edge rows, and the transpose with edge ids. */
+/**
+ * A graph prepared once for attention: rows, per-edge rows, and the transpose with edge
+ * ids. graph/upload.ts's `prepareGatGraph` builds it (host arrays from graph/gat-edges.ts).
+ */
 export interface GatGraph {
   readonly nDst: number;
   readonly nSrc: number;
@@ -28,74 +30,6 @@ export interface GatGraph {
   readonly tEdge: DeviceArray<'i32'>;
   /** Host copy, for the CPU backend and references. */
   readonly host: Csr;
-}
-
-/** Adds the missing diagonal entries of a square CSR (GAT's self-loops), keeping columns sorted. */
-export function withSelfLoops(csr: Csr): Csr {
-  if (csr.nRows !== csr.nCols) throw new GnnrlError('input', `selfLoops: the graph must be square, got ${csr.nRows}×${csr.nCols}`, { arg: 'selfLoops' });
-  const rowPtr = new Int32Array(csr.nRows + 1);
-  const cols: number[] = [];
-  const vals: number[] = [];
-  for (let r = 0; r < csr.nRows; r++) {
-    let placed = false;
-    for (let e = csr.rowPtr[r]; e < csr.rowPtr[r + 1]; e++) {
-      const c = csr.colIdx[e];
-      if (!placed && c >= r) {
-        if (c !== r) {
-          cols.push(r);
-          vals.push(1);
-        }
-        placed = true;
-      }
-      cols.push(c);
-      vals.push(csr.values[e]);
-    }
-    if (!placed) {
-      cols.push(r);
-      vals.push(1);
-    }
-    rowPtr[r + 1] = cols.length;
-  }
-  return { nRows: csr.nRows, nCols: csr.nCols, rowPtr, colIdx: Int32Array.from(cols), values: Float32Array.from(vals) };
-}
-
-/** Transpose with the forward edge id of each entry (counting sort; stable, so sorted). */
-function transposeWithEdges(csr: Csr): { rowPtr: Int32Array; dst: Int32Array; edge: Int32Array } {
-  const nnz = csr.colIdx.length;
-  const rowPtr = new Int32Array(csr.nCols + 1);
-  for (let e = 0; e < nnz; e++) rowPtr[csr.colIdx[e] + 1]++;
-  for (let c = 0; c < csr.nCols; c++) rowPtr[c + 1] += rowPtr[c];
-  const next = rowPtr.slice(0, csr.nCols);
-  const dst = new Int32Array(nnz);
-  const edge = new Int32Array(nnz);
-  for (let r = 0; r < csr.nRows; r++) {
-    for (let e = csr.rowPtr[r]; e < csr.rowPtr[r + 1]; e++) {
-      const t = next[csr.colIdx[e]]++;
-      dst[t] = r;
-      edge[t] = e;
-    }
-  }
-  return { rowPtr, dst, edge };
-}
-
-export function prepareGatGraph(engine: Engine, csr: Csr, opts: { selfLoops?: boolean } = {}): GatGraph {
-  const g = opts.selfLoops ? withSelfLoops(csr) : csr;
-  const nnz = g.colIdx.length;
-  const edgeRow = new Int32Array(nnz);
-  for (let r = 0; r < g.nRows; r++) edgeRow.fill(r, g.rowPtr[r], g.rowPtr[r + 1]);
-  const t = transposeWithEdges(g);
-  return {
-    nDst: g.nRows,
-    nSrc: g.nCols,
-    nnz,
-    rowPtr: engine.array(g.rowPtr),
-    colIdx: engine.array(g.colIdx),
-    edgeRow: engine.array(edgeRow),
-    tRowPtr: engine.array(t.rowPtr),
-    tDst: engine.array(t.dst),
-    tEdge: engine.array(t.edge),
-    host: g,
-  };
 }
 
 export interface GatShape {

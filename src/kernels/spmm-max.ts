@@ -5,9 +5,8 @@
  */
 import { GnnrlError } from '../errors.js';
 import { defineKernel } from '../backend/kernel-table.js';
-import type { CpuArray, DeviceArray, DeviceCsr } from '../backend/arrays.js';
+import type { CpuArray, Csr, DeviceArray, DeviceCsr } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
-import type { Csr } from '../graph/types.js';
 import { buf, lanesFor } from './pack.js';
 
 export interface MaxAggregateResult {

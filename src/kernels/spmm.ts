@@ -4,10 +4,8 @@
  */
 import { GnnrlError } from '../errors.js';
 import { defineKernel } from '../backend/kernel-table.js';
-import type { CpuArray, DeviceArray, DeviceCsr, GpuArray } from '../backend/arrays.js';
+import type { CpuArray, Csr, DeviceArray, DeviceCsr, GpuArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
-import type { Csr } from '../graph/types.js';
-import { degreeLayout } from '../graph/layout.js';
 import { autotune, chooseVariant } from '../gpu/variants.js';
 import { buf, lanesFor } from './pack.js';
 
@@ -76,39 +74,20 @@ export interface PlannedCsr extends DeviceCsr {
   readonly host?: Csr;
 }
 
-/** Host side of the plan: pure function of the matrix. */
-export function spmmPlanArrays(csr: Csr, maxSegment = 256): { units: Int32Array; split: Int32Array; nSlots: number } {
-  const layout = degreeLayout(csr, { maxSegment, emptyRowSegments: true });
-  const nUnits = layout.segRow.length;
-  const units = new Int32Array(nUnits * 4);
-  const split: number[] = [];
-  let slot = 0;
-  for (let p = 0; p < csr.nRows; p++) {
-    const s0 = layout.rowSegPtr[p];
-    const s1 = layout.rowSegPtr[p + 1];
-    const isSplit = s1 - s0 > 1;
-    if (isSplit) split.push(layout.segRow[s0], slot, s1 - s0, 0);
-    for (let s = s0; s < s1; s++) {
-      units[s * 4] = layout.segRow[s];
-      units[s * 4 + 1] = layout.segStart[s];
-      units[s * 4 + 2] = layout.segEnd[s];
-      units[s * 4 + 3] = isSplit ? slot++ : -1;
-    }
-  }
-  return { units, split: Int32Array.from(split), nSlots: slot };
+/**
+ * The host arrays of a plan: units (row, start, end, slot) × 4 and split rows (row, first
+ * slot, slot count, 0) × 4. graph/layout.ts's `spmmPlanArrays` builds them from a
+ * degree layout; graph/upload.ts's `uploadCsrForSpmm` uploads them with the matrix.
+ */
+export interface SpmmPlanArrays {
+  units: Int32Array;
+  split: Int32Array;
+  nSlots: number;
 }
 
-/**
- * Uploads a CSR for repeated SpMM: the arrays plus, on WebGPU, the segmented plan that
- * the tuned variants run over (built once; a graph is multiplied thousands of times).
- */
-export function uploadCsrForSpmm(engine: Engine, csr: Csr, opts: { maxSegment?: number } = {}): PlannedCsr {
-  const base = engine.uploadCsr(csr);
-  if (!engine.isGpu) return base;
-  if (needsSplit(engine, base, csr.nCols, 1)) return { ...base, host: csr };
-  const maxSegment = opts.maxSegment ?? 256;
-  const host = spmmPlanArrays(csr, maxSegment);
-  const plan: SpmmPlan = {
+/** Puts a plan's host arrays on the engine (WebGPU). */
+export function uploadSpmmPlan(engine: Engine, host: SpmmPlanArrays, maxSegment: number): SpmmPlan {
+  return {
     units: engine.array(host.units),
     nUnits: host.units.length / 4,
     split: engine.array(host.split.length ? host.split : new Int32Array(4)),
@@ -116,7 +95,6 @@ export function uploadCsrForSpmm(engine: Engine, csr: Csr, opts: { maxSegment?: 
     nSlots: host.nSlots,
     maxSegment,
   };
-  return { ...base, plan, host: csr };
 }
 
 /** Frees what uploadCsrForSpmm and the split path put on the device. */
@@ -150,7 +128,8 @@ interface SplitBlock {
 
 const splitCache = new WeakMap<PlannedCsr, Map<number, SplitBlock[]>>();
 
-function needsSplit(engine: Engine, a: DeviceCsr, xRows: number, d: number): boolean {
+/** Whether a product with this matrix, X rows and width exceeds one storage binding (it is then split into blocks). */
+export function spmmNeedsSplit(engine: Engine, a: DeviceCsr, xRows: number, d: number): boolean {
   const limit = engine.gpu.limits.maxStorageBufferBindingSize;
   return Math.max(xRows * d, a.nRows * d, a.nnz, a.nRows + 1) * 4 > limit;
 }
@@ -327,7 +306,7 @@ function spmmWebGpu(engine: Engine, a: PlannedCsr, x: DeviceArray<'f32'>, d: num
   if (!spmmVariantsFor(a, d).includes(v)) {
     throw new GnnrlError('input', `spmm: variant '${v}' cannot run here (allowed: ${spmmVariantsFor(a, d).join(', ')}; the vec4 variants need d % 4 = 0 and a matrix from uploadCsrForSpmm)`, { arg: 'variant' });
   }
-  if (needsSplit(engine, a, a.nCols, d)) runSplit(engine, a, x, d, y);
+  if (spmmNeedsSplit(engine, a, a.nCols, d)) runSplit(engine, a, x, d, y);
   else runVariant(engine, a, x, d, y, v);
   return y;
 }

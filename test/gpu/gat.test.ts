@@ -1,5 +1,7 @@
 import { expect, test } from 'vitest';
-import { GAT_VARIANTS, gatBackward, gatBackwardReference, gatForward, gatForwardReference, prepareGatGraph, withSelfLoops, type GatShape } from '../../src/kernels/gat.js';
+import { GAT_VARIANTS, gatBackward, gatBackwardReference, gatForward, gatForwardReference, type GatShape } from '../../src/kernels/gat.js';
+import { prepareGatGraph } from '../../src/graph/upload.js';
+import { withSelfLoops } from '../../src/graph/gat-edges.js';
 import { Rng } from '../../src/util/rng.js';
 import { forEachBackend, testSeed } from '../util/backends.js';
 import { expectAllClose, poisonPool, uniformScale } from '../util/close.js';

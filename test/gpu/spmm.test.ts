@@ -1,6 +1,7 @@
 import { expect, test } from 'vitest';
 import { Engine } from '../../src/engine.js';
-import { spmm, spmmReference, uploadCsrForSpmm, spmmVariantsFor, SPMM_VARIANTS, tuneSpmm, spmmVariant, type SpmmVariant } from '../../src/kernels/spmm.js';
+import { uploadCsrForSpmm } from '../../src/graph/upload.js';
+import { spmm, spmmReference, spmmVariantsFor, SPMM_VARIANTS, tuneSpmm, spmmVariant, type SpmmVariant } from '../../src/kernels/spmm.js';
 import { GnnrlError } from '../../src/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import { forEachBackend, testSeed } from '../util/backends.js';

@@ -1,6 +1,7 @@
 import { expect, test } from 'vitest';
 import { GATConv, freeGatGraph, type GatActivation } from '../../src/nn/gat-conv.js';
-import { prepareGatGraph, withSelfLoops } from '../../src/kernels/gat.js';
+import { prepareGatGraph } from '../../src/graph/upload.js';
+import { withSelfLoops } from '../../src/graph/gat-edges.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import type { Csr } from '../../src/graph/types.js';
 import { Rng } from '../../src/util/rng.js';

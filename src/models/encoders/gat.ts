@@ -14,7 +14,8 @@
 import { GnnrlError } from '../../errors.js';
 import type { Engine } from '../../engine.js';
 import type { InteractionGraph } from '../../graph/interaction-graph.js';
-import { prepareGatGraph, type GatGraph } from '../../kernels/gat.js';
+import type { GatGraph } from '../../kernels/gat.js';
+import { prepareGatGraph } from '../../graph/upload.js';
 import type { Rng } from '../../util/rng.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { LayerStack } from '../../nn/layer-stack.js';
