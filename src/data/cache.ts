@@ -24,21 +24,11 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { endianness } from 'node:os';
 import { IdMap, type IdMapJson } from './idmap.js';
-import type { LoadedInteractions, LoadReport } from './io/builder.js';
+import type { CacheInfo, CacheOption, LoadedInteractions, LoadReport } from './load-types.js';
 import { AtomicWriter } from './io/atomic.js';
 import { openForRead } from './io/scanner.js';
 
-/** `true`: a `.gnnrl-cache/` folder next to the source; a string: that folder. */
-export type CacheOption = boolean | string | undefined;
-
-export type CacheStatus = 'hit' | 'miss' | 'stale' | 'corrupt' | 'off';
-
-export interface CacheInfo {
-  status: CacheStatus;
-  path?: string;
-  /** Why a cache was not used (stale or corrupt), or why writing it failed. */
-  reason?: string;
-}
+export type { CacheOption, CacheStatus, CacheInfo } from './load-types.js';
 
 const MAGIC = Buffer.from([0x47, 0x4e, 0x4e, 0x52, 0x4c, 0x43, 0x00, 0x01]);
 const VERSION = 1;

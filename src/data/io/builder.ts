@@ -4,27 +4,9 @@
 import { GnnrlError } from '../../errors.js';
 import { IdMap } from '../idmap.js';
 import type { Interactions } from '../interactions.js';
-import type { CacheInfo } from '../cache.js';
+import type { BadLinePolicy } from '../load-types.js';
 
-export type BadLinePolicy = 'error' | 'skip' | 'warn';
-
-/** What a loader did, returned next to the data. */
-export interface LoadReport {
-  file: string;
-  /** Records accepted. */
-  rows: number;
-  /** Malformed records dropped under `onBadLine: 'skip' | 'warn'`. */
-  skipped: number;
-  /** The first few skipped-line messages (at most 20), for logs. */
-  skippedMessages: string[];
-  bytes: number;
-  /** True when the data came from the binary cache instead of parsing. */
-  fromCache: boolean;
-  /** What the binary cache did, when one was asked for. */
-  cache?: CacheInfo;
-}
-
-export type LoadedInteractions = Interactions & { report: LoadReport };
+export type { BadLinePolicy, LoadReport, LoadedInteractions } from '../load-types.js';
 
 /** Applies the policy to a malformed record: throws, or counts (and maybe warns). */
 export class BadLines {
