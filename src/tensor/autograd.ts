@@ -6,16 +6,10 @@
  * `leaf.grad` until zeroed, `grad()` collects them instead.
  */
 import { GnnrlError } from '../errors.js';
-import type { Tensor } from './tensor.js';
+import type { GradNode, Tensor } from './core.js';
 import { fmtShape, sameShape } from './shape.js';
 
-export interface GradNode {
-  /** Op name, for error messages. */
-  op: string;
-  inputs: Tensor[];
-  /** Gradients of the inputs given the output's gradient (null: no gradient flows). */
-  backward(g: Tensor): (Tensor | null)[];
-}
+export type { GradNode };
 
 let disabled = 0;
 

@@ -10,7 +10,7 @@ import { maxAggregate as maxAggregateKernel, maxAggregateBackward } from '../../
 import { seqAttention, seqAttentionBackward, type SeqAttentionShape } from '../../kernels/seq-attention.js';
 import type { DeviceCsr } from '../../backend/arrays.js';
 import { record } from '../autograd.js';
-import { Tensor } from '../tensor.js';
+import { Tensor } from '../core.js';
 import { fmtShape } from '../shape.js';
 
 function expectShape(op: string, arg: string, t: Tensor, shape: number[]): void {

@@ -6,7 +6,7 @@ import { GnnrlError } from '../../errors.js';
 import { buildIndexCsr, copy2dKernel, gatherKernel, segmentSumKernel } from '../../kernels/gather.js';
 import type { DeviceArray } from '../../backend/arrays.js';
 import { record } from '../autograd.js';
-import { Tensor } from '../tensor.js';
+import { Tensor } from '../core.js';
 import type { Engine } from '../../engine.js';
 import { fmtShape } from '../shape.js';
 

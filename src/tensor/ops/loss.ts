@@ -9,9 +9,9 @@ import { crossEntropyBackwardKernel, crossEntropyKernel } from '../../kernels/lo
 import { reduceKernel } from '../../kernels/reduce.js';
 import type { DeviceArray } from '../../backend/arrays.js';
 import { record } from '../autograd.js';
-import { Tensor } from '../tensor.js';
+import { Tensor } from '../core.js';
 import { fmtShape, sameShape } from '../shape.js';
-import { binaryRaw, sameEngine } from './elementwise.js';
+import { binaryRaw, sameEngine } from './raw.js';
 import { indexTensor } from './gather.js';
 
 export interface LossOptions {

@@ -2,9 +2,9 @@
 import { GnnrlError } from '../../errors.js';
 import { matmulKernel } from '../../kernels/matmul.js';
 import { record } from '../autograd.js';
-import { Tensor } from '../tensor.js';
+import { Tensor } from '../core.js';
 import { fmtShape } from '../shape.js';
-import { sameEngine } from './elementwise.js';
+import { sameEngine } from './raw.js';
 
 export interface MatmulOptions {
   /** Use aᵀ (a is stored K×M). */

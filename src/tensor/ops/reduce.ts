@@ -5,9 +5,9 @@
 import { GnnrlError } from '../../errors.js';
 import { reduceKernel, type ReduceAxis } from '../../kernels/reduce.js';
 import { record } from '../autograd.js';
-import { Tensor } from '../tensor.js';
+import { Tensor } from '../core.js';
 import { view2d, type Shape } from '../shape.js';
-import { broadcastTo } from './elementwise.js';
+import { broadcastTo } from './raw.js';
 
 export type Axis = 0 | 1 | -1;
 

@@ -1,7 +1,7 @@
 /** Row softmax / log-softmax along the last axis; backward from the saved output. */
 import { softmaxBackwardKernel, softmaxKernel } from '../../kernels/softmax.js';
 import { record } from '../autograd.js';
-import { Tensor } from '../tensor.js';
+import { Tensor } from '../core.js';
 
 function rowSoftmax(x: Tensor, log: boolean): Tensor {
   const name = log ? 'logSoftmax' : 'softmax';

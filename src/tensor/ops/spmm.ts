@@ -3,7 +3,7 @@ import { GnnrlError } from '../../errors.js';
 import { spmm } from '../../kernels/spmm.js';
 import type { DeviceCsr } from '../../backend/arrays.js';
 import { record } from '../autograd.js';
-import { Tensor } from '../tensor.js';
+import { Tensor } from '../core.js';
 import { fmtShape } from '../shape.js';
 
 /**
