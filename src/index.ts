@@ -90,7 +90,7 @@ export type {
   Recommendations,
   ModelState,
 } from './models/types.js';
-export { recommendFromFactors, recommendFromDense, exclusionRows, selectTopK } from './models/rank.js';
+export { recommendFromFactors, recommendFromDense, exclusionRows, selectTopK } from './rank/rank.js';
 export { runEpochLoop, lowerIsBetter, type EpochLoopSpec, type EpochOutcome } from './models/fit-loop.js';
 
 // Evaluation: rating and ranking metrics, beyond-accuracy measures, bootstrap intervals.

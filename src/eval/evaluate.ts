@@ -12,8 +12,8 @@ import { GnnrlError } from '../errors.js';
 import type { Engine } from '../engine.js';
 import type { Interactions } from '../data/interactions.js';
 import { PositiveIndex } from '../data/negatives.js';
-import { selectTopK } from '../models/rank.js';
-import type { RecommenderModel } from '../models/types.js';
+import { selectTopK } from '../rank/rank.js';
+import type { Ranker } from '../rank/types.js';
 import { Rng } from '../util/rng.js';
 import { bootstrapCIs, type BootstrapOptions } from './bootstrap.js';
 import { coverage, gini, itemPopularity, novelty, recommendationCounts } from './diversity.js';
@@ -96,7 +96,7 @@ function checkLog(x: Interactions, arg: string): void {
  * the leave-one-out protocol of NCF (He et al., 2017). Coverage, novelty and Gini are
  * not reported in sampled mode: they describe catalogue-wide lists.
  */
-export async function evaluateModel(model: RecommenderModel, opts: EvaluateOptions): Promise<EvaluationReport> {
+export async function evaluateModel(model: Ranker, opts: EvaluateOptions): Promise<EvaluationReport> {
   checkLog(opts?.train, 'train');
   checkLog(opts?.test, 'test');
   const { train, test } = opts;
@@ -183,7 +183,7 @@ function checkSampled(s: SampledOptions): { negatives: number; seed: number } {
  * from one seeded stream in user order, so a report is reproducible.
  */
 async function sampledLists(
-  model: RecommenderModel,
+  model: Ranker,
   rows: HeldOutRows,
   seen: PositiveIndex,
   testIndex: PositiveIndex,

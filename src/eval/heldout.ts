@@ -7,8 +7,8 @@ import { GnnrlError } from '../errors.js';
 import type { Engine } from '../engine.js';
 import type { Interactions } from '../data/interactions.js';
 import type { PositiveIndex } from '../data/negatives.js';
-import { exclusionRows, recommendFromFactors } from '../models/rank.js';
-import type { FactorScores, RecommenderModel } from '../models/types.js';
+import { exclusionRows, recommendFromFactors } from '../rank/rank.js';
+import type { FactorScores, Ranker } from '../rank/types.js';
 import { Rng } from '../util/rng.js';
 import type { RelevantRows } from './ranking.js';
 
@@ -30,7 +30,7 @@ export interface HeldOutRows {
 }
 
 /** Checks that a held-out log lives in the id spaces of the model and of `seen`. */
-export function checkHeldOut(fn: string, arg: string, model: RecommenderModel, seen: PositiveIndex, x: Interactions): void {
+export function checkHeldOut(fn: string, arg: string, model: Ranker, seen: PositiveIndex, x: Interactions): void {
   if (x.item.length !== x.user.length) {
     throw new GnnrlError('input', `${fn}: ${arg}.item: expected ${x.user.length} entries like ${arg}.user, got ${x.item.length}`, { arg: `${arg}.item` });
   }
@@ -114,7 +114,7 @@ export function heldOutRows(x: Interactions, seen: PositiveIndex, opts: { maxUse
  * `recommendFromFactors` on that engine (the same routine models' `recommend` uses).
  */
 export async function rankInChunks(
-  model: RecommenderModel,
+  model: Ranker,
   users: Int32Array,
   k: number,
   seen: PositiveIndex,
@@ -137,7 +137,7 @@ export async function rankInChunks(
 }
 
 /** `model.predict` over all pairs, in bounded chunks. */
-export async function predictInChunks(model: RecommenderModel, users: Int32Array, items: Int32Array): Promise<Float32Array> {
+export async function predictInChunks(model: Ranker, users: Int32Array, items: Int32Array): Promise<Float32Array> {
   const out = new Float32Array(users.length);
   for (let from = 0; from < users.length; from += PAIRS_PER_CHUNK) {
     const to = Math.min(users.length, from + PAIRS_PER_CHUNK);

@@ -7,7 +7,7 @@ import { GnnrlError } from '../errors.js';
 import type { Engine } from '../engine.js';
 import type { Interactions } from '../data/interactions.js';
 import type { PositiveIndex } from '../data/negatives.js';
-import type { RecommenderModel } from '../models/types.js';
+import type { Ranker } from '../rank/types.js';
 import { checkHeldOut, heldOutRows, predictInChunks, rankInChunks } from './heldout.js';
 import { metricName, rankingMetrics } from './ranking.js';
 import { mae, rmse } from './rating.js';
@@ -35,7 +35,7 @@ export interface ValidationOptions {
  * `seen` is the index of what the model was fit on (`PositiveIndex.of(train)`).
  */
 export async function validationMetrics(
-  model: RecommenderModel,
+  model: Ranker,
   seen: PositiveIndex,
   validation: Interactions,
   opts: ValidationOptions = {},

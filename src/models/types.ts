@@ -10,8 +10,11 @@
  * NMF, BaselineOnly and popularity. Models without a factor form (KNN) give dense
  * score rows instead.
  */
-import type { DeviceArray } from '../backend/arrays.js';
 import type { Interactions } from '../data/interactions.js';
+import type { Ranker } from '../rank/types.js';
+
+// The ranking types live in rank/ (below eval/, which consumes them); re-exported here.
+export type { ExcludeRows, FactorScores, Ranker, RecommendOptions, Recommendations } from '../rank/types.js';
 
 /** What an encoder is trained on: pairwise ranking of observed over sampled items, or rating regression. */
 export type Objective = 'bpr' | 'mse';
@@ -70,39 +73,6 @@ export interface FitResult {
   stoppedEarly: boolean;
 }
 
-/**
- * Scores in factor form: score(u, i) = users[u·dim .. +dim] · items[i·dim .. +dim] + itemBias[i].
- * Arrays live on the model's engine (DeviceArray) or on the host (Float32Array);
- * `dim` may be 0 for bias-only models (popularity, BaselineOnly).
- */
-export interface FactorScores {
-  dim: number;
-  users: Float32Array | DeviceArray<'f32'>;
-  items: Float32Array | DeviceArray<'f32'>;
-  itemBias?: Float32Array | DeviceArray<'f32'>;
-}
-
-/** Items a recommendation may not return, per query row: CSR over the rows of `users`, columns sorted. */
-export interface ExcludeRows {
-  rowPtr: Int32Array;
-  colIdx: Int32Array;
-}
-
-export interface RecommendOptions {
-  /**
-   * 'train' (default): skip items the user interacted with in the log the model was fit on;
-   * 'none': rank every item; or explicit rows.
-   */
-  exclude?: 'train' | 'none' | ExcludeRows;
-}
-
-/** B × k item indices (−1 past the eligible items) and their scores, best first, ties to the lower index. */
-export interface Recommendations {
-  items: Int32Array;
-  scores: Float32Array;
-  k: number;
-}
-
 /** Parameters and configuration enough to rebuild a fitted model (see `checkpoint.ts`). */
 export interface ModelState {
   /** Registry name, e.g. 'lightgcn', 'svd'. */
@@ -113,26 +83,18 @@ export interface ModelState {
   arrays: Record<string, Float32Array | Int32Array>;
 }
 
-export interface RecommenderModel {
+/**
+ * A trainable recommender: a `Ranker` (what evaluation needs: sizes, `predict`,
+ * `recommend`, optionally `factors`) that can also be fit, score dense rows, save its
+ * state and be disposed.
+ */
+export interface RecommenderModel extends Ranker {
   /** Registry name ('lightgcn', 'svd', 'knn-baseline', …). */
   readonly kind: string;
-  /** Display name for tables ('LightGCN', 'SVD++', 'KNNBaseline (item, pearson_baseline)'). */
-  readonly name: string;
-  /** True when `predict` returns ratings on the data's scale (RMSE/MAE make sense). */
-  readonly predictsRatings: boolean;
-  /** Sizes of the id spaces the model was fit on (0 before `fit`). */
-  readonly nUsers: number;
-  readonly nItems: number;
 
   fit(train: Interactions, opts?: FitOptions): Promise<FitResult>;
-  /** Predicted rating (rating models) or ranking score, one per (users[j], items[j]) pair. */
-  predict(users: Int32Array, items: Int32Array): Promise<Float32Array>;
-  /** Factor form of the ranking scores, when the model has one (preferred by evaluation: GPU top-K). */
-  factors?(): Promise<FactorScores>;
   /** Dense scores of every item for each user: users.length × nItems, row-major. */
   scoreItems(users: Int32Array): Promise<Float32Array>;
-  /** Top-k items per user over the whole catalogue. */
-  recommend(users: Int32Array, k: number, opts?: RecommendOptions): Promise<Recommendations>;
   /** Parameters and config for a checkpoint. */
   state(): Promise<ModelState>;
   /** Frees device memory; the model cannot be used afterwards. */

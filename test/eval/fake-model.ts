@@ -5,7 +5,7 @@
  */
 import type { Interactions } from '../../src/data/interactions.js';
 import { PositiveIndex } from '../../src/data/negatives.js';
-import { recommendFromFactors, resolveExclusions } from '../../src/models/rank.js';
+import { recommendFromFactors, resolveExclusions } from '../../src/rank/rank.js';
 import type { FactorScores, FitResult, ModelState, Recommendations, RecommendOptions, RecommenderModel } from '../../src/models/types.js';
 
 export class FakeFactorModel implements RecommenderModel {

@@ -13,17 +13,6 @@ import { LAYERS, checkLayers, layerOf } from './layers.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const srcDir = join(root, 'src');
 
-/**
- * Violations present when the check was written, each to be fixed and then deleted
- * from this list. It may only shrink: an entry that no longer occurs fails the test
- * until it is removed. Never add to it; fix the import instead.
- */
-const KNOWN_VIOLATIONS: string[] = [
-  'up models/baselines/base.ts -> eval/validate.ts',
-  'up models/encoders/base.ts -> eval/validate.ts',
-  'folder-cycle eval <-> models',
-];
-
 describe('src/ imports follow the layer table', () => {
   const { imports, violations } = checkLayers(srcDir);
   const found = violations.map((v) => `${v.rule} ${v.what}`);
@@ -32,12 +21,8 @@ describe('src/ imports follow the layer table', () => {
     expect(imports.length).toBeGreaterThan(300);
   });
 
-  it('has no import up the table and no cycle (beyond the shrinking list of known ones)', () => {
-    expect(found.filter((f) => !KNOWN_VIOLATIONS.includes(f))).toEqual([]);
-  });
-
-  it('lists no known violation that is already fixed (delete it from KNOWN_VIOLATIONS)', () => {
-    expect(KNOWN_VIOLATIONS.filter((k) => !found.includes(k))).toEqual([]);
+  it('has no import up the table and no cycle', () => {
+    expect(found).toEqual([]);
   });
 
   it('the README states the same layer order', () => {

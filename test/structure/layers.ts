@@ -17,6 +17,9 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
  * storage types and the per-backend kernel table), `native` src/native.ts (the addon's
  * loader and bindings), `engine` src/engine.ts (which picks a backend and owns the GPU
  * runtime and the native addon), `index` src/index.ts.
+ * `rank` (catalogue-wide top-k and the narrow `Ranker` interface) and `eval` sit below
+ * `nn` and `models`: evaluation needs only data and something that ranks, so models can
+ * validate per epoch through eval/ without a cycle, and RL policies are evaluated alike.
  */
 export const LAYERS = [
   'errors',
@@ -29,9 +32,10 @@ export const LAYERS = [
   'tensor',
   'graph',
   'data',
+  'rank',
+  'eval',
   'nn',
   'models',
-  'eval',
   'rl',
   'serve',
   'cli',

@@ -18,7 +18,7 @@ import { validationMetrics } from '../../eval/validate.js';
 import { fittedNumber, stateI32 } from './common.js';
 import type { RatingData } from './rating-stats.js';
 import { runEpochLoop } from '../fit-loop.js';
-import { recommendFromDense, recommendFromFactors, resolveExclusions, sliceExclusions } from '../rank.js';
+import { recommendFromDense, recommendFromFactors, resolveExclusions, sliceExclusions } from '../../rank/rank.js';
 import type { FactorScores, FitOptions, FitResult, ModelState, Recommendations, RecommendOptions, RecommenderModel } from '../types.js';
 
 /** Where a baseline ranks: with an engine, `recommend` runs the top-K kernel on it. */

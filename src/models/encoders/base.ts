@@ -47,7 +47,7 @@ import { Adam, type Optimizer } from '../../tensor/optim.js';
 import { Module } from '../../nn/module.js';
 import { validationMetrics } from '../../eval/validate.js';
 import { runEpochLoop } from '../fit-loop.js';
-import { recommendFromFactors, resolveExclusions } from '../rank.js';
+import { recommendFromFactors, resolveExclusions } from '../../rank/rank.js';
 import type { FactorScores, FitOptions, FitResult, ModelState, Objective, Recommendations, RecommenderModel, RecommendOptions } from '../types.js';
 import { InputLayer, ENCODER_INPUTS, type EncoderInput } from './features.js';
 import { rowDot, sliceRows, splitRows } from './rows.js';

@@ -7,7 +7,7 @@ import { InteractionGraph } from '../../../src/graph/interaction-graph.js';
 import { heldOutRows } from '../../../src/eval/heldout.js';
 import { rankingMetrics } from '../../../src/eval/ranking.js';
 import { validationMetrics } from '../../../src/eval/validate.js';
-import { exclusionRows, recommendFromFactors } from '../../../src/models/rank.js';
+import { exclusionRows, recommendFromFactors } from '../../../src/rank/rank.js';
 import type { RecommenderModel } from '../../../src/models/types.js';
 import type { Engine } from '../../../src/engine.js';
 
