@@ -134,6 +134,7 @@ export {
   type CheckpointHeader,
   type SaveOptions,
 } from './models/checkpoint.js';
+export { saveTrainedModel, type TrainingRecord } from './models/trained-checkpoint.js';
 export {
   listModels,
   modelNames,

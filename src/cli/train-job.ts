@@ -13,7 +13,7 @@ import { Engine } from '../engine.js';
 import { writeFileAtomic } from '../data/io/atomic.js';
 import { interactionCount, type Interactions } from '../data/interactions.js';
 import { evaluateModel } from '../eval/evaluate.js';
-import { saveCheckpoint } from '../models/checkpoint.js';
+import { saveTrainedModel } from '../models/trained-checkpoint.js';
 import { getModel, trainingGraph, type ModelEntry } from '../models/registry.js';
 import type { FitOptions, RecommenderModel } from '../models/types.js';
 import type { InteractionGraph } from '../graph/interaction-graph.js';
@@ -335,26 +335,7 @@ async function checkpoint(
   about: { data: string; gnnrl: string },
 ): Promise<string> {
   const path = join(outDir, entry.name, 'best.ckpt');
-  const state = await model.state();
-  const fit = parts.fit;
-  const meta = {
-    model: entry.name,
-    display: model.name,
-    bestEpoch,
-    nUsers: fit.nUsers,
-    nItems: fit.nItems,
-    data: about.data,
-    split: config.split,
-    val: config.val,
-    seed: config.seed,
-    gnnrl: about.gnnrl,
-    created: new Date().toISOString(),
-    // External ids in dense order, so a server can map a request's ids to rows.
-    ids: { users: fit.userIds.toJSON().ids, items: fit.itemIds.toJSON().ids },
-  };
-  // Encoders are rebuilt on their training graph: keep its edges beside the parameters.
-  const extras = entry.kind === 'encoder' ? { 'graph.user': fit.user, 'graph.item': fit.item } : undefined;
-  await saveCheckpoint(path, state, meta, { extras });
+  await saveTrainedModel(path, model, entry, parts.fit, { bestEpoch, data: about.data, split: config.split, val: config.val, seed: config.seed, gnnrl: about.gnnrl });
   return relative(outDir, path);
 }
 

@@ -1,0 +1,52 @@
+/**
+ * The checkpoint of a trained model, as `gnnrl train` writes it and `restoreModel`
+ * (registry.ts) reads it back: the model's state, its metadata (registry name, sizes,
+ * external ids in dense order, how it was trained) and, for graph encoders, the training
+ * edges their graph is rebuilt from. Here, in models/, so that serving can save and
+ * restore a model without the CLI.
+ */
+import type { Interactions } from '../data/interactions.js';
+import { saveCheckpoint } from './checkpoint.js';
+import type { ModelEntry } from './registry.js';
+import type { RecommenderModel } from './types.js';
+
+/** How the model was trained, recorded in the checkpoint's metadata. */
+export interface TrainingRecord {
+  /** Epoch whose parameters the model holds (FitResult.bestEpoch). */
+  bestEpoch: number;
+  /** The data's description (e.g. 'movielens:data/ml-100k'). */
+  data: string;
+  /** The split spec (e.g. 'user-time:0.8'), the validation fraction and the seed. */
+  split: string;
+  val: number;
+  seed: number;
+  /** The gnnrl version that trained it. */
+  gnnrl: string;
+}
+
+/**
+ * Writes `model`, fitted on `train` (the log it was fit on, with its id maps), to `path`
+ * atomically. `entry` is its registry entry (its name is stored; encoders keep their
+ * training edges).
+ */
+export async function saveTrainedModel(path: string, model: RecommenderModel, entry: Pick<ModelEntry, 'name' | 'kind'>, train: Interactions, run: TrainingRecord): Promise<void> {
+  const state = await model.state();
+  const meta = {
+    model: entry.name,
+    display: model.name,
+    bestEpoch: run.bestEpoch,
+    nUsers: train.nUsers,
+    nItems: train.nItems,
+    data: run.data,
+    split: run.split,
+    val: run.val,
+    seed: run.seed,
+    gnnrl: run.gnnrl,
+    created: new Date().toISOString(),
+    // External ids in dense order, so a server can map a request's ids to rows.
+    ids: { users: train.userIds.toJSON().ids, items: train.itemIds.toJSON().ids },
+  };
+  // Encoders are rebuilt on their training graph: keep its edges beside the parameters.
+  const extras = entry.kind === 'encoder' ? { 'graph.user': train.user, 'graph.item': train.item } : undefined;
+  await saveCheckpoint(path, state, meta, { extras });
+}
