@@ -4,6 +4,7 @@
  * value whether it came from the command line (a string) or from a JSON config file (any
  * JSON value), so a bad value reads the same from both places, naming where it came from.
  */
+import { readFileSync } from 'node:fs';
 import { GnnrlError } from '../errors.js';
 
 /**
@@ -200,4 +201,47 @@ export function formatHelp(usage: string, specs: readonly OptionSpec[], footer =
     return `${left[i]}${pad}${s.help}${def}`;
   });
   return `${usage}\n\noptions:\n${lines.join('\n')}\n${footer ? `\n${footer}` : ''}`;
+}
+
+/** Reads a JSON config file's options (unknown keys and bad values are usage errors naming the key and file). */
+export function readOptionsFile(specs: readonly OptionSpec[], path: string, read: (p: string) => string = (p) => readFileSync(p, 'utf8')): Record<string, unknown> {
+  let text: string;
+  try {
+    text = read(path);
+  } catch (err) {
+    throw new UsageError(`--config: cannot read ${path}: ${(err as Error).message}`, '--config');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--config: ${path} is not valid JSON: ${(err as Error).message}`, '--config');
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new UsageError(`--config: ${path}: expected a JSON object of options`, '--config');
+  const byKey = new Map(specs.map((s) => [s.key as string, s]));
+  const fileKeys = specs.filter((s) => !s.flagOnly).map((s) => s.key as string);
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(json as Record<string, unknown>)) {
+    const spec = byKey.get(key);
+    if (!spec || spec.flagOnly) throw unknownName('key', key, fileKeys, ` in ${path}`);
+    out[key] = spec.parse(raw, `'${key}' in ${path}`);
+  }
+  return out;
+}
+
+/** argv resolved in layers: the defaults, then the `--config` file, then flags; or a request for help. */
+export type LayeredOptions = { help: true } | { help: false; config: Record<string, unknown>; configFile: string | null; flags: RawFlags };
+
+/** Every command's option precedence, in one place (each command cross-checks the result itself). */
+export function resolveOptions(specs: readonly OptionSpec[], argv: readonly string[], defaults: object, read?: (p: string) => string): LayeredOptions {
+  const flags = parseFlags(argv, specs);
+  if (flags.has('help') && parseBool(flags.get('help'), '--help')) return { help: true };
+  const config = { ...defaults } as Record<string, unknown>;
+  const configFile = flags.has('config') ? (specs.find((s) => s.flag === 'config')!.parse(flags.get('config'), '--config') as string) : null;
+  if (configFile) Object.assign(config, readOptionsFile(specs, configFile, read));
+  for (const spec of specs) {
+    if (spec.flagOnly || !flags.has(spec.flag)) continue;
+    config[spec.key as string] = spec.parse(flags.get(spec.flag), `--${spec.flag}`);
+  }
+  return { help: false, config, configFile, flags };
 }

@@ -4,19 +4,18 @@
  * config file (`--config run.json`), then flags. The resolved config is plain JSON and
  * written to `<out>/config.json`; feeding that file back with `--config` reproduces the run.
  */
-import { readFileSync } from 'node:fs';
 import {
   UsageError,
   fail,
   formatHelp,
   parseBool,
   parseChoice,
-  parseFlags,
   parseInt32,
   parseList,
   parseNumber,
   parseString,
-  unknownName,
+  readOptionsFile,
+  resolveOptions,
   type OptionSpec,
 } from './args.js';
 import { formatColumnSpec, formatDataSpec, formatSplitSpec, parseColumnSpec, parseDataSpec, parseSplitSpec, type ColumnSpec } from './data-spec.js';
@@ -254,31 +253,9 @@ function parseModelOptions(raw: unknown, where: string): Record<string, Record<s
   return out;
 }
 
-const SPEC_BY_KEY = new Map(TRAIN_OPTIONS.map((s) => [s.key as string, s]));
-
 /** Reads a JSON config file's options (unknown keys and bad values are usage errors naming the key and file). */
-export function readConfigFile(path: string, read: (p: string) => string = (p) => readFileSync(p, 'utf8')): Partial<TrainConfig> {
-  let text: string;
-  try {
-    text = read(path);
-  } catch (err) {
-    throw new UsageError(`--config: cannot read ${path}: ${(err as Error).message}`, '--config');
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`--config: ${path} is not valid JSON: ${(err as Error).message}`, '--config');
-  }
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new UsageError(`--config: ${path}: expected a JSON object of options`, '--config');
-  const fileKeys = TRAIN_OPTIONS.filter((s) => !s.flagOnly).map((s) => s.key as string);
-  const out: Record<string, unknown> = {};
-  for (const [key, raw] of Object.entries(json as Record<string, unknown>)) {
-    const spec = SPEC_BY_KEY.get(key);
-    if (!spec || spec.flagOnly) throw unknownName('key', key, fileKeys, ` in ${path}`);
-    out[key] = spec.parse(raw, `'${key}' in ${path}`);
-  }
-  return out as Partial<TrainConfig>;
+export function readConfigFile(path: string, read?: (p: string) => string): Partial<TrainConfig> {
+  return readOptionsFile(TRAIN_OPTIONS, path, read) as Partial<TrainConfig>;
 }
 
 /** What the command line asked for: a config, or help. */
@@ -289,18 +266,11 @@ export type ParsedTrainArgs = { help: true } | { help: false; config: TrainConfi
  * `--config` file, then flags. Throws `UsageError` naming the flag or key.
  */
 export function parseTrainArgs(argv: readonly string[], read?: (p: string) => string): ParsedTrainArgs {
-  const flags = parseFlags(argv, TRAIN_OPTIONS);
-  if (flags.has('help') && parseBool(flags.get('help'), '--help')) return { help: true };
-  const config = defaultTrainConfig() as unknown as Record<string, unknown>;
-  const configFile = flags.has('config') ? (TRAIN_OPTIONS.find((s) => s.flag === 'config')!.parse(flags.get('config'), '--config') as string) : null;
-  if (configFile) Object.assign(config, readConfigFile(configFile, read));
-  for (const spec of TRAIN_OPTIONS) {
-    if (spec.flagOnly || !flags.has(spec.flag)) continue;
-    config[spec.key] = spec.parse(flags.get(spec.flag), `--${spec.flag}`);
-  }
-  const c = config as unknown as TrainConfig;
-  crossCheck(c, configFile !== null && !flags.has('map') ? `'map' in ${configFile}` : '--map');
-  return { help: false, config: c, configFile };
+  const r = resolveOptions(TRAIN_OPTIONS, argv, defaultTrainConfig(), read);
+  if (r.help) return { help: true };
+  const c = r.config as unknown as TrainConfig;
+  crossCheck(c, r.configFile !== null && !r.flags.has('map') ? `'map' in ${r.configFile}` : '--map');
+  return { help: false, config: c, configFile: r.configFile };
 }
 
 /** Checks between options (each was valid on its own). */

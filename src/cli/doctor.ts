@@ -1,13 +1,13 @@
 /**
  * `gnnrl doctor`: what this machine offers gnnrl, and what to do about what is missing.
  */
-import { readFileSync } from 'node:fs';
 import { Engine } from '../engine.js';
 import { GnnrlError } from '../errors.js';
 import { listKernels } from '../backend/kernel-table.js';
 import { join } from 'node:path';
 import { loadNative, nativeLoadError, packageRoot } from '../native.js';
 import { REQUESTED_LIMITS } from '../gpu/adapter.js';
+import { packageVersion } from './version.js';
 import '../kernels/index.js';
 import '../tensor/index.js'; // registers the tensor kernels (matmul, element-wise, …) too
 
@@ -31,14 +31,6 @@ export interface DoctorReport {
   ok: boolean;
 }
 
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 export async function doctorReport(): Promise<DoctorReport> {
   const report: DoctorReport = {

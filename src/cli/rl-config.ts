@@ -8,8 +8,8 @@
  * options, environment spec and options, model options, checkpoint paths), so a bad
  * option exits 2 before the output folder is created.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { UsageError, formatHelp, parseBool, parseChoice, parseFlags, parseInt32, parseList, parseString, unknownName, type OptionSpec } from './args.js';
+import { existsSync } from 'node:fs';
+import { UsageError, formatHelp, parseBool, parseChoice, parseInt32, parseList, parseString, readOptionsFile, resolveOptions, type OptionSpec } from './args.js';
 import { GnnrlError } from '../errors.js';
 import { WORLD_PRESETS, type WorldPreset } from '../data/synthetic.js';
 import { getModel, parseModelList } from '../models/registry.js';
@@ -258,49 +258,20 @@ export const RL_OPTIONS: Spec[] = [
   { flag: 'help', key: 'help', boolean: true, defaultText: '', flagOnly: true, help: 'this text', parse: parseBool },
 ];
 
-const SPEC_BY_KEY = new Map(RL_OPTIONS.map((s) => [s.key as string, s]));
-
 /** Reads a JSON config file's options (unknown keys and bad values are usage errors naming the key and file). */
-export function readRlConfigFile(path: string, read: (p: string) => string = (p) => readFileSync(p, 'utf8')): Partial<RlConfig> {
-  let text: string;
-  try {
-    text = read(path);
-  } catch (err) {
-    throw new UsageError(`--config: cannot read ${path}: ${(err as Error).message}`, '--config');
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`--config: ${path} is not valid JSON: ${(err as Error).message}`, '--config');
-  }
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new UsageError(`--config: ${path}: expected a JSON object of options`, '--config');
-  const fileKeys = RL_OPTIONS.filter((s) => !s.flagOnly).map((s) => s.key as string);
-  const out: Record<string, unknown> = {};
-  for (const [key, raw] of Object.entries(json as Record<string, unknown>)) {
-    const spec = SPEC_BY_KEY.get(key);
-    if (!spec || spec.flagOnly) throw unknownName('key', key, fileKeys, ` in ${path}`);
-    out[key] = spec.parse(raw, `'${key}' in ${path}`);
-  }
-  return out as Partial<RlConfig>;
+export function readRlConfigFile(path: string, read?: (p: string) => string): Partial<RlConfig> {
+  return readOptionsFile(RL_OPTIONS, path, read) as Partial<RlConfig>;
 }
 
 export type ParsedRlArgs = { help: true } | { help: false; config: RlConfig; configFile: string | null };
 
 /** Resolves argv (after `rl`) into a config: defaults, the `--config` file, then flags. Throws `UsageError` naming the flag or key. */
 export function parseRlArgs(argv: readonly string[], read?: (p: string) => string): ParsedRlArgs {
-  const flags = parseFlags(argv, RL_OPTIONS);
-  if (flags.has('help') && parseBool(flags.get('help'), '--help')) return { help: true };
-  const config = defaultRlConfig() as unknown as Record<string, unknown>;
-  const configFile = flags.has('config') ? (RL_OPTIONS.find((s) => s.flag === 'config')!.parse(flags.get('config'), '--config') as string) : null;
-  if (configFile) Object.assign(config, readRlConfigFile(configFile, read));
-  for (const spec of RL_OPTIONS) {
-    if (spec.flagOnly || !flags.has(spec.flag)) continue;
-    config[spec.key] = spec.parse(flags.get(spec.flag), `--${spec.flag}`);
-  }
-  const c = config as unknown as RlConfig;
+  const r = resolveOptions(RL_OPTIONS, argv, defaultRlConfig(), read);
+  if (r.help) return { help: true };
+  const c = r.config as unknown as RlConfig;
   crossCheck(c);
-  return { help: false, config: c, configFile };
+  return { help: false, config: c, configFile: r.configFile };
 }
 
 /** Checks between options (each was valid on its own). */

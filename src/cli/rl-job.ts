@@ -14,7 +14,7 @@
  * leaves a consistent folder for the agents that finished. Bad options are refused before
  * the folder is created.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { Engine } from '../engine.js';
 import { GnnrlError } from '../errors.js';
@@ -33,6 +33,7 @@ import { parseEnvSpec, type RlConfig } from './rl-config.js';
 import { RlProgress, episodesCsv, rewardsSvg, rlMetricsJson, type AgentResult, type Comparison } from './rl-output.js';
 import type { ProgressStream } from './progress.js';
 import { formatDuration } from './table.js';
+import { packageVersion } from './version.js';
 
 export type { AgentResult, Comparison } from './rl-output.js';
 
@@ -58,14 +59,6 @@ export interface RlResult {
 /** Default training of the GNN models the run fits on the log. */
 const GNN_DEFAULTS = { dim: 32, epochs: 20 };
 
-async function packageVersion(): Promise<string> {
-  try {
-    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** A folder name for an agent ('greedy:lightgcn' → 'greedy-lightgcn'). */
 export function agentDir(name: string): string {
@@ -121,7 +114,7 @@ export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResul
     await mkdir(outDir, { recursive: true });
     const write = (name: string, text: string) => writeFileAtomic(join(outDir, name), text);
     await write('config.json', JSON.stringify(config, null, 2) + '\n');
-    const version = await packageVersion();
+    const version = packageVersion();
     Object.assign(manifest, {
       gnnrl: version,
       node: process.version,

@@ -7,7 +7,7 @@
  * still leaves a consistent config, manifest, metrics, epoch log and curves for the models
  * that finished.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { Engine } from '../engine.js';
 import { writeFileAtomic } from '../data/io/atomic.js';
@@ -23,6 +23,7 @@ import { applySplit, carveValidation, checkDataPaths, loadData, type LoadedData 
 import { ProgressReporter, type ProgressStream } from './progress.js';
 import { formatDuration, formatMetric } from './table.js';
 import { curvesSvg, epochsCsv, metricsJson, type ModelResult } from './train-output.js';
+import { packageVersion } from './version.js';
 
 export type { ModelResult } from './train-output.js';
 
@@ -63,15 +64,6 @@ interface Parts {
   test: Interactions;
 }
 
-async function packageVersion(): Promise<string> {
-  try {
-    // src/cli and dist/cli both sit two levels below the package root.
-    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** Default monitor of a model (what its fit uses when not told): rmse for rating predictions, ndcg@20 for rankings. */
 function monitorFor(config: TrainConfig, model: RecommenderModel): string {
@@ -126,7 +118,7 @@ export async function runTrainJob(config: TrainConfig, io: TrainIO = {}): Promis
   const write = (name: string, text: string) => writeFileAtomic(join(outDir, name), text);
   await write('config.json', JSON.stringify(config, null, 2) + '\n');
 
-  const version = await packageVersion();
+  const version = packageVersion();
   const manifest: Record<string, unknown> = {
     gnnrl: version,
     node: process.version,
