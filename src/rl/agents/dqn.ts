@@ -36,8 +36,7 @@ import { Module } from '../../nn/module.js';
 import { Linear } from '../../nn/linear.js';
 import { noGrad } from '../../tensor/autograd.js';
 import { parameter, zeros } from '../../tensor/create.js';
-import { add, mul, relu } from '../../tensor/ops/elementwise.js';
-import { binaryRaw } from '../../tensor/ops/elementwise.js';
+import { add, binaryRaw, mul, relu } from '../../tensor/ops/elementwise.js';
 import { sum } from '../../tensor/ops/reduce.js';
 import { gather, slice } from '../../tensor/ops/gather.js';
 import { Adam, type Optimizer } from '../../tensor/optim.js';
@@ -200,6 +199,7 @@ export class DqnAgent implements Agent {
     readonly targetEncoder: WindowStateEncoder,
     readonly online: QNetwork,
     readonly target: QNetwork,
+    streams: { explore: Rng; replay: Rng },
   ) {
     this.engine = ctx.engine;
     this.options = opts;
@@ -210,11 +210,8 @@ export class DqnAgent implements Agent {
     this.slots = ctx.slots;
     this.slateSize = ctx.slateSize;
     this.historyLen = encoder.historyLen;
-    // Separate streams: exploration and replay sampling never shift each other.
-    const root = new Rng(opts.seed);
-    root.fork(); // the initialisation stream (used in create)
-    this.exploreRng = root.fork();
-    const replayRng = root.fork();
+    this.exploreRng = streams.explore;
+    const replayRng = streams.replay;
     const H = this.historyLen;
     const current: FieldSpec[] = [
       { name: 'user', dtype: 'i32', width: 1 },
@@ -241,7 +238,10 @@ export class DqnAgent implements Agent {
     check(Number.isInteger(ctx.slots) && ctx.slots >= 1, 'slots', `an integer >= 1, got ${ctx.slots}`);
     check(Number.isInteger(ctx.slateSize) && ctx.slateSize >= 1 && ctx.slateSize <= ctx.encoder.nItems, 'slateSize', `an integer in [1, ${ctx.encoder.nItems}], got ${ctx.slateSize}`);
     const enc = ctx.encoder;
-    const initRng = new Rng(opts.seed).fork();
+    // Separate streams: initialisation, exploration and replay sampling never shift each other.
+    const root = new Rng(opts.seed);
+    const initRng = root.fork();
+    const streams = { explore: root.fork(), replay: root.fork() };
     // The item head starts at the encoder's (scaled) item vectors: Q's first ranking is
     // the GNN's affinity through a random φ, and learning reshapes it from there.
     const tableAll = (await enc.itemTable.read()) as Float32Array;
@@ -251,7 +251,7 @@ export class DqnAgent implements Agent {
     const target = new QNetwork(ctx.engine, enc.outDim, opts.hidden, enc.dim, itemInit, enc.nItems, initRng);
     target.load(await online.state());
     const targetEncoder = enc.fineTune ? await enc.copy() : enc;
-    return new DqnAgent(ctx, opts, enc, targetEncoder, online, target);
+    return new DqnAgent(ctx, opts, enc, targetEncoder, online, target, streams);
   }
 
   /** ε at the current acting step. */
@@ -275,7 +275,7 @@ export class DqnAgent implements Agent {
   }
 
   /** The greedy slate of `net` for states (B rows), skipping each row's excluded items. */
-  private async greedy(net: QNetwork, enc: WindowStateEncoder, users: Int32Array, history: Int32Array, rows: ExclusionRows, k: number): Promise<{ items: Int32Array; scores: Float32Array }> {
+  private async greedy(net: QNetwork, enc: WindowStateEncoder, users: Int32Array, history: Int32Array, rows: ExclusionRows, k: number, withScores = false): Promise<{ items: Int32Array; scores: Float32Array | null }> {
     const B = users.length;
     const excl = this.upload(rows);
     try {
@@ -291,10 +291,11 @@ export class DqnAgent implements Agent {
           exclude: excl,
           k,
         });
-        const [items, scores] = await Promise.all([this.engine.read(r.indices), this.engine.read(r.scores)]);
+        // Acting needs only the items; the scores come back for diagnostics alone.
+        const [items, scores] = withScores ? await this.engine.readMany<'i32' | 'f32'>([r.indices, r.scores]) : [await this.engine.read(r.indices), null];
         this.engine.free(r.indices);
         this.engine.free(r.scores);
-        return { items: items as Int32Array, scores: scores as Float32Array };
+        return { items: items as Int32Array, scores: scores as Float32Array | null };
       });
     } finally {
       this.freeRows(excl);
@@ -303,7 +304,8 @@ export class DqnAgent implements Agent {
 
   /** Q-values of the greedy slate (diagnostics, tests). */
   async greedySlate(obs: Observation): Promise<{ items: Int32Array; scores: Float32Array }> {
-    return this.greedy(this.online, this.encoder, obs.user, obs.historyItems, historyExclusions(obs), this.slateSize);
+    const r = await this.greedy(this.online, this.encoder, obs.user, obs.historyItems, historyExclusions(obs), this.slateSize, true);
+    return { items: r.items, scores: r.scores! };
   }
 
   async act(obs: Observation, opts: ActOptions): Promise<Int32Array> {
@@ -405,7 +407,6 @@ export class DqnAgent implements Agent {
     const td = new Float32Array(B);
     await this.engine.scopeAsync(async () => {
       this.optimizer?.zeroGrad();
-      this.encoder.zeroGrad();
       const phi = this.online.phi(this.encoder.encode(user, history));
       const pred = add(rowDot(phi, gather(this.online.items, action)), gather(this.online.itemBias, action));
       const q = (await pred.read()) as Float32Array;
