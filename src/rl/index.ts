@@ -35,3 +35,8 @@ export { DqnAgent, type DqnOptions, type DqnContext } from './agents/dqn.js';
 export { trainAgent, type TrainOptions, type TrainProgress, type TrainResult } from './train-loop.js';
 export { evaluateAgent, summarize, differenceCI, type EvaluateOptions as AgentEvaluateOptions, type EpisodeRecord, type AgentMetrics, type Evaluation } from './evaluate.js';
 export { AGENTS, agentNames, agentFamily, resolveAgentName, parseAgentList, checkAgentOptions, createAgent, checkModelFits, dqnDefaults, type AgentInfo, type AgentContext, type CreatedAgent } from './registry.js';
+export { SoftmaxLoggingPolicy, modelScorer, popularityScorer, type ItemScorer, type LoggingPolicy, type SoftmaxLoggingOptions } from './policies/logging.js';
+export { logToJsonl, logToCsv, writeLog, logFormatOf, contextObservation, withPropensities, LOG_CSV_HEADER, type LoggedData, type LogFormat } from './log/format.js';
+export { loadLog, parseLog, type LoadLogOptions } from './log/loader.js';
+export { fitBehaviourModel, type BehaviourModel, type BehaviourOptions } from './log/behaviour.js';
+export { collectLog, type CollectOptions, type CollectedLog } from './log/collect.js';
