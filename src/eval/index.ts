@@ -10,3 +10,6 @@ export { validationMetrics } from './validate.js';
 export type { ValidationOptions } from './validate.js';
 export { evaluateModel } from './evaluate.js';
 export type { EvaluateOptions, EvaluationReport, SampledOptions } from './evaluate.js';
+export { ips, snips, doublyRobust, pseudoInverse, ESTIMATORS, estimateAll, estimateInterval, estimateValue, effectiveSampleSize, importanceWeights } from './ope/estimators.js';
+export type { OpeInput, OpeEstimator, OpeEstimate, OpeOptions, EstimatorTerms } from './ope/estimators.js';
+export { calibrateScores, type Calibration } from './ope/direct.js';
