@@ -4,8 +4,8 @@
  * accepted wherever a name is.
  *
  *   dqn, double-dqn          learned: DqnAgent over the whole catalogue on GNN window state
- *   qlearning, sarsa         listed, but not available on the simulator yet (the tabular
- *                            agents run on the discrete toy MDPs; see `AGENTS`)
+ *   qlearning, sarsa         learned: TabularSlateAgent, tabular Q-learning / SARSA over a
+ *                            discretised state (agents/tabular-slate.ts; needs item groups)
  *   random, popularity       fixed baselines
  *   greedy:<model>           the top-k of any registry model (trained on the log)
  *   oracle                   the simulator's myopic oracle
@@ -28,6 +28,7 @@ import { parseSchedule } from './schedules.js';
 import { GreedyModelPolicy, OraclePolicy, PopularityPolicy, RandomPolicy, isTruthful } from './policies/fixed.js';
 import { WindowStateEncoder, randomTables, tablesFromModel } from './state/window-state.js';
 import { DqnAgent, type DqnOptions } from './agents/dqn.js';
+import { TabularSlateAgent, type TabularSlateOptions } from './agents/tabular-slate.js';
 
 /** One registered agent family. */
 export interface AgentInfo {
@@ -43,20 +44,8 @@ export interface AgentInfo {
 export const AGENTS: readonly AgentInfo[] = [
   { name: 'dqn', display: 'DQN', learns: true, summary: 'DQN over the whole catalogue, Q(s,a) = φ(s)·e_a + b_a on GNN window state', unavailable: null },
   { name: 'double-dqn', display: 'Double DQN', learns: true, summary: "DQN with Double DQN's decoupled argmax", unavailable: null },
-  {
-    name: 'qlearning',
-    display: 'Q-learning',
-    learns: true,
-    summary: 'tabular Q-learning over a discretised state',
-    unavailable: 'tabular agents are not available on this environment yet (TabularAgent runs on the discrete toy MDPs ChainEnv and CliffWalkEnv; the simulator adapter that discretises its state is not built)',
-  },
-  {
-    name: 'sarsa',
-    display: 'SARSA',
-    learns: true,
-    summary: 'tabular SARSA over a discretised state',
-    unavailable: 'tabular agents are not available on this environment yet (TabularAgent runs on the discrete toy MDPs ChainEnv and CliffWalkEnv; the simulator adapter that discretises its state is not built)',
-  },
+  { name: 'qlearning', display: 'Q-learning', learns: true, summary: 'tabular Q-learning over (last item group × window-count bucket); action = an item group, shown as its most popular items', unavailable: null },
+  { name: 'sarsa', display: 'SARSA', learns: true, summary: 'tabular SARSA over the same discretised state and group actions', unavailable: null },
   { name: 'random', display: 'Random', learns: false, summary: 'uniformly random items outside the history window', unavailable: null },
   { name: 'popularity', display: 'Popularity', learns: false, summary: "the log's most consumed items", unavailable: null },
   { name: 'greedy', display: 'Greedy', learns: false, summary: "greedy:<model>: a fitted model's top-k (greedy:lightgcn, greedy:sage, greedy:svd, …)", unavailable: null },
@@ -171,9 +160,30 @@ const DQN_OPTIONS: Record<string, Check> = {
   fineTune: bool,
 };
 
+/** A constant or a schedule whose every value lies in [0, 1] (α and ε of the tabular agents). */
+const unitSchedule: Check = (v) => {
+  const want = 'a number in [0, 1] or a schedule spec with start/end/value in [0, 1]';
+  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 && v <= 1 ? null : want;
+  if (schedule(v) !== null) return schedule(v);
+  const spec = v as Record<string, unknown>;
+  return ['start', 'end', 'value'].every((k) => spec[k] === undefined || ((spec[k] as number) >= 0 && (spec[k] as number) <= 1)) ? null : want;
+};
+
+/** Options of the tabular agents (TabularSlateOptions minus `method`, which the name sets). */
+const TABULAR_OPTIONS: Record<string, Check> = {
+  alpha: unitSchedule,
+  gamma: num((x) => x >= 0 && x <= 1, 'a number in [0, 1]'),
+  epsilon: unitSchedule,
+  buckets: int(1),
+  initialQ: num(() => true, 'a finite number'),
+  seed: int(0),
+};
+
 const OPTIONS_BY_FAMILY: Record<string, Record<string, Check>> = {
   dqn: DQN_OPTIONS,
   'double-dqn': DQN_OPTIONS,
+  qlearning: TABULAR_OPTIONS,
+  sarsa: TABULAR_OPTIONS,
   random: { seed: int(0) },
   popularity: {},
   greedy: {},
@@ -268,6 +278,12 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
       const model = await ctx.model(name.slice('greedy:'.length));
       checkModelFits(model, env, name);
       return { agent: new GreedyModelPolicy(model, k), updatesPerStep: 0 };
+    }
+    case 'qlearning':
+    case 'sarsa': {
+      const o = opts as Omit<TabularSlateOptions, 'method'>;
+      const epsilon = o.epsilon ?? { kind: 'linear', start: 1, end: 0.05, steps: Math.max(1, Math.floor(0.6 * (ctx.steps ?? 2000) * env.batch)) };
+      return { agent: new TabularSlateAgent(env, ctx.log, { seed: ctx.seed, ...o, epsilon, method: info.name }), updatesPerStep: 1 };
     }
     case 'dqn':
     case 'double-dqn': {

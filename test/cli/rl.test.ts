@@ -74,7 +74,7 @@ describe('agent registry', () => {
     expect(e.details.arg).toBe('agent');
     expect(e.message).toMatch(/unknown agent 'foo'; valid agents: dqn, double-dqn, qlearning, sarsa, random, popularity, greedy:<model>, oracle/);
     expect(err(() => parseAgentList('greedy:nope')).message).toMatch(/unknown model 'nope'.*lightgcn/);
-    expect(err(() => parseAgentList('sarsa')).message).toMatch(/sarsa: tabular agents are not available on this environment yet/);
+    expect(err(() => checkAgentOptions('sarsa', { alpha: 2 })).message).toMatch(/sarsa\.alpha: expected a number in \[0, 1\]/);
     expect(err(() => checkAgentOptions('dqn', { gama: 0.9 })).message).toMatch(/unknown option 'gama' for dqn; known: gamma, lr/);
     expect(err(() => checkAgentOptions('double-dqn', { gamma: -0.1 })).message).toMatch(/double-dqn\.gamma: expected a number in \[0, 1\], got -0\.1/);
     expect(err(() => checkAgentOptions('dqn', { epsilon: { kind: 'linear', start: 1, end: 0.1, stepz: 5 } })).message).toMatch(/dqn\.epsilon: .*stepz/);
@@ -187,7 +187,7 @@ test('on a terminal the progress line is redrawn in place with a bar, steps/s, Î
 describe('gnnrl rl: bad input exits 2 naming the flag and writes nothing', () => {
   const cases: [string, string[], RegExp][] = [
     ['unknown agent', ['--agent', 'dqn,foo'], /^gnnrl rl: --agent: unknown agent 'foo'; valid agents: dqn, double-dqn/m],
-    ['tabular agent', ['--agent', 'qlearning'], /^gnnrl rl: --agent: qlearning: tabular agents are not available on this environment yet/m],
+    ['tabular alpha outside [0, 1]', ['--agent', 'qlearning', '--agent-options', '{"qlearning":{"alpha":1.5}}'], /^gnnrl rl: --agent-options: qlearning\.alpha: expected a number in \[0, 1\]/m],
     ['unknown env', ['--env', 'gym:cartpole'], /^gnnrl rl: --env: unknown environment 'gym:cartpole'; expected sim:tiny/m],
     ['unknown world', ['--env', 'sim:huge'], /^gnnrl rl: --env: unknown simulator world 'huge'/m],
     ['fitted env', ['--env', 'fitted:ml-100k:data/ml-100k'], /^gnnrl rl: --env: fitted:ml-100k:data\/ml-100k: the fitted simulator .* is not built yet/m],
@@ -237,6 +237,6 @@ describe('gnnrl rl: bad input exits 2 naming the flag and writes nothing', () =>
     expect(await rlCommand(['--help'], { stdout, stderr: sink() })).toBe(0);
     expect(stdout.text()).toMatch(/^usage: gnnrl rl \[options\]/);
     expect(stdout.text()).toMatch(/--env SPEC +.*\(default: sim:tiny\)/);
-    expect(stdout.text()).toMatch(/^ {2}sarsa .*\(not available yet\)$/m);
+    expect(stdout.text()).toMatch(/^ {2}sarsa {11}tabular SARSA/m);
   });
 });
