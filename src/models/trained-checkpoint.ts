@@ -26,8 +26,8 @@ export interface TrainingRecord {
 
 /**
  * Writes `model`, fitted on `train` (the log it was fit on, with its id maps), to `path`
- * atomically. `entry` is its registry entry (its name is stored; encoders keep their
- * training edges).
+ * atomically. `entry` is its registry entry (its name is stored). Every model keeps its
+ * training edges beside its parameters.
  */
 export async function saveTrainedModel(path: string, model: RecommenderModel, entry: Pick<ModelEntry, 'name' | 'kind'>, train: Interactions, run: TrainingRecord): Promise<void> {
   const state = await model.state();
@@ -46,7 +46,8 @@ export async function saveTrainedModel(path: string, model: RecommenderModel, en
     // External ids in dense order, so a server can map a request's ids to rows.
     ids: { users: train.userIds.toJSON().ids, items: train.itemIds.toJSON().ids },
   };
-  // Encoders are rebuilt on their training graph: keep its edges beside the parameters.
-  const extras = entry.kind === 'encoder' ? { 'graph.user': train.user, 'graph.item': train.item } : undefined;
+  // The training edges travel with every model: encoders are rebuilt on their graph, and
+  // a server needs them for every model (what each user has seen, popularity, fold-in).
+  const extras = { 'graph.user': train.user, 'graph.item': train.item };
   await saveCheckpoint(path, state, meta, { extras });
 }

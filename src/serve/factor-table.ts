@@ -1,0 +1,200 @@
+/**
+ * One side's factor vectors (users or items) as a served version sees them: immutable
+ * to its readers, cheap to derive a next version from.
+ *
+ * Why not copy the table on every update: a 50,000 × 64 table is 12.8 MB, and online
+ * updates change a few rows at a time. A version is (shared storage, its row count, an
+ * overlay of rows that changed since the storage was written). Deriving a version:
+ * - changed rows go into a new overlay (the old version's overlay is never mutated);
+ * - new rows are appended into the storage's spare capacity, past the old version's
+ *   row count, which the old version never reads; only the newest version of a storage
+ *   may append (a second append from an older version copies the storage instead);
+ * - when the overlay grows past an eighth of the rows (at least 1024), the next version
+ *   gets fresh storage with the overlay folded in (old versions keep theirs).
+ * So a reader holding a version sees the same numbers for as long as it holds it.
+ *
+ * The table also keeps G = Σ v vᵀ and h = Σ b v (fold-in.ts needs them), updated by
+ * the changed rows' differences in f64 rather than recomputed.
+ */
+import { GnnrlError } from '../errors.js';
+import { addOuter, gramOf, type FoldInTable } from './fold-in.js';
+
+interface Storage {
+  data: Float32Array;
+  bias: Float32Array | null;
+  /** Rows written; a version with `rows === used` is the newest and may append. */
+  used: number;
+}
+
+const MIN_COMPACT = 1024;
+
+export class FactorTable implements FoldInTable {
+  private constructor(
+    readonly dim: number,
+    readonly rows: number,
+    private readonly store: Storage,
+    private readonly overlay: ReadonlyMap<number, { v: Float32Array; b: number }>,
+    readonly gram: Float64Array,
+    readonly biasMoment: Float64Array,
+  ) {}
+
+  /** A table over `rows` rows of `data` (copied), with optional biases. */
+  static of(data: Float32Array, dim: number, rows: number, bias: Float32Array | null = null): FactorTable {
+    if (!(Number.isInteger(dim) && dim > 0)) throw new GnnrlError('input', `FactorTable.of: dim: expected a positive integer, got ${dim}`, { arg: 'dim' });
+    if (data.length < rows * dim) throw new GnnrlError('input', `FactorTable.of: data holds ${data.length} values, ${rows} rows of ${dim} need ${rows * dim}`, { arg: 'data' });
+    if (bias && bias.length < rows) throw new GnnrlError('input', `FactorTable.of: bias holds ${bias.length} values for ${rows} rows`, { arg: 'bias' });
+    const store: Storage = { data: Float32Array.from(data.subarray(0, rows * dim)), bias: bias ? Float32Array.from(bias.subarray(0, rows)) : null, used: rows };
+    const row = (i: number) => store.data.subarray(i * dim, (i + 1) * dim);
+    const { gram, biasMoment } = gramOf(dim, rows, row, (i) => (store.bias ? store.bias[i] : 0));
+    return new FactorTable(dim, rows, store, new Map(), gram, biasMoment);
+  }
+
+  get hasBias(): boolean {
+    return this.store.bias !== null;
+  }
+
+  row(i: number): Float32Array {
+    const o = this.overlay.get(i);
+    if (o) return o.v;
+    return this.store.data.subarray(i * this.dim, (i + 1) * this.dim);
+  }
+
+  bias(i: number): number {
+    const o = this.overlay.get(i);
+    if (o) return o.b;
+    return this.store.bias ? this.store.bias[i] : 0;
+  }
+
+  /** Rows changed since the storage was written (for tests and metrics). */
+  get overlaySize(): number {
+    return this.overlay.size;
+  }
+
+  /**
+   * The next version: `changed` rows (index → vector, bias) replaced, `appended` rows
+   * added at the end (indices rows, rows + 1, …). This version is left as it was.
+   */
+  derive(changed: ReadonlyMap<number, { v: Float32Array; b?: number }>, appended: readonly { v: Float32Array; b?: number }[] = []): FactorTable {
+    const d = this.dim;
+    const gram = Float64Array.from(this.gram);
+    const moment = Float64Array.from(this.biasMoment);
+    const overlay = new Map(this.overlay);
+    for (const [i, { v, b }] of changed) {
+      if (!(Number.isInteger(i) && i >= 0 && i < this.rows)) throw new GnnrlError('input', `FactorTable.derive: row ${i} is outside [0, ${this.rows})`, { arg: 'changed', index: i });
+      if (v.length !== d) throw new GnnrlError('input', `FactorTable.derive: row ${i} has ${v.length} values, expected ${d}`, { arg: 'changed', index: i });
+      const nb = b ?? this.bias(i);
+      addOuter(gram, moment, this.row(i), this.bias(i), d, -1);
+      addOuter(gram, moment, v, nb, d, 1);
+      overlay.set(i, { v: Float32Array.from(v), b: nb });
+    }
+    const rows = this.rows + appended.length;
+    let store = this.store;
+    if (appended.length) {
+      const fits = store.used === this.rows && rows * d <= store.data.length;
+      if (!fits) store = this.grownStorage(Math.max(rows, 2 * this.rows, 16));
+      appended.forEach(({ v, b }, j) => {
+        if (v.length !== d) throw new GnnrlError('input', `FactorTable.derive: appended row ${j} has ${v.length} values, expected ${d}`, { arg: 'appended', index: j });
+        const i = this.rows + j;
+        store.data.set(v, i * d);
+        if (store.bias) store.bias[i] = b ?? 0;
+        addOuter(gram, moment, v, b ?? 0, d, 1);
+      });
+      store.used = rows;
+    }
+    if (overlay.size > Math.max(MIN_COMPACT, rows >> 3)) {
+      const fresh = new FactorTable(d, rows, store, overlay, gram, moment).grownStorage(Math.ceil(rows * 1.25) + 16);
+      fresh.used = rows;
+      return new FactorTable(d, rows, fresh, new Map(), gram, moment);
+    }
+    return new FactorTable(d, rows, store, overlay, gram, moment);
+  }
+
+  /** Fresh storage with room for `capacity` rows, holding this version's rows (overlay folded in). */
+  private grownStorage(capacity: number): Storage {
+    const d = this.dim;
+    const data = new Float32Array(capacity * d);
+    data.set(this.store.data.subarray(0, this.rows * d));
+    const bias = this.store.bias ? new Float32Array(capacity) : null;
+    if (bias) bias.set(this.store.bias!.subarray(0, this.rows));
+    for (const [i, { v, b }] of this.overlay) {
+      data.set(v, i * d);
+      if (bias) bias[i] = b;
+    }
+    return { data, bias, used: this.rows };
+  }
+
+  /** v_i · x + b_i for every row, into `out` (length ≥ rows). */
+  scoreAll(x: Float32Array, out: Float32Array = new Float32Array(this.rows)): Float32Array {
+    const d = this.dim;
+    const data = this.store.data;
+    const bias = this.store.bias;
+    for (let i = 0; i < this.rows; i++) {
+      let s = bias ? bias[i] : 0;
+      const o = i * d;
+      for (let a = 0; a < d; a++) s += data[o + a] * x[a];
+      out[i] = s;
+    }
+    for (const [i, { v, b }] of this.overlay) {
+      let s = b;
+      for (let a = 0; a < d; a++) s += v[a] * x[a];
+      out[i] = s;
+    }
+    return out;
+  }
+
+  /** All rows as one dense copy (rows × dim), overlay applied: what a snapshot saves. */
+  dense(): Float32Array {
+    return this.grownStorage(this.rows).data;
+  }
+
+  /** Biases as one dense copy, or null. */
+  denseBias(): Float32Array | null {
+    return this.grownStorage(this.rows).bias;
+  }
+}
+
+/**
+ * Indices of the k largest scores, best first, ties to the lower index, skipping
+ * `skip(i)`; fewer than k when fewer rows are eligible. A bounded min-heap: O(n log k).
+ */
+export function topKHost(scores: Float32Array, n: number, k: number, skip?: (i: number) => boolean): Int32Array {
+  const heap = new Int32Array(Math.max(0, Math.min(k, n)));
+  let size = 0;
+  // "a is worse than b": lower score, or equal score and higher index.
+  const worse = (a: number, b: number) => scores[a] < scores[b] || (scores[a] === scores[b] && a > b);
+  const down = (at: number) => {
+    for (;;) {
+      const l = 2 * at + 1;
+      const r = l + 1;
+      let m = at;
+      if (l < size && worse(heap[l], heap[m])) m = l;
+      if (r < size && worse(heap[r], heap[m])) m = r;
+      if (m === at) return;
+      const t = heap[at];
+      heap[at] = heap[m];
+      heap[m] = t;
+      at = m;
+    }
+  };
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(scores[i]) || (skip && skip(i))) continue;
+    if (size < heap.length) {
+      let at = size++;
+      heap[at] = i;
+      while (at > 0) {
+        const p = (at - 1) >> 1;
+        if (!worse(heap[at], heap[p])) break;
+        const t = heap[at];
+        heap[at] = heap[p];
+        heap[p] = t;
+        at = p;
+      }
+    } else if (size > 0 && worse(heap[0], i)) {
+      heap[0] = i;
+      down(0);
+    }
+  }
+  const out = Array.from(heap.subarray(0, size));
+  out.sort((a, b) => (scores[b] - scores[a]) || (a - b));
+  return Int32Array.from(out);
+}
