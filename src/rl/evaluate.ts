@@ -91,14 +91,16 @@ export async function evaluateAgent(env: Environment, agent: Agent, opts: Evalua
     const r = env.step(actions);
     slotSteps += B;
     for (let b = 0; b < B; b++) {
-      if (r.skipped[b]) continue;
-      ret[b] += r.reward[b];
-      disc[b] += pow[b] * r.reward[b];
-      pow[b] *= gamma;
-      len[b]++;
-      clicks[b] += r.click[b];
-      conv[b] += r.conversion[b];
-      shown[b] += k;
+      // A skipped step (log replay, unknown: skip) is no step of the episode, but it can end it.
+      if (!r.skipped[b]) {
+        ret[b] += r.reward[b];
+        disc[b] += pow[b] * r.reward[b];
+        pow[b] *= gamma;
+        len[b]++;
+        clicks[b] += r.click[b];
+        conv[b] += r.conversion[b];
+        shown[b] += k;
+      }
       if (r.done[b]) {
         if (done[b] < perSlot) {
           records[b].push({ slot: b, user: users[b], return: ret[b], discountedReturn: disc[b], length: len[b], clicks: clicks[b], conversions: conv[b], shown: shown[b] });

@@ -40,3 +40,5 @@ export { logToJsonl, logToCsv, writeLog, logFormatOf, contextObservation, withPr
 export { loadLog, parseLog, type LoadLogOptions } from './log/loader.js';
 export { fitBehaviourModel, type BehaviourModel, type BehaviourOptions } from './log/behaviour.js';
 export { collectLog, type CollectOptions, type CollectedLog } from './log/collect.js';
+export { TabularSlateAgent, GroupWindowDiscretizer, itemGroupsOf, type TabularSlateOptions } from './agents/tabular-slate.js';
+export { ReplayEnv, replayEnvConfig, REPLAY_ENV_DEFAULTS, MAX_MODEL_PAIRS, type ReplayEnvOptions, type ReplayEnvConfig, type ReplayEnvContext, type UnknownPolicy, type ReplayRewardMap } from './env/replay.js';
