@@ -12,7 +12,7 @@
  * against it.
  */
 import { GnnrlError, check } from '../../errors.js';
-import type { Agent, Environment } from '../types.js';
+import type { Agent, Environment, TruthfulEnvironment } from '../types.js';
 import { isTruthful } from '../policies/fixed.js';
 import type { LoggingPolicy } from '../policies/logging.js';
 import type { LoggedData } from './format.js';
@@ -30,6 +30,8 @@ export interface CollectedLog {
   log: LoggedData;
   /** Per target (in `targets` order): E[reward] of its slate in each logged state, one per event. */
   targetExpectedReward: Float64Array[];
+  /** Per target: its slate (n × K) in each logged state. */
+  targetActions: Int32Array[];
   /** The logging policy's own E[reward] in each logged state (truthful environments; else null). */
   loggerExpectedReward: Float64Array | null;
 }
@@ -52,14 +54,20 @@ export async function collectLog(env: Environment, policy: LoggingPolicy, opts: 
   const propensity = new Float64Array(cap);
   const time = new Float64Array(cap);
   const targetER = targets.map(() => new Float64Array(cap));
+  const targetAct = targets.map(() => new Int32Array(cap * K));
   const loggerER = truthful ? new Float64Array(cap) : null;
   let n = 0;
   let obs = env.reset(opts.seed ?? 1);
   for (let s = 0; s < opts.steps; s++) {
     const ers: Float32Array[] = [];
-    if (truthful) for (const t of targets) ers.push(env.expectedReward(await t.act(obs, { explore: false })));
+    const tas: Int32Array[] = [];
+    for (const t of targets) {
+      const a = await t.act(obs, { explore: false });
+      tas.push(a);
+      ers.push((env as TruthfulEnvironment).expectedReward(a));
+    }
     const { actions, propensity: prop } = await policy.actWithPropensity(obs);
-    const own = truthful ? env.expectedReward(actions) : null;
+    const own = truthful ? (env as TruthfulEnvironment).expectedReward(actions) : null;
     const r = env.step(actions);
     for (let b = 0; b < B; b++) {
       if (r.skipped[b]) continue;
@@ -72,7 +80,10 @@ export async function collectLog(env: Environment, policy: LoggingPolicy, opts: 
       reward[n] = r.reward[b];
       propensity[n] = prop[b];
       time[n] = s;
-      targets.forEach((_t, m) => (targetER[m][n] = ers[m][b]));
+      targets.forEach((_t, m) => {
+        targetER[m][n] = ers[m][b];
+        targetAct[m].set(tas[m].subarray(b * K, (b + 1) * K), n * K);
+      });
       if (loggerER && own) loggerER[n] = own[b];
       n++;
     }
@@ -93,5 +104,5 @@ export async function collectLog(env: Environment, policy: LoggingPolicy, opts: 
     time: time.slice(0, n),
     propensitySource: 'logged',
   };
-  return { log, targetExpectedReward: targetER.map((a) => a.slice(0, n)), loggerExpectedReward: loggerER ? loggerER.slice(0, n) : null };
+  return { log, targetExpectedReward: targetER.map((a) => a.slice(0, n)), targetActions: targetAct.map((a) => a.slice(0, n * K)), loggerExpectedReward: loggerER ? loggerER.slice(0, n) : null };
 }

@@ -1,0 +1,156 @@
+/**
+ * `gnnrl ope`: a simulator log from a skewed (popularity softmax) logging policy, two
+ * target policies whose true per-decision value lies inside the DR 95% interval, the run
+ * folder, reproducibility, the same estimates from the written log file, estimated
+ * propensities, and bad input (exit 2, the flag or file:line named, nothing written).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Engine } from '../../src/engine.js';
+import { saveCheckpoint } from '../../src/models/checkpoint.js';
+import { loadLog } from '../../src/rl/log/loader.js';
+import { parseOpeArgs, type OpeConfig } from '../../src/cli/ope-config.js';
+import { runOpeJob, type OpeResult } from '../../src/cli/ope-job.js';
+import { opeCommand } from '../../src/cli/ope.js';
+
+function configOf(argv: string[]): OpeConfig {
+  const r = parseOpeArgs(argv);
+  if (r.help) throw new Error('help');
+  return r.config;
+}
+
+function sink() {
+  const chunks: string[] = [];
+  return { chunks, text: () => chunks.join(''), write: (s: string) => (chunks.push(s), true) };
+}
+
+let engine: Engine;
+let dir: string;
+beforeAll(async () => {
+  engine = await Engine.create({ backend: 'cpu', quiet: true });
+  dir = mkdtempSync(join(tmpdir(), 'gnnrl-ope-'));
+});
+afterAll(async () => {
+  await engine.dispose();
+});
+
+const BASE = ['--backend', 'cpu', '--quiet', '--model-epochs', '10', '--episodes', '64', '--replicates', '400'];
+
+describe('gnnrl ope on a simulator log', () => {
+  let first: OpeResult;
+  let out: string;
+  beforeAll(async () => {
+    out = join(dir, 'sim');
+    first = await runOpeJob(configOf([...BASE, '--log', 'sim:tiny', '--policy', 'greedy:lightgcn,popularity', '--steps', '200', '--out', out]), { engine });
+  }, 60_000);
+
+  test('the true value of both target policies lies inside the DR 95% interval; IPS and SNIPS are reported beside it', () => {
+    expect(first.log.events).toBe(200 * 64);
+    expect(first.policies.map((p) => p.policy)).toEqual(['greedy:lightgcn', 'popularity']);
+    for (const p of first.policies) {
+      expect(p.estimates.map((e) => e.estimator)).toEqual(['ips', 'snips', 'dr']);
+      const dr = p.estimates.find((e) => e.estimator === 'dr')!;
+      expect(p.trueValue).not.toBeNull();
+      expect(dr.ci95[0], `${p.policy}: DR [${dr.ci95}] vs true ${p.trueValue}`).toBeLessThanOrEqual(p.trueValue!);
+      expect(dr.ci95[1]).toBeGreaterThanOrEqual(p.trueValue!);
+      for (const e of p.estimates) {
+        expect(e.ess).toBeGreaterThan(10);
+        expect(e.ess).toBeLessThanOrEqual(e.n);
+      }
+      expect(p.matchRate).toBeGreaterThan(0);
+      expect(p.onPolicy.episodes).toBe(64);
+    }
+    // The two targets differ by more than the intervals: the check tells them apart.
+    const [g, pop] = first.policies;
+    expect(Math.abs(g.trueValue! - pop.trueValue!)).toBeGreaterThan(0.05);
+    // The logger is skewed: it favours the popular items, so popularity is the better covered target.
+    expect(pop.estimates[0].ess).toBeGreaterThan(g.estimates[0].ess);
+  });
+
+  test('writes config, manifest, metrics and the log, and repeats exactly', async () => {
+    for (const f of ['config.json', 'manifest.json', 'metrics.json', 'log.jsonl']) expect(existsSync(join(out, f)), f).toBe(true);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    expect(manifest.status).toBe('ok');
+    expect(manifest.direct.model).toBe('lightgcn');
+    expect(manifest.direct.link).toBe('logistic');
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+    expect(Object.keys(metrics.policies)).toEqual(['greedy:lightgcn', 'popularity']);
+    expect(Object.keys(metrics.policies.popularity.estimates)).toEqual(['ips', 'snips', 'dr']);
+    const log = await loadLog(join(out, 'log.jsonl'), { nUsers: 60, nItems: 120 });
+    expect(log.n).toBe(first.log.events);
+    const again = join(dir, 'sim-again');
+    await runOpeJob({ ...first.config, out: again }, { engine });
+    expect(readFileSync(join(again, 'metrics.json'), 'utf8')).toBe(readFileSync(join(out, 'metrics.json'), 'utf8'));
+  }, 60_000);
+
+  test('the written log, read back as a file, gives the same estimates (the targets re-act on its contexts)', async () => {
+    const r = await runOpeJob(configOf([...BASE, '--log', join(out, 'log.jsonl'), '--policy', 'popularity,greedy:lightgcn', '--out', join(dir, 'file')]), { engine });
+    const byName = new Map(first.policies.map((p) => [p.policy, p]));
+    for (const p of r.policies) {
+      expect(p.trueValue).toBeNull();
+      const want = byName.get(p.policy)!;
+      expect(p.matchRate).toBe(want.matchRate);
+      for (const [j, e] of p.estimates.entries()) {
+        expect(e.value).toBeCloseTo(want.estimates[j].value, 6);
+        expect(e.ess).toBeCloseTo(want.estimates[j].ess, 6);
+      }
+    }
+  }, 60_000);
+
+  test('--propensity estimate fits a behaviour model and marks the log estimated', async () => {
+    const r = await runOpeJob(configOf([...BASE, '--log', join(out, 'log.jsonl'), '--policy', 'popularity', '--propensity', 'estimate', '--direct', 'none', '--out', join(dir, 'est')]), { engine });
+    expect(r.log.propensitySource).toBe('estimated');
+    expect(r.policies[0].estimates.map((e) => e.estimator)).toEqual(['ips', 'snips']);
+    const logged = first.policies[1].estimates[0].value;
+    expect(Math.abs(r.policies[0].estimates[0].value - logged)).toBeLessThan(0.25 * logged);
+  }, 60_000);
+});
+
+describe('gnnrl ope: bad input exits 2 and writes nothing', () => {
+  async function run(argv: string[]): Promise<{ code: number; err: string; out: string }> {
+    const stdout = sink();
+    const stderr = sink();
+    const out = join(dir, `bad-${Math.random().toString(36).slice(2)}`);
+    const code = await opeCommand([...argv, '--out', out, '--backend', 'cpu', '--model-epochs', '2'], { stdout, stderr });
+    expect(existsSync(out), 'nothing written').toBe(false);
+    return { code, err: stderr.text(), out };
+  }
+
+  test('flags, policies and logs', async () => {
+    let r = await run(['--policy', 'dqn']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--policy: dqn learns, and by name it would be untrained; pass its checkpoint/);
+    r = await run(['--policy', 'nope']);
+    expect(r.err).toMatch(/unknown agent 'nope'/);
+    r = await run(['--log', join(dir, 'absent.jsonl')]);
+    expect(r.err).toMatch(/--log: file not found/);
+    const noProp = join(dir, 'noprop.jsonl');
+    writeFileSync(noProp, '{"user":1,"item":2,"reward":1,"propensity":0.5}\n{"user":1,"item":3,"reward":0}\n');
+    r = await run(['--log', noProp, '--policy', 'popularity']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/noprop\.jsonl:2: propensity: missing/);
+    const badId = join(dir, 'badid.csv');
+    writeFileSync(badId, 'user,item,reward,propensity\n1,2,1,0.5\n1,120,0,0.5\n');
+    r = await run(['--log', badId, '--policy', 'popularity']);
+    expect(r.err).toMatch(/badid\.csv:3: item: unknown item 120: the catalogue has 120 items/);
+    r = await run(['--log', badId, '--policy', 'oracle']);
+    expect(r.err).toMatch(/--policy: oracle: the myopic oracle needs the simulator's hidden state/);
+    r = await run(['--temperature', '0']);
+    expect(r.err).toMatch(/--temperature/);
+  });
+
+  test('a policy checkpoint for another catalogue', async () => {
+    const other = join(dir, 'other.ckpt');
+    await saveCheckpoint(other, { kind: 'dqn', config: { nItems: 2000 }, arrays: {} }, { agent: 'dqn', env: 'sim:small', seed: 42, state: 'random' });
+    let r = await run(['--policy', other]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/trained on sim:small, the log's world is sim:tiny: a checkpoint for another catalogue/);
+    const wrongItems = join(dir, 'wrong-items.ckpt');
+    await saveCheckpoint(wrongItems, { kind: 'dqn', config: { nItems: 999, hidden: [8] }, arrays: {} }, { agent: 'dqn', env: 'sim:tiny', seed: 42, state: 'random' });
+    r = await run(['--policy', wrongItems]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/the state is for 999 items, this environment has 120/);
+  });
+});
