@@ -9,7 +9,6 @@ commands:
   train [options]   train and evaluate models, write checkpoints, metrics and curves (train --help)
   rl [options]      train and evaluate RL agents in the user simulator, with fixed baselines (rl --help)
   ope [options]     off-policy estimates (IPS, SNIPS, DR) of policies from a propensity log, beside their true value (ope --help)
-  ope [options]     off-policy estimates (IPS, SNIPS, DR) of policies from a propensity log, beside their true value (ope --help)
   serve [options]   serve a trained model over HTTP with online updates (serve --help)
   help              this text
 
@@ -32,8 +31,6 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./train.js')).trainCommand(rest);
     case 'rl':
       return (await import('./rl.js')).rlCommand(rest);
-    case 'ope':
-      return (await import('./ope.js')).opeCommand(rest);
     case 'serve':
       return (await import('./serve.js')).serveCommand(rest);
     case 'ope':
