@@ -48,7 +48,7 @@ describe('gnnrl serve', () => {
       child.on('exit', (code) => reject(new Error(`exited ${code} before listening: ${out}${stderr}`)));
     });
     expect((await (await fetch(`${base}/health`)).json())).toEqual({ status: 'ok' });
-    const r = await (await fetch(`${base}/recommend?user=1&k=3`)).json();
+    const r = (await (await fetch(`${base}/recommend?user=1&k=3`)).json()) as { items: (string | number)[] };
     expect(r.items).toHaveLength(3);
     expect((await fetch(`${base}/feedback`, { method: 'POST', body: JSON.stringify({ user: 'someone-new', item: r.items[0], rating: 5 }) })).status).toBe(202);
     child.kill('SIGHUP');
