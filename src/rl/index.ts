@@ -42,4 +42,4 @@ export { fitBehaviourModel, type BehaviourModel, type BehaviourOptions } from '.
 export { collectLog, type CollectOptions, type CollectedLog } from './log/collect.js';
 export { TabularSlateAgent, GroupWindowDiscretizer, itemGroupsOf, type TabularSlateOptions } from './agents/tabular-slate.js';
 export { ReplayEnv, replayEnvConfig, REPLAY_ENV_DEFAULTS, MAX_MODEL_PAIRS, type ReplayEnvOptions, type ReplayEnvConfig, type ReplayEnvContext, type UnknownPolicy, type ReplayRewardMap } from './env/replay.js';
-export { fittedSimulator, fittedFromWorld, fittedWorld, calibrate, calibrationOptions, itemClusters, CALIBRATION_DEFAULTS, type Calibration, type CalibrationOptions, type FittedTables, type FittedSimulatorResult } from './env/fitted.js';
+export { fittedSimulator, fittedFromWorld, fittedWorld, calibrate, calibrationOptions, itemClusters, CALIBRATION_DEFAULTS, type ClickCalibration, type CalibrationOptions, type FittedTables, type FittedSimulatorResult } from './env/fitted.js';

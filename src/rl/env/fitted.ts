@@ -12,7 +12,7 @@
  *             the simulator's fatigue works on;
  *   clickbait none (`clickbaitShare` 0): a log does not say which items are clickbait.
  *
- * Calibration (`calibrate`), on up to `maxUsers` users of the log:
+ * ClickCalibration (`calibrate`), on up to `maxUsers` users of the log:
  *   1. item intercepts b_i and the click temperature τ are the maximum-likelihood fit of
  *      the log's choices under P(i | u) = softmax_i(a(u, i)/τ + b_i) over the catalogue
  *      (the synthetic world's own click model, popularity × exp(affinity/τ)). For fixed τ
@@ -56,7 +56,7 @@ export interface CalibrationOptions {
 
 export const CALIBRATION_DEFAULTS: Required<CalibrationOptions> = { ctr: 0.2, groups: 16, maxUsers: 1000, sweeps: 8, seed: 1 };
 
-export interface Calibration {
+export interface ClickCalibration {
   /** The click temperature τ. */
   temperature: number;
   /** Utility of not clicking. */
@@ -93,7 +93,7 @@ export function calibrationOptions(opts: CalibrationOptions = {}, argPrefix = 'e
  * Calibrates the click model to `log` (see the file comment). `historyLen` and
  * `repeatPenalty` are the simulator's, so the CTR of its first step is the one fitted.
  */
-export function calibrate(log: Interactions, tables: FittedTables, opts: CalibrationOptions = {}, sim: { historyLen?: number; repeatPenalty?: number } = {}): Calibration {
+export function calibrate(log: Interactions, tables: FittedTables, opts: CalibrationOptions = {}, sim: { historyLen?: number; repeatPenalty?: number } = {}): ClickCalibration {
   const c = calibrationOptions(opts);
   const { dim } = tables;
   const nI = log.nItems;
@@ -285,7 +285,7 @@ export function itemClusters(items: Float32Array, dim: number, k: number, seed: 
 }
 
 /** A `SyntheticWorld` whose users and items are the scaled embeddings and whose popularity is calibrated. */
-export function fittedWorld(log: Interactions, tables: FittedTables, cal: Calibration, groups: number, seed: number): SyntheticWorld {
+export function fittedWorld(log: Interactions, tables: FittedTables, cal: ClickCalibration, groups: number, seed: number): SyntheticWorld {
   const { dim } = tables;
   const scale = (x: Float32Array) => Float32Array.from(x, (v) => v * cal.scale);
   const userFactors = scale(tables.users);
@@ -359,7 +359,7 @@ export function fittedWorld(log: Interactions, tables: FittedTables, cal: Calibr
 export interface FittedSimulatorResult {
   sim: Simulator;
   world: SyntheticWorld;
-  calibration: Calibration;
+  calibration: ClickCalibration;
 }
 
 /**
@@ -376,6 +376,6 @@ export function fittedSimulator(log: Interactions, tables: FittedTables, options
 }
 
 /** Another simulator instance over the same fitted world (training and evaluation use separate ones). */
-export function fittedFromWorld(world: SyntheticWorld, cal: Calibration, options: SimulatorOptions = {}, name = 'fitted'): Simulator {
+export function fittedFromWorld(world: SyntheticWorld, cal: ClickCalibration, options: SimulatorOptions = {}, name = 'fitted'): Simulator {
   return new Simulator(world, { temperature: cal.temperature, noClick: cal.noClick, popularity: 1, clickbaitShare: 0, ...options }, name);
 }
