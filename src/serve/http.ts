@@ -26,6 +26,7 @@ import type { Engine } from '../engine.js';
 import { normalizeId } from '../data/idmap.js';
 import { ServerMetrics } from './metrics.js';
 import { Recommender, type RecommenderOptions } from './recommender.js';
+import { checkEvent, type FeedbackEvent } from './feedback.js';
 
 export interface ServerOptions {
   /** Largest accepted request body (default 1 MiB). */
@@ -34,6 +35,11 @@ export interface ServerOptions {
   maxK?: number;
   /** Largest `users` list of a batch request (default 1000). */
   maxBatchUsers?: number;
+  /**
+   * Where POST /feedback goes instead of the local `observe` (a replica publishing to a
+   * broker: `FeedbackPublisher.publish`). Events are checked first either way.
+   */
+  publish?: (events: FeedbackEvent[]) => Promise<unknown>;
 }
 
 interface Slot {
@@ -57,12 +63,14 @@ export class RecommendServer {
   private readonly maxBody: number;
   private readonly maxK: number;
   private readonly maxBatch: number;
+  private readonly publish: ServerOptions['publish'];
 
   constructor(rec: Recommender, private readonly loadOptions: RecommenderOptions, opts: ServerOptions = {}) {
     this.slot = { rec, active: 0, retired: false };
     this.maxBody = opts.maxBodyBytes ?? 1 << 20;
     this.maxK = opts.maxK ?? 1000;
     this.maxBatch = opts.maxBatchUsers ?? 1000;
+    this.publish = opts.publish;
   }
 
   /** Loads `file` and wraps it. */
@@ -207,8 +215,18 @@ export class RecommendServer {
       case '/feedback': {
         allow('POST');
         const body = await this.json(req);
-        const events = isObject(body) && Array.isArray(body.events) ? body.events : [body];
-        const r = rec.observe(events as never);
+        const raw = isObject(body) && Array.isArray(body.events) ? body.events : [body];
+        if (this.publish) {
+          const events = raw.map((e, j) => checkEvent(e, `events[${j}]`));
+          try {
+            await this.publish(events);
+          } catch (e) {
+            throw new HttpError(503, 'broker', `feedback not accepted: the broker is unavailable (${(e as Error).message})`);
+          }
+          this.metrics.feedbackEvents += events.length;
+          return { status: 202, body: { queued: events.length, published: true } };
+        }
+        const r = rec.observe(raw as never);
         this.metrics.feedbackEvents += r.queued;
         return { status: 202, body: r };
       }

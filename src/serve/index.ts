@@ -27,3 +27,6 @@ export {
   type SnapshotHeader,
   type Servable,
 } from './snapshot.js';
+export { RecommendServer, type ServerOptions } from './http.js';
+export { ServerMetrics, LATENCY_BUCKETS } from './metrics.js';
+export { FeedbackPublisher, Learner, SnapshotFollower, compareStreamIds, type BrokerOptions, type LearnerOptions, type LearnerStats } from './broker.js';

@@ -296,6 +296,16 @@ export class Recommender {
     return { users: v.nUsers, items: v.nItems };
   }
 
+  /** Dense index of a user's external id in the current version, −1 when unknown. */
+  userIndex(user: unknown): number {
+    return userIn(this.live('userIndex'), user);
+  }
+
+  /** Dense index of an item's external id in the current version, −1 when unknown. */
+  itemIndex(item: unknown): number {
+    return itemIn(this.live('itemIndex'), item);
+  }
+
   /** The served version itself (read-only; for tests and tools). */
   currentVersion(): ServedVersion {
     return this.live('currentVersion');
@@ -528,14 +538,19 @@ export class Recommender {
 
   // ------------------------------------------------------------------ snapshots
 
-  /** The current version as snapshot contents. */
-  async snapshotData(): Promise<SnapshotData> {
+  /** The metadata of the file the recommender was loaded from (a snapshot's `meta`, a checkpoint's training record). */
+  get meta(): Readonly<Record<string, unknown>> {
+    return this.base.meta;
+  }
+
+  /** The current version as snapshot contents; `extraMeta` is merged into its metadata (e.g. a learner's stream position). */
+  async snapshotData(extraMeta: Record<string, unknown> = {}): Promise<SnapshotData> {
     const v = this.live('snapshot');
     const state = await v.model.state();
     const extras: ArraySet = {};
     for (const [name, a] of Object.entries(this.base.extras ?? {})) if (!name.startsWith('served.') && name !== 'itemCounts') extras[name] = a;
     extras.itemCounts = v.popularity;
-    const meta: Record<string, unknown> = { ...this.base.meta };
+    const meta: Record<string, unknown> = { ...this.base.meta, ...extraMeta };
     delete meta.served;
     const grown = v.version !== this.base.modelVersion || this.base.meta.served !== undefined;
     if (grown && v.factors) {
@@ -559,8 +574,8 @@ export class Recommender {
   }
 
   /** Writes the current version as a snapshot (temporary file, fsync, rename); returns its size in bytes. */
-  async snapshot(file: string): Promise<number> {
-    return saveSnapshot(file, await this.snapshotData());
+  async snapshot(file: string, extraMeta: Record<string, unknown> = {}): Promise<number> {
+    return saveSnapshot(file, await this.snapshotData(extraMeta));
   }
 
   /** Stops the updater (queued events are dropped; `flush` first to keep them) and frees the model. */
