@@ -78,7 +78,7 @@ describe('scale-out through Redis Streams', () => {
     const prefix = 'once';
     const learnerRec = await Recommender.load(ckpt, { engine, online: { intervalMs: 0 } });
     const learner = await Learner.start({ url, prefix, recommender: learnerRec, snapshotPath: join(dir, 'once-{version}.gnnrl'), snapshotEvery: 25, snapshotIntervalMs: 200 });
-    const replicas = [];
+    const replicas: { name: string; pub: FeedbackPublisher; server: RecommendServer; follower: SnapshotFollower; base: string }[] = [];
     for (const name of ['a', 'b']) {
       const pub = await FeedbackPublisher.connect({ url, prefix });
       const server = await RecommendServer.open(ckpt, { engine, publish: (e) => pub.publish(e) });
@@ -111,7 +111,7 @@ describe('scale-out through Redis Streams', () => {
     for (const r of replicas) {
       const v = r.server.recommender.currentVersion();
       expect(v.popularity[r.server.recommender.itemIndex(item)]).toBe(before + 60);
-      const rec = await (await fetch(`${r.base}/recommend?user=a-3&k=3`)).json();
+      const rec = (await (await fetch(`${r.base}/recommend?user=a-3&k=3`)).json()) as { fallback?: string };
       expect(rec.fallback).toBeUndefined();
     }
     for (const r of replicas) {
