@@ -166,3 +166,45 @@ describe('scale-out through Redis Streams', () => {
     await server.close();
   });
 });
+
+describe('gnnrl serve --role learner / replica', () => {
+  test('a replica process publishes feedback, a learner process folds it in, the replica reloads the snapshot', async () => {
+    const main = join(__dirname, '..', '..', 'src', 'cli', 'main.ts');
+    const start = (args: string[]) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve', '--model', ckpt, '--port', '0', '--backend', 'cpu', '--redis', url, '--prefix', 'cli', ...args], { cwd: join(__dirname, '..', '..') });
+      let err = '';
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (d: string) => (err += d));
+      const base = new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.setEncoding('utf8');
+        child.stdout.on('data', (d: string) => {
+          out += d;
+          const m = /listening on (http:\/\/[\d.]+:\d+) .*(replica|learner) of redis/.exec(out);
+          if (m) resolve(m[1]);
+        });
+        child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}${err}`)));
+      });
+      return { child, base, stderr: () => err };
+    };
+    const learner = start(['--role', 'learner', '--snapshot-path', join(dir, 'cli-{version}.gnnrl'), '--online-options', '{"intervalMs":0}', '--snapshot-interval', '300']);
+    const replica = start(['--role', 'replica']);
+    const [, rbase] = await Promise.all([learner.base, replica.base]);
+    for (let j = 0; j < 5; j++) {
+      const res = await fetch(`${rbase}/feedback`, { method: 'POST', body: JSON.stringify({ user: `cli-user-${j}`, item: 3, click: true }) });
+      expect(res.status).toBe(202);
+    }
+    // The learner snapshots within its interval (300 ms here); the replica reloads it.
+    await until(() => /loaded snapshot .*cli-\d+\.gnnrl/.test(replica.stderr()), 'the replica to load the snapshot', 30_000);
+    const r = (await (await fetch(`${rbase}/recommend?user=cli-user-2&k=3`)).json()) as { fallback?: string; version: number };
+    expect(r.fallback).toBeUndefined();
+    expect(r.version).toBeGreaterThan(1);
+    for (const p of [replica, learner]) {
+      const code = await new Promise<number | null>((resolve) => {
+        p.child.on('exit', (c) => resolve(c));
+        p.child.kill('SIGTERM');
+      });
+      expect(code, p.stderr()).toBe(0);
+    }
+  }, 60_000);
+});
