@@ -6,7 +6,7 @@
  * adapter kind. The autotune is async and explicit (`autotune()`), run by the models
  * before training; kernels themselves only look the choice up, synchronously.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { GnnrlError } from '../errors.js';
@@ -45,7 +45,15 @@ function saveDisk(): void {
   try {
     mkdirSync(join(file, '..'), { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(Object.fromEntries(memory), null, 1));
+    // Synchronous (kernels look choices up synchronously), and fsynced before the rename
+    // like every file gnnrl writes (data/io/atomic.ts is the async twin, a layer above).
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, JSON.stringify(Object.fromEntries(memory), null, 1));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, file);
   } catch {
     // A read-only home is not an error: the choice still holds for this process.

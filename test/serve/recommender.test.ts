@@ -6,7 +6,7 @@ import { Engine } from '../../src/engine.js';
 import { syntheticWorld, type SyntheticWorld } from '../../src/data/synthetic.js';
 import { fromExternal, type Interactions } from '../../src/data/interactions.js';
 import { getModel, trainingGraph } from '../../src/models/registry.js';
-import { saveTrainedModel } from '../../src/models/trained-checkpoint.js';
+import { interactionsHash, saveTrainedModel } from '../../src/models/trained-checkpoint.js';
 import type { RecommenderModel } from '../../src/models/types.js';
 import { Recommender, type RecommendResponse } from '../../src/serve/recommender.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/serve/snapshot.js';
@@ -150,12 +150,12 @@ describe('Recommender on a gnnrl train checkpoint', () => {
 });
 
 describe('online updates', () => {
-  test('observe makes a new version; readers of the old one are undisturbed; every response matches its version', async () => {
+  test('2,000 recommends interleaved with observe: each response matches the version it names', async () => {
     const rec = await Recommender.load(ckpt, { engine, online: { intervalMs: 0, maxBatch: 7 } });
     const versions = new Map<number, ServedVersion>([[1, rec.currentVersion()]]);
     const rng = new Rng(4);
     const pending: Promise<{ user: string; r: RecommendResponse }>[] = [];
-    for (let step = 0; step < 60; step++) {
+    for (let step = 0; step < 400; step++) {
       const u = `u${rng.int(300)}`;
       rec.observe({ user: u, item: `i${rng.int(250)}`, click: true });
       if (step % 9 === 0) rec.observe({ user: `new${step}`, item: `i${rng.int(250)}`, click: true });
@@ -179,8 +179,9 @@ describe('online updates', () => {
       expect(r.items).toEqual(want.items);
       r.scores.forEach((s, j) => expect(Math.abs(s - want.scores[j])).toBeLessThan(1e-5 * Math.max(1, Math.abs(s))));
     }
-    expect(rec.stats().eventsApplied).toBe(60 + 7);
-    expect(rec.size.users).toBe(train.nUsers + 7);
+    expect(rec.stats().eventsApplied).toBe(400 + 45);
+    expect(rec.size.users).toBe(train.nUsers + 45);
+    expect(answers.length).toBe(2000);
     await rec.close();
   });
 
@@ -293,6 +294,8 @@ describe('snapshots', () => {
     // Bytes: decode → encode is the identity.
     const bytes = readFileSync(file);
     expect(Buffer.from(encodeSnapshot(decodeSnapshot(bytes, file))).equals(bytes)).toBe(true);
+    // The training log's hash travels from the checkpoint into the snapshot.
+    expect(decodeSnapshot(bytes).dataHash).toBe(interactionsHash(train));
     // A second snapshot of the reloaded model holds the same contents.
     const again = join(dir, 'again.gnnrl');
     await back.snapshot(again);
