@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { GnnrlError } from '../errors.js';
-import { WORLD_PRESETS } from '../data/synthetic.js';
+import { WORLD_PRESETS, type WorldPreset } from '../data/synthetic.js';
 import { parseModelList } from '../models/registry.js';
 import { simulatorConfig, type SimulatorOptions } from '../rl/env/simulator.js';
 import { AGENTS, agentFamily, resolveAgentName } from '../rl/registry.js';
@@ -77,6 +77,13 @@ export function defaultOpeConfig(): OpeConfig {
   return structuredClone(DEFAULTS);
 }
 
+/** The synthetic world of a `sim:<preset>` spec (ope's policies act in the simulator only). */
+export function simPreset(env: string, where = '--env'): WorldPreset {
+  const spec = parseEnvSpec(env, where);
+  if (spec.kind !== 'sim' || !('preset' in spec)) throw new UsageError(`${where}: ${env}: gnnrl ope runs its policies in the simulator; expected sim:tiny | sim:small | sim:medium | sim:large`, where);
+  return spec.preset;
+}
+
 /** True when `--log` names a simulator rather than a file. */
 export function isSimLog(log: string): boolean {
   return /^(sim|simulator)(:|$)/i.test(log);
@@ -120,6 +127,7 @@ export const OPE_OPTIONS: Spec[] = [
       const s = parseString(raw, where, 'a log file or a simulator spec');
       if (isSimLog(s)) {
         try {
+          simPreset(s, where);
           return formatEnvSpec(parseEnvSpec(s, where));
         } catch (err) {
           throw new UsageError((err as Error).message, where);
@@ -133,8 +141,10 @@ export const OPE_OPTIONS: Spec[] = [
     flag: 'env', key: 'env', value: 'SPEC', defaultText: DEFAULTS.env,
     help: "the simulator world of a log file's users and items, where the policies act (a sim --log sets it)",
     parse: (raw, where) => {
+      const s = parseString(raw, where, 'a simulator spec such as sim:tiny');
       try {
-        return formatEnvSpec(parseEnvSpec(raw, where));
+        simPreset(s, where);
+        return formatEnvSpec(parseEnvSpec(s, where));
       } catch (err) {
         throw new UsageError((err as Error).message, where);
       }
@@ -207,7 +217,7 @@ export function parseOpeArgs(argv: readonly string[], read?: (p: string) => stri
   if (isSimLog(c.log)) c.env = c.log;
   else if (!existsSync(c.log)) throw new UsageError(`--log: file not found: ${c.log}`, '--log');
   const env = simulatorConfig(c.envOptions, 'env-options');
-  const preset = WORLD_PRESETS[parseEnvSpec(c.env).preset];
+  const preset = WORLD_PRESETS[simPreset(c.env)];
   if (env.slateSize > preset.nItems - env.historyLen) throw new UsageError(`--env-options: slateSize ${env.slateSize} leaves too few items outside a ${env.historyLen}-item history window in ${c.env}`, '--env-options');
   if (!isSimLog(c.log)) {
     for (const p of c.policy) if (parsePolicySpec(p).kind === 'name' && resolveAgentName(p) === 'oracle') throw new UsageError("--policy: oracle: the myopic oracle needs the simulator's hidden state at each logged event, which a log file does not hold; log in the simulator (--log sim:…) to evaluate it", '--policy');

@@ -22,7 +22,8 @@
  * metrics.json on the same backend.
  */
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Engine } from '../engine.js';
 import { GnnrlError } from '../errors.js';
 import { writeFileAtomic } from '../data/io/atomic.js';
@@ -31,7 +32,7 @@ import { bootstrapCI } from '../eval/bootstrap.js';
 import { calibrateScores } from '../eval/ope/direct.js';
 import { doublyRobust, estimateAll, ips, pseudoInverse, snips, type OpeEstimate, type OpeEstimator, type OpeInput } from '../eval/ope/estimators.js';
 import { loadCheckpoint } from '../models/checkpoint.js';
-import { getModel, trainingGraph } from '../models/registry.js';
+import { getModel, restoreModel, trainingGraph } from '../models/registry.js';
 import type { ModelState, RecommenderModel } from '../models/types.js';
 import { Simulator, simulatorConfig } from '../rl/env/simulator.js';
 import { evaluateAgent } from '../rl/evaluate.js';
@@ -43,8 +44,7 @@ import { SoftmaxLoggingPolicy, modelScorer, popularityScorer } from '../rl/polic
 import { agentFamily, checkAgentOptions, createAgent } from '../rl/registry.js';
 import type { Agent, Observation } from '../rl/types.js';
 import { UsageError } from './args.js';
-import { isSimLog, parsePolicySpec, type OpeConfig } from './ope-config.js';
-import { parseEnvSpec } from './rl-config.js';
+import { isSimLog, parsePolicySpec, simPreset, type OpeConfig } from './ope-config.js';
 import type { ProgressStream } from './progress.js';
 import { packageVersion } from './version.js';
 
@@ -125,9 +125,9 @@ export async function runOpeJob(config: OpeConfig, io: OpeIO = {}): Promise<OpeR
   const say = (s: string) => {
     if (!config.quiet) (io.stderr ?? process.stderr).write(s + '\n');
   };
-  const spec = parseEnvSpec(config.env);
+  const preset = simPreset(config.env);
   const simCfg = simulatorConfig(config.envOptions, 'env-options');
-  const world = syntheticWorld({ preset: spec.preset, seed: config.seed });
+  const world = syntheticWorld({ preset, seed: config.seed });
   const worldLog = world.interactions;
   const makeEnv = () => new Simulator(world, config.envOptions, config.env);
   const policySpecs = config.policy.map((p) => parsePolicySpec(p));
@@ -289,12 +289,27 @@ async function agentFromCheckpoint(path: string, config: OpeConfig, ctx: { engin
   if (ck.meta.env !== undefined && ck.meta.env !== config.env) throw new UsageError(`${where}: ${path}: the agent was trained on ${String(ck.meta.env)}, the log's world is ${config.env}: a checkpoint for another catalogue`, where);
   if (ck.meta.seed !== undefined && ck.meta.seed !== config.seed) throw new UsageError(`${where}: ${path}: the agent was trained on the world of seed ${String(ck.meta.seed)}, this run's is ${config.seed} (pass --seed ${String(ck.meta.seed)})`, where);
   const options = agentOptionsFrom(name, ck.state);
+  const stateName = typeof ck.meta.state === 'string' ? ck.meta.state : 'lightgcn';
+  // The GNN the agent was trained on: gnnrl rl saved it beside the agents (<out>/models/<gnn>.ckpt);
+  // refitting it here would give other vectors unless every model option matched.
+  const saved = join(dirname(dirname(path)), 'models', `${stateName}.ckpt`);
+  let own: RecommenderModel | null = null;
+  if (stateName !== 'random' && existsSync(saved)) {
+    try {
+      own = await restoreModel(await loadCheckpoint(saved), ctx.engine);
+    } catch (err) {
+      throw new UsageError(`${where}: ${path}: its GNN ${saved}: ${(err as Error).message}`, where);
+    }
+  }
+  const model = (m: string) => (own && m === stateName ? Promise.resolve(own) : ctx.model(m));
   let agent: Agent;
   try {
-    agent = (await createAgent(name, { engine: ctx.engine, env: ctx.env, log: ctx.env.world.interactions, model: ctx.model, state: typeof ck.meta.state === 'string' ? ck.meta.state : 'lightgcn', options, seed: config.seed })).agent;
+    agent = (await createAgent(name, { engine: ctx.engine, env: ctx.env, log: ctx.env.world.interactions, model, state: stateName, options, seed: config.seed })).agent;
   } catch (err) {
+    own?.dispose();
     throw new UsageError(`${where}: ${path}: ${(err as Error).message}`, where);
   }
+  own?.dispose();
   const load = (agent as { load?: (s: ModelState) => void }).load;
   if (typeof load !== 'function') {
     agent.dispose();

@@ -43,3 +43,6 @@ export { collectLog, type CollectOptions, type CollectedLog } from './log/collec
 export { TabularSlateAgent, GroupWindowDiscretizer, itemGroupsOf, type TabularSlateOptions } from './agents/tabular-slate.js';
 export { ReplayEnv, replayEnvConfig, REPLAY_ENV_DEFAULTS, MAX_MODEL_PAIRS, type ReplayEnvOptions, type ReplayEnvConfig, type ReplayEnvContext, type UnknownPolicy, type ReplayRewardMap } from './env/replay.js';
 export { fittedSimulator, fittedFromWorld, fittedWorld, calibrate, calibrationOptions, itemClusters, CALIBRATION_DEFAULTS, type ClickCalibration, type CalibrationOptions, type FittedTables, type FittedSimulatorResult } from './env/fitted.js';
+export { RidgeModel, LinearBanditAgent, invertSpd, cholesky, type LinearBanditOptions, type LinearBanditContext } from './agents/linear-bandit.js';
+export { LinUcbAgent, type LinUcbOptions } from './agents/linucb.js';
+export { LinTsAgent, type LinTsOptions } from './agents/lin-ts.js';

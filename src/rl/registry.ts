@@ -9,6 +9,8 @@
  *   random, popularity       fixed baselines
  *   greedy:<model>           the top-k of any registry model (trained on the log)
  *   oracle                   the simulator's myopic oracle
+ *   linucb, lints            learned: linear contextual bandits (LinUCB, linear Thompson
+ *                            sampling) on one shared model over GNN (or --state random) vectors
  *
  * Agent options (`--agent-options '{"dqn":{"lr":0.001}}'`) are validated here, by name and
  * value, before anything runs: an unknown key or a value out of range is an `input` error
@@ -29,6 +31,8 @@ import { GreedyModelPolicy, OraclePolicy, PopularityPolicy, RandomPolicy, isTrut
 import { WindowStateEncoder, randomTables, tablesFromModel } from './state/window-state.js';
 import { DqnAgent, type DqnOptions } from './agents/dqn.js';
 import { TabularSlateAgent, type TabularSlateOptions } from './agents/tabular-slate.js';
+import { LinUcbAgent, type LinUcbOptions } from './agents/linucb.js';
+import { LinTsAgent, type LinTsOptions } from './agents/lin-ts.js';
 
 /** One registered agent family. */
 export interface AgentInfo {
@@ -50,6 +54,8 @@ export const AGENTS: readonly AgentInfo[] = [
   { name: 'popularity', display: 'Popularity', learns: false, summary: "the log's most consumed items", unavailable: null },
   { name: 'greedy', display: 'Greedy', learns: false, summary: "greedy:<model>: a fitted model's top-k (greedy:lightgcn, greedy:sage, greedy:svd, …)", unavailable: null },
   { name: 'oracle', display: 'Myopic oracle', learns: false, summary: "the simulator's myopic oracle (best expected immediate reward)", unavailable: null },
+  { name: 'linucb', display: 'LinUCB', learns: true, summary: 'LinUCB contextual bandit: one shared ridge model over [u⊙e_a, w̄⊙e_a, e_a, 1] from GNN vectors, upper-confidence acting', unavailable: null },
+  { name: 'lints', display: 'Linear TS', learns: true, summary: 'linear Thompson sampling on the same shared model (θ ~ N(θ̂, ν²A⁻¹) per slot)', unavailable: null },
 ];
 
 const ALIASES: Record<string, string> = {
@@ -60,6 +66,11 @@ const ALIASES: Record<string, string> = {
   double_dqn: 'double-dqn',
   'q-learning': 'qlearning',
   q: 'qlearning',
+  'lin-ucb': 'linucb',
+  ucb: 'linucb',
+  'lin-ts': 'lints',
+  thompson: 'lints',
+  ts: 'lints',
   uniform: 'random',
   pop: 'popularity',
   popular: 'popularity',
@@ -179,7 +190,17 @@ const TABULAR_OPTIONS: Record<string, Check> = {
   seed: int(0),
 };
 
+/** Options of the linear bandits (LinUcbOptions / LinTsOptions) plus the run loop's. */
+const BANDIT_COMMON: Record<string, Check> = {
+  lambda: num((x) => x > 0, 'a number > 0'),
+  seed: int(0),
+  /** 0 switches learning off (the queue is never folded in). */
+  updatesPerStep: int(0),
+};
+
 const OPTIONS_BY_FAMILY: Record<string, Record<string, Check>> = {
+  linucb: { alpha: num((x) => x >= 0, 'a number >= 0'), ...BANDIT_COMMON },
+  lints: { nu: num((x) => x >= 0, 'a number >= 0'), ...BANDIT_COMMON },
   dqn: DQN_OPTIONS,
   'double-dqn': DQN_OPTIONS,
   qlearning: TABULAR_OPTIONS,
@@ -284,6 +305,14 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
       const o = opts as Omit<TabularSlateOptions, 'method'>;
       const epsilon = o.epsilon ?? { kind: 'linear', start: 1, end: 0.05, steps: Math.max(1, Math.floor(0.6 * (ctx.steps ?? 2000) * env.batch)) };
       return { agent: new TabularSlateAgent(env, ctx.log, { seed: ctx.seed, ...o, epsilon, method: info.name }), updatesPerStep: 1 };
+    }
+    case 'linucb':
+    case 'lints': {
+      const { updatesPerStep, ...given } = opts as (LinUcbOptions & LinTsOptions) & { updatesPerStep?: number };
+      const tables = ctx.state === 'random' ? randomTables(env.nUsers, env.nItems, RANDOM_STATE_DIM, ctx.seed) : await tablesFromModel(ctx.engine, await stateModel(ctx, env));
+      const bctx = { tables, historyLen: env.historyLen, slateSize: k };
+      const agent = info.name === 'linucb' ? new LinUcbAgent(bctx, { seed: ctx.seed, ...given }) : new LinTsAgent(bctx, { seed: ctx.seed, ...given });
+      return { agent, updatesPerStep: updatesPerStep ?? 1 };
     }
     case 'dqn':
     case 'double-dqn': {
