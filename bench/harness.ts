@@ -15,6 +15,8 @@ export interface BenchRow {
   samples: number;
   gflops?: number;
   gbps?: number;
+  /** Requests per second, for load tests. */
+  rps?: number;
 }
 
 export interface BenchOptions {
@@ -39,6 +41,8 @@ export interface SuiteContext {
     fn: () => unknown | Promise<unknown>,
     opts?: BenchOptions,
   ): Promise<BenchRow>;
+  /** Adds a row measured by another tool (an HTTP load generator), already in the row's shape. */
+  record(row: BenchRow): void;
   log(msg: string): void;
 }
 

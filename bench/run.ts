@@ -69,6 +69,10 @@ async function runChild(file: string, out: string, quick: boolean): Promise<void
       console.error(`  ${suiteName} | ${caseName} | ${impl}: median ${row.median_ms} ms (${row.samples} samples)`);
       return row;
     },
+    record(row) {
+      rows.push(row);
+      console.error(`  ${row.suite} | ${row.case} | ${row.impl}: median ${row.median_ms} ms${row.rps ? `, ${row.rps} req/s` : ''}`);
+    },
     log: (msg) => console.error(`  ${msg}`),
   };
   await suite.run(ctx);
