@@ -11,9 +11,13 @@
 import { existsSync } from 'node:fs';
 import { UsageError, formatHelp, parseBool, parseChoice, parseInt32, parseList, parseString, readOptionsFile, resolveOptions, type OptionSpec } from './args.js';
 import { GnnrlError } from '../errors.js';
-import { WORLD_PRESETS, type WorldPreset } from '../data/synthetic.js';
 import { getModel, parseModelList } from '../models/registry.js';
-import { simulatorConfig, type SimulatorOptions } from '../rl/env/simulator.js';
+import type { SimulatorOptions } from '../rl/env/simulator.js';
+import type { ReplayEnvOptions } from '../rl/env/replay.js';
+import type { CalibrationOptions } from '../rl/env/fitted.js';
+import { agentFamily } from '../rl/registry.js';
+import { checkEnvOptions, formatRlEnvSpec, parseRlEnvSpec } from './rl-env.js';
+import { WORLD_PRESETS, type WorldPreset } from '../data/synthetic.js';
 import { AGENTS, checkAgentOptions, parseAgentList, resolveAgentName } from '../rl/registry.js';
 
 /** Per-model options of the GNN / greedy models the run fits (or loads). */
@@ -26,7 +30,7 @@ export interface RlModelOptions {
 
 /** The fully resolved configuration of an rl run (all JSON). */
 export interface RlConfig {
-  /** 'sim:tiny', 'sim:small', … */
+  /** 'sim:tiny', 'sim:small', 'replay:<data>', 'fitted:<data>' */
   env: string;
   /** Canonical agent names, in the order run. */
   agent: string[];
@@ -41,8 +45,12 @@ export interface RlConfig {
   /** Episodes per curve point (0 = --episodes). */
   curveEpisodes: number;
   seed: number;
-  /** Simulator options (slateSize, horizon, fatigue, drift, leave, …). */
-  envOptions: SimulatorOptions;
+  /**
+   * Environment options, by kind (rl-env.ts): the simulator's (slateSize, horizon, fatigue,
+   * drift, leave, …); replay's (unknown, reward, …, split, map, judge); fitted: the
+   * simulator's, the calibration's (ctr, groups, …), split, map, encoder.
+   */
+  envOptions: SimulatorOptions & ReplayEnvOptions & CalibrationOptions & Record<string, unknown>;
   /** Per-agent options by canonical agent name. */
   agentOptions: Record<string, Record<string, unknown>>;
   /** Per-model options of the fitted models (state GNN and greedy:<model>). */
@@ -76,37 +84,26 @@ export function defaultRlConfig(): RlConfig {
   return structuredClone(DEFAULTS);
 }
 
-/** Parsed `--env`. */
-export interface EnvSpec {
+export { parseRlEnvSpec, formatRlEnvSpec, type EnvSpec } from './rl-env.js';
+
+/** A simulator spec (`sim:<preset>`). */
+export interface SimEnvSpec {
   kind: 'sim';
   preset: WorldPreset;
 }
 
-const PRESETS = Object.keys(WORLD_PRESETS) as WorldPreset[];
-
-/** `sim[:tiny|small|medium|large]`; `fitted:` and `replay:` are named as not built yet. */
-export function parseEnvSpec(raw: unknown, where = '--env'): EnvSpec {
-  const s = parseString(raw, where, 'an environment spec such as sim:small');
-  const [kind, ...rest] = s.split(':');
-  const arg = rest.join(':');
-  switch (kind.toLowerCase()) {
-    case 'sim':
-    case 'simulator': {
-      const preset = (arg || 'small').toLowerCase();
-      if (!(PRESETS as string[]).includes(preset)) throw new UsageError(`${where}: unknown simulator world '${arg}' in '${s}'; expected sim:${PRESETS.join(' | sim:')}`, where);
-      return { kind: 'sim', preset: preset as WorldPreset };
-    }
-    case 'fitted':
-      throw new UsageError(`${where}: ${s}: the fitted simulator (fitted:<data spec>) is not built yet; use sim:tiny or sim:small`, where);
-    case 'replay':
-      throw new UsageError(`${where}: ${s}: log replay (replay:<data spec>) is not built yet; use sim:tiny or sim:small`, where);
-    default:
-      throw new UsageError(`${where}: unknown environment '${s}'; expected sim:${PRESETS.join(' | sim:')} (fitted:<data> and replay:<data> are not built yet)`, where);
-  }
+/**
+ * `sim:<preset>` only, for commands that need the simulator's truth (gnnrl ope); a
+ * replay: or fitted: spec is refused by name. `gnnrl rl` takes all three (parseRlEnvSpec).
+ */
+export function parseEnvSpec(raw: unknown, where = '--env'): SimEnvSpec {
+  const e = parseRlEnvSpec(raw, where);
+  if (e.kind !== 'sim') throw new UsageError(`${where}: ${formatRlEnvSpec(e)}: expected a simulator, sim:${Object.keys(WORLD_PRESETS).join(' | sim:')}`, where);
+  return e;
 }
 
-export function formatEnvSpec(e: EnvSpec): string {
-  return `${e.kind}:${e.preset}`;
+export function formatEnvSpec(e: SimEnvSpec): string {
+  return formatRlEnvSpec(e);
 }
 
 /** A JSON object from a flag (a string) or a config file (any value). */
@@ -136,11 +133,9 @@ function asUsage<T>(where: string, f: () => T): T {
   }
 }
 
-function parseEnvOptions(raw: unknown, where: string): SimulatorOptions {
-  const v = jsonObject(raw, where, '{"slateSize":3,"horizon":20}');
-  // simulatorConfig refuses unknown names and out-of-range values, naming the option.
-  asUsage(where, () => simulatorConfig(v as SimulatorOptions, 'env-options'));
-  return v as SimulatorOptions;
+function parseEnvOptions(raw: unknown, where: string): RlConfig['envOptions'] {
+  // Checked against the environment's kind in crossCheck (--env may come later).
+  return jsonObject(raw, where, '{"slateSize":3,"horizon":20}') as RlConfig['envOptions'];
 }
 
 function parseAgentOptions(raw: unknown, where: string): Record<string, Record<string, unknown>> {
@@ -179,8 +174,8 @@ type Spec = OptionSpec & { key: keyof RlConfig | 'config' | 'help' };
 export const RL_OPTIONS: Spec[] = [
   {
     flag: 'env', key: 'env', value: 'SPEC', defaultText: DEFAULTS.env,
-    help: 'environment: sim:tiny | sim:small | sim:medium | sim:large (the user simulator on that synthetic world); fitted:<data> and replay:<data> are not built yet',
-    parse: (raw, where) => formatEnvSpec(parseEnvSpec(raw, where)),
+    help: 'environment: sim:tiny | sim:small | sim:medium | sim:large (the user simulator on that synthetic world), replay:<data> (log replay over a split of a --data log, e.g. replay:ml-100k:data/ml-100k) or fitted:<data> (the simulator fitted to that log through an encoder)',
+    parse: (raw, where) => formatRlEnvSpec(parseRlEnvSpec(raw, where)),
   },
   {
     flag: 'agent', key: 'agent', value: 'LIST', defaultText: DEFAULTS.agent.join(','),
@@ -225,7 +220,7 @@ export const RL_OPTIONS: Spec[] = [
   },
   {
     flag: 'env-options', key: 'envOptions', value: 'JSON', defaultText: '',
-    help: 'simulator options, e.g. \'{"slateSize":3,"horizon":20,"fatigue":0.6,"drift":0.05,"leave":0.05}\'',
+    help: 'environment options, e.g. \'{"slateSize":3,"horizon":20,"fatigue":0.6,"drift":0.05,"leave":0.05}\'; replay: unknown (zero|skip|model), reward, likeThreshold, split, map, judge; fitted: ctr, groups, maxUsers, split, map, encoder',
     parse: (raw, where) => parseEnvOptions(raw, where),
   },
   {
@@ -282,10 +277,15 @@ function crossCheck(c: RlConfig): void {
   for (const [name, o] of Object.entries(c.modelOptions)) {
     if (o.checkpoint && !existsSync(o.checkpoint)) throw new UsageError(`--model-options: ${name}.checkpoint: file not found: ${o.checkpoint}`, '--model-options');
   }
-  const env = asUsage('--env-options', () => simulatorConfig(c.envOptions, 'env-options'));
-  const preset = WORLD_PRESETS[parseEnvSpec(c.env).preset];
-  if (env.slateSize > preset.nItems - env.historyLen) {
-    throw new UsageError(`--env-options: slateSize ${env.slateSize} leaves too few items outside a ${env.historyLen}-item history window in ${c.env} (${preset.nItems} items)`, '--env-options');
+  const spec = parseRlEnvSpec(c.env);
+  checkEnvOptions(spec, c.envOptions, '--env-options');
+  if (spec.kind === 'replay') {
+    for (const name of c.agent) {
+      const fam = agentFamily(name).name;
+      if (fam === 'qlearning' || fam === 'sarsa' || fam === 'oracle') {
+        throw new UsageError(`--agent: ${name} needs a simulator (${fam === 'oracle' ? 'an oracle knows the truth' : 'item groups to discretise the state'}); ${c.env} is log replay: use sim:<world> or fitted:<data>`, '--agent');
+      }
+    }
   }
 }
 

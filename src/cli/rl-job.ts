@@ -19,17 +19,16 @@ import { join, relative, resolve } from 'node:path';
 import { Engine } from '../engine.js';
 import { GnnrlError } from '../errors.js';
 import { writeFileAtomic } from '../data/io/atomic.js';
-import { syntheticWorld, type SyntheticWorld } from '../data/synthetic.js';
 import { loadCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
 import { getModel, restoreModel, trainingGraph } from '../models/registry.js';
 import type { RecommenderModel } from '../models/types.js';
-import { Simulator, simulatorConfig } from '../rl/env/simulator.js';
 import { differenceCI, evaluateAgent } from '../rl/evaluate.js';
 import { trainAgent } from '../rl/train-loop.js';
 import { agentFamily, checkModelFits, createAgent } from '../rl/registry.js';
-import type { Agent } from '../rl/types.js';
+import type { Agent, Environment } from '../rl/types.js';
 import { UsageError } from './args.js';
-import { parseEnvSpec, type RlConfig } from './rl-config.js';
+import type { RlConfig } from './rl-config.js';
+import { buildEnv, loadEnvData } from './rl-env.js';
 import { RlProgress, episodesCsv, rewardsSvg, rlMetricsJson, type AgentResult, type Comparison } from './rl-output.js';
 import type { ProgressStream } from './progress.js';
 import { formatDuration } from './table.js';
@@ -68,11 +67,9 @@ export function agentDir(name: string): string {
 export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResult> {
   const started = new Date();
   const progress = new RlProgress(io.stderr ?? process.stderr, { quiet: config.quiet });
-  const spec = parseEnvSpec(config.env);
-  const simCfg = simulatorConfig(config.envOptions, 'env-options');
-  const world: SyntheticWorld = syntheticWorld({ preset: spec.preset, seed: config.seed });
-  const makeEnv = () => new Simulator(world, config.envOptions, config.env);
-  const log = world.interactions;
+  // The log (a synthetic world's, or a data spec's train part), before anything is written.
+  const data = await loadEnvData(config.env, config.envOptions, config.seed);
+  const log = data.log;
   const trainSeed = config.seed + 1;
   const evalSeed = config.seed + 2;
 
@@ -101,7 +98,7 @@ export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResul
       }
       if (model.kind !== name) throw new UsageError(`--model-options: ${name}.checkpoint: ${o.checkpoint} holds a '${model.kind}' model, not ${name}`, '--model-options');
       try {
-        checkModelFits(model, makeEnv(), `checkpoint ${o.checkpoint}`);
+        checkModelFits(model, { name: config.env, nUsers: data.nUsers, nItems: data.nItems } as Environment, `checkpoint ${o.checkpoint}`);
       } catch (err) {
         model.dispose();
         throw new UsageError(`--model-options: ${name}.checkpoint: ${(err as Error).message}`, '--model-options');
@@ -123,7 +120,7 @@ export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResul
       config,
       seed: config.seed,
       seeds: { world: config.seed, models: config.seed, agents: config.seed, training: trainSeed, evaluation: evalSeed },
-      env: { spec: config.env, users: world.nUsers, items: world.nItems, logEvents: log.user.length, options: simCfg },
+      env: { spec: config.env, users: data.nUsers, items: data.nItems, logEvents: log.user.length, ...data.describe },
       backend: { name: eng.backend, reason: eng.reason, adapter: eng.adapter },
       started: started.toISOString(),
     });
@@ -138,7 +135,6 @@ export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResul
       await write('episodes.csv', episodesCsv(results));
       await write('rewards.svg', rewardsSvg(results, config.steps, `gnnrl rl: ${config.env}`));
     };
-    progress.message(`${config.env}: ${world.nUsers} users × ${world.nItems} items, ${log.user.length} logged events; ${simCfg.batch} sessions at once, horizon ${simCfg.horizon}, slate ${simCfg.slateSize}`);
     progress.message(`backend: ${eng.reason}`);
 
     /** A registry model fitted on the env's log (or loaded above), once per run. */
@@ -170,6 +166,11 @@ export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResul
       return p;
     };
 
+    // The environment (a fitted simulator fits its encoder through `model` first).
+    const built = await buildEnv(data, config.envOptions, { engine: eng, model, seed: config.seed });
+    Object.assign(manifest.env as Record<string, unknown>, built.describe);
+    const makeEnv = () => built.make();
+    progress.message(`${config.env}: ${data.nUsers} users × ${data.nItems} items, ${log.user.length} logged events${data.test ? ` (train part; ${data.test.user.length} held out)` : ''}; ${built.batch} sessions at once, horizon ${built.horizon}, slate ${built.slateSize}`);
     const evalEnv = makeEnv();
     const curveEpisodes = config.curveEpisodes > 0 ? config.curveEpisodes : config.episodes;
     for (const name of config.agent) {
@@ -209,7 +210,7 @@ export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResul
                   checkpointEvery: every,
                   onCheckpoint: async (step: number) => {
                     if (step >= config.steps) return; // the final evaluation is the last point
-                    const e = await evaluateAgent(evalEnv, a, { episodes: curveEpisodes, seed: evalSeed, gamma: simCfg.gamma });
+                    const e = await evaluateAgent(evalEnv, a, { episodes: curveEpisodes, seed: evalSeed, gamma: built.gamma });
                     result.curve.push({ step, meanReturn: e.metrics.meanReturn });
                   },
                 }
@@ -236,7 +237,7 @@ export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResul
             return;
           }
         }
-        const e = await evaluateAgent(evalEnv, agent, { episodes: config.episodes, seed: evalSeed, gamma: simCfg.gamma });
+        const e = await evaluateAgent(evalEnv, agent, { episodes: config.episodes, seed: evalSeed, gamma: built.gamma });
         const { agent: _k, name: _n, ...metrics } = e.metrics;
         result.metrics = metrics;
         result.records = e.records;

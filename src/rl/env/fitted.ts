@@ -12,7 +12,7 @@
  *             the simulator's fatigue works on;
  *   clickbait none (`clickbaitShare` 0): a log does not say which items are clickbait.
  *
- * ClickCalibration (`calibrate`), on up to `maxUsers` users of the log:
+ * Calibration (`calibrate`), on up to `maxUsers` users of the log:
  *   1. item intercepts b_i and the click temperature τ are the maximum-likelihood fit of
  *      the log's choices under P(i | u) = softmax_i(a(u, i)/τ + b_i) over the catalogue
  *      (the synthetic world's own click model, popularity × exp(affinity/τ)). For fixed τ

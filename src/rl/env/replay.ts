@@ -115,6 +115,7 @@ export class ReplayEnv implements Environment {
   readonly ratingRange: [number, number];
 
   private readonly log: Interactions;
+  private readonly ctx: ReplayEnvContext;
   private readonly groups: { offsets: Int32Array; order: Int32Array };
   private readonly past: { offsets: Int32Array; order: Int32Array; x: Interactions } | null;
   /** Predicted feedback, row r of `episodeUsers` × nItems (unknown: 'model' only). */
@@ -135,6 +136,7 @@ export class ReplayEnv implements Environment {
     this.name = ctx.name ?? 'replay';
     this.config = cfg;
     this.log = log;
+    this.ctx = ctx;
     this.nUsers = log.nUsers;
     this.nItems = log.nItems;
     this.batch = cfg.batch;
@@ -200,6 +202,11 @@ export class ReplayEnv implements Environment {
     const env = new ReplayEnv(log, cfg, ctx, predicted, episodeUsers);
     if (predicted) env.mapPredictions(ctx.model!.predictsRatings);
     return env;
+  }
+
+  /** Another instance over the same log (and the same precomputed predictions), not started. */
+  fresh(): ReplayEnv {
+    return new ReplayEnv(this.log, this.config, this.ctx, this.predicted, this.episodeUsers);
   }
 
   /** The reward of logged or predicted feedback r (the documented map). */
