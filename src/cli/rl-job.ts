@@ -24,6 +24,8 @@ import { getModel, restoreModel, trainingGraph } from '../models/registry.js';
 import type { RecommenderModel } from '../models/types.js';
 import { differenceCI, evaluateAgent } from '../rl/evaluate.js';
 import { trainAgent } from '../rl/train-loop.js';
+import { AgentRanker } from '../rl/agent-ranker.js';
+import { evaluateModel } from '../eval/evaluate.js';
 import { agentFamily, checkModelFits, createAgent } from '../rl/registry.js';
 import type { Agent, Environment } from '../rl/types.js';
 import { UsageError } from './args.js';
@@ -54,6 +56,9 @@ export interface RlResult {
   interrupted: boolean;
   failed: boolean;
 }
+
+/** Cut-offs of the ranking metrics on a test split (environments with a log). */
+const RANKING_KS = [10, 20];
 
 /** Default training of the GNN models the run fits on the log. */
 const GNN_DEFAULTS = { dim: 32, epochs: 20 };
@@ -242,6 +247,11 @@ export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResul
         result.metrics = metrics;
         result.records = e.records;
         if (agent.learns) result.curve.push({ step: result.train?.steps ?? config.steps, meanReturn: metrics.meanReturn });
+        if (data.test && agent.rank) {
+          // The greedy policy as a ranking of the held-out part, scored like any model.
+          const rep = await evaluateModel(new AgentRanker(agent, log, evalEnv.historyLen), { train: log, test: data.test, k: RANKING_KS });
+          result.ranking = { ...rep.metrics, users: rep.users.evaluated };
+        }
         const trained = result.train ? `trained ${result.train.steps} steps in ${formatDuration(result.train.seconds)}, ` : '';
         progress.message(`${agent.name}: ${trained}return ${metrics.meanReturn.toFixed(3)} [${metrics.ci95[0].toFixed(3)}, ${metrics.ci95[1].toFixed(3)}] over ${metrics.episodes} episodes, session length ${metrics.meanSessionLength.toFixed(2)}`);
       };

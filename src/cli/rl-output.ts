@@ -29,6 +29,12 @@ export interface AgentResult {
   curve: { step: number; meanReturn: number }[];
   /** Checkpoint path relative to the output folder. */
   checkpoint?: string;
+  /**
+   * Environments with a log (replay:, fitted:): the ranking metrics of the agent's greedy
+   * policy on the test split (eval/'s precision, recall, ndcg, hr, mrr, map @10 and @20,
+   * coverage, novelty, gini), and the users scored.
+   */
+  ranking?: Record<string, number>;
 }
 
 /** Learner − baseline mean return, with a 95% bootstrap interval of the difference. */
@@ -58,6 +64,7 @@ export function rlMetricsJson(about: { env: string; seed: number; steps: number;
       ...(a.train ? { train: a.train } : {}),
       ...(a.learns ? { curve: a.curve } : {}),
       ...(a.checkpoint ? { checkpoint: a.checkpoint } : {}),
+      ...(a.ranking ? { ranking: a.ranking } : {}),
     };
   }
   return JSON.stringify({ ...about, agents: out, comparisons }, jsonNumbers, 2) + '\n';

@@ -46,3 +46,4 @@ export { fittedSimulator, fittedFromWorld, fittedWorld, calibrate, calibrationOp
 export { RidgeModel, LinearBanditAgent, invertSpd, cholesky, type LinearBanditOptions, type LinearBanditContext } from './agents/linear-bandit.js';
 export { LinUcbAgent, type LinUcbOptions } from './agents/linucb.js';
 export { LinTsAgent, type LinTsOptions } from './agents/lin-ts.js';
+export { AgentRanker } from './agent-ranker.js';

@@ -14,6 +14,7 @@
  * on the left when the user has consumed fewer than H items (`historyCount[b]` valid).
  */
 import type { ModelState } from '../models/types.js';
+import type { ExcludeRows } from '../rank/types.js';
 
 /** What the agent sees of each slot: the user, their recent history window, and optional features. */
 export interface Observation {
@@ -143,6 +144,12 @@ export interface Agent {
   readonly learns: boolean;
   /** batch × slateSize item indices for each slot of `obs`. */
   act(obs: Observation, opts: ActOptions): Promise<Int32Array>;
+  /**
+   * The greedy policy as a ranking (optional): k items per slot of `obs`, best first,
+   * skipping row b of `exclude` (default: each slot's history window); −1 past the
+   * eligible items. Ranking metrics on a test split go through it (AgentRanker).
+   */
+  rank?(obs: Observation, k: number, exclude?: ExcludeRows): Promise<Int32Array>;
   /** Takes a batch of transitions (stores them in replay, or learns on-line). */
   observe(t: TransitionBatch): void;
   /** One learning step when the agent is ready (enough replay); null when it did nothing. */

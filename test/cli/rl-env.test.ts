@@ -1,7 +1,7 @@
 /**
- * `gnnrl rl --env replay:<data> | fitted:<data>`: small runs on the CPU backend over a
+^ * `gnnrl rl --env replay:<data> | fitted:<data>`: small runs on the CPU backend over a
  * CSV log this test writes and over a synthetic spec (the run folder, the manifest's
- * environment facts, the calibration), the agents each environment refuses, and a
+^ * environment facts, the calibration, the greedy policies' ranking metrics), the agents each environment refuses, and a
  * checkpoint whose users and items are not the environment's (exit 2 naming the file,
  * nothing written).
  */
@@ -63,6 +63,12 @@ describe('gnnrl rl on data environments', () => {
       expect(m.meanReturn).toBeGreaterThanOrEqual(0);
       // A replayed session is at most the user's held-out events.
       expect(m.meanSessionLength).toBeLessThanOrEqual(manifest.env.testEvents);
+      // The greedy policy's ranking metrics on the test split, through eval/.
+      for (const k of ['ndcg@10', 'recall@20', 'hr@10', 'coverage@20']) {
+        expect(m.ranking[k], `${name} ${k}`).toBeGreaterThanOrEqual(0);
+        expect(m.ranking[k]).toBeLessThanOrEqual(1);
+      }
+      expect(m.ranking.users).toBeGreaterThan(0);
     }
     expect(existsSync(join(out, 'dqn', 'agent.ckpt'))).toBe(true);
   }, 60_000);
@@ -79,6 +85,9 @@ describe('gnnrl rl on data environments', () => {
     expect(manifest.models.map((m: { name: string }) => m.name)).toEqual(['lightgcn']);
     const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
     expect(metrics.agents.qlearning.status).toBe('ok');
+    expect(typeof metrics.agents.qlearning.ranking['ndcg@10']).toBe('number');
+    // The oracle needs the simulator's hidden state: no ranking of a log for it.
+    expect(metrics.agents.oracle.ranking).toBeUndefined();
     expect(metrics.agents.oracle.meanReturn).toBeGreaterThan(metrics.agents.random.meanReturn);
   }, 60_000);
 

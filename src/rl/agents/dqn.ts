@@ -308,6 +308,13 @@ export class DqnAgent implements Agent {
     return { items: r.items, scores: r.scores! };
   }
 
+  /** The online network's top-k per slot (ranking metrics), skipping `exclude` (default: the window). */
+  async rank(obs: Observation, k: number, exclude: ExclusionRows = historyExclusions(obs)): Promise<Int32Array> {
+    this.alive();
+    check(Number.isInteger(k) && k >= 1 && k <= this.nItems, 'k', `an integer in [1, ${this.nItems}], got ${k}`);
+    return (await this.greedy(this.online, this.encoder, obs.user, obs.historyItems, exclude, k)).items;
+  }
+
   async act(obs: Observation, opts: ActOptions): Promise<Int32Array> {
     this.alive();
     const k = this.slateSize;

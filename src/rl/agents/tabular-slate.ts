@@ -33,7 +33,7 @@ import type { Interactions } from '../../data/interactions.js';
 import type { ModelState } from '../../models/types.js';
 import type { ScheduleLike } from '../schedules.js';
 import type { ActOptions, Agent, Environment, Observation, TransitionBatch, UpdateReport } from '../types.js';
-import { historyExclusions, isExcluded } from '../state/exclusions.js';
+import { historyExclusions, isExcluded, type ExclusionRows } from '../state/exclusions.js';
 import { TabularAgent, type TabularMethod, type TabularState } from './tabular.js';
 
 /** Maps observations to the discrete states described above. */
@@ -186,9 +186,8 @@ export class TabularSlateAgent implements Agent {
    * The greedy ranking of k items per slot (for ranking metrics): groups by descending
    * Q(s, ·), each group's popular items in turn, past the window.
    */
-  async rank(obs: Observation, k: number): Promise<Int32Array> {
+  async rank(obs: Observation, k: number, rows: ExclusionRows = historyExclusions(obs)): Promise<Int32Array> {
     check(Number.isInteger(k) && k >= 1 && k <= this.nItems, 'k', `an integer in [1, ${this.nItems}], got ${k}`);
-    const rows = historyExclusions(obs);
     const A = this.discretizer.nGroups;
     const out = new Int32Array(obs.batch * k).fill(-1);
     const order = Int32Array.from({ length: A }, (_, a) => a);

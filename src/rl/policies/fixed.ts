@@ -9,7 +9,7 @@ import { Rng } from '../../util/rng.js';
 import type { Interactions } from '../../data/interactions.js';
 import type { ModelState, RecommenderModel } from '../../models/types.js';
 import type { ActOptions, Agent, Environment, Observation, TruthfulEnvironment, UpdateReport } from '../types.js';
-import { historyExclusions, isExcluded } from '../state/exclusions.js';
+import { historyExclusions, isExcluded, type ExclusionRows } from '../state/exclusions.js';
 
 abstract class FixedPolicy implements Agent {
   readonly learns = false;
@@ -83,6 +83,16 @@ export class PopularityPolicy extends FixedPolicy {
     this.ranking = Int32Array.from({ length: log.nItems }, (_, i) => i).sort((x, y) => counts[y] - counts[x] || x - y);
   }
 
+  /** The ranking itself, past `rows` (ranking metrics). */
+  async rank(obs: Observation, k: number, rows: ExclusionRows = historyExclusions(obs)): Promise<Int32Array> {
+    const out = new Int32Array(obs.batch * k).fill(-1);
+    for (let b = 0; b < obs.batch; b++) {
+      let j = 0;
+      for (let r = 0; r < this.ranking.length && j < k; r++) if (!isExcluded(rows, b, this.ranking[r])) out[b * k + j++] = this.ranking[r];
+    }
+    return out;
+  }
+
   async act(obs: Observation): Promise<Int32Array> {
     const k = this.slateSize;
     const rows = historyExclusions(obs);
@@ -111,6 +121,11 @@ export class GreedyModelPolicy extends FixedPolicy {
     super();
     this.kind = `greedy:${model.kind}`;
     this.name = `Greedy ${model.name}`;
+  }
+
+  /** The model's own top-k past `rows` (ranking metrics). */
+  async rank(obs: Observation, k: number, rows: ExclusionRows = historyExclusions(obs)): Promise<Int32Array> {
+    return (await this.model.recommend(obs.user, k, { exclude: rows })).items;
   }
 
   async act(obs: Observation): Promise<Int32Array> {
