@@ -224,7 +224,8 @@ export async function runOpeJob(config: OpeConfig, io: OpeIO = {}): Promise<OpeR
         }
         target[j] = same;
       }
-      const input: OpeInput = { reward: log.reward, propensity: log.propensity, target, slateSize: K, ...(log.positionPropensity ? { positionPropensity: log.positionPropensity, positionTarget } : {}) };
+      // Sessions, when the log has them, are the bootstrap's units (their events are not independent).
+      const input: OpeInput = { reward: log.reward, propensity: log.propensity, target, slateSize: K, ...(log.session ? { cluster: log.session } : {}), ...(log.positionPropensity ? { positionPropensity: log.positionPropensity, positionTarget } : {}) };
       if (calibration && loggedScore) {
         const tScore = await slateScore(actions);
         input.directLogged = Float64Array.from(loggedScore, calibration);

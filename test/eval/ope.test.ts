@@ -152,6 +152,23 @@ describe('IPS, SNIPS and DR on a bandit with known value', () => {
     expect(estimateAll([ips, doublyRobust], logOf(b, n, 1, good), { replicates: 200, seed: 3 })).toEqual(a);
   });
 
+  test('with session clusters the bootstrap resamples sessions: duplicated events do not narrow the interval', () => {
+    const base = logOf(b, n, 77, good);
+    const dup = (a: ArrayLike<number>) => Float64Array.from({ length: 5 * a.length }, (_, j) => a[Math.floor(j / 5)]);
+    const copies: OpeInput = { reward: dup(base.reward), propensity: dup(base.propensity), target: dup(base.target), directLogged: dup(base.directLogged!), directTarget: dup(base.directTarget!) };
+    const width = (x: OpeInput) => {
+      const [e] = estimateAll([doublyRobust], x, { replicates: 600, seed: 4 });
+      return e.ci95[1] - e.ci95[0];
+    };
+    const one = width(base);
+    const iid = width(copies);
+    const clustered = width({ ...copies, cluster: Float64Array.from({ length: 5 * n }, (_, j) => Math.floor(j / 5)) });
+    expect(iid).toBeLessThan(0.6 * one); // ≈ 1/√5: five copies passed off as independent
+    expect(clustered).toBeGreaterThan(0.8 * one);
+    expect(clustered).toBeLessThan(1.25 * one);
+    expect(() => estimateAll([ips], { ...base, cluster: [1, 2] })).toThrow(/cluster: expected 400 values, got 2/);
+  });
+
   test('effective sample size: n for equal weights, about 1 when one weight dominates', () => {
     expect(effectiveSampleSize([2, 2, 2, 2])).toBeCloseTo(4, 12);
     expect(effectiveSampleSize([1000, 1, 1, 1])).toBeLessThan(1.01);

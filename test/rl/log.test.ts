@@ -55,6 +55,7 @@ function expectSameLog(a: LoggedData, b: LoggedData): void {
   expect(b.n).toBe(a.n);
   expect(b.slateSize).toBe(a.slateSize);
   for (const k of ['user', 'step', 'slate', 'position', 'reward', 'propensity', 'time'] as const) expect(Array.from(b[k]), k).toEqual(Array.from(a[k]));
+  expect(b.session && Array.from(b.session)).toEqual(a.session && Array.from(a.session));
   // Windows are right-aligned; the loaded H is the longest window in the file.
   for (let j = 0; j < a.n; j++) {
     const w = (l: LoggedData) => Array.from(l.history.subarray(j * l.historyLen, (j + 1) * l.historyLen)).filter((i) => i >= 0);
@@ -126,6 +127,14 @@ describe('logs written by the simulator', () => {
     const env2 = new Simulator(world, { batch: 16 });
     env2.reset(7);
     expect(Array.from(targetExpectedReward[0].subarray(0, 16))).toEqual(Array.from(env2.expectedReward(await target.act(env2.reset(7)))));
+    // Sessions: the 16 slots' first episodes are 0…15; a slot's next episode gets the next id.
+    expect(Array.from(log.session!.subarray(0, 16))).toEqual(Array.from({ length: 16 }, (_, b) => b));
+    for (let j = 16; j < log.n; j++) {
+      const prev = log.session![j - 16];
+      expect(log.session![j]).toBe(log.step[j] === 0 ? log.session![j] : prev);
+      if (log.step[j] > 0) expect(log.user[j]).toBe(log.user[j - 16]);
+    }
+    expect(new Set(log.session).size).toBeGreaterThan(16);
     for (let j = 0; j < log.n; j++) {
       expect(loggerExpectedReward![j]).toBeGreaterThan(0);
       expect(log.reward[j] === 0 ? log.position[j] : 0).toBe(log.reward[j] === 0 ? -1 : 0);
@@ -157,6 +166,7 @@ describe('loader errors name the file and the line', () => {
     ['repeated slate item', `{"user":1,"slate":[4,2],"reward":0,"propensity":0.5}\n{"user":1,"slate":[4,4],"reward":0,"propensity":0.5}\n`, /:2: slate: item 4 appears twice/, 2],
     ['slate length', `{"user":1,"slate":[4,2],"reward":0,"propensity":0.5}\n{"user":1,"slate":[4],"reward":0,"propensity":0.5}\n`, /:2: slate: expected 2 items like line 1, got 1/, 2],
     ['bad json', `${good}\n{"user":1,\n`, /:2: not a JSON object/, 2],
+    ['session on some lines only', `{"user":1,"session":3,"item":4,"reward":0,"propensity":0.5}\n{"user":1,"item":5,"reward":0,"propensity":0.5}\n`, /:2: session: expected a session id \(an integer >= 0\) as line 1 gives, got undefined/, 2],
     ['bad position', `{"user":1,"item":4,"position":3,"reward":1,"propensity":0.5}\n`, /:1: position: expected an integer in \[-1, 1\)/, 1],
   ];
   test.each(cases)('%s', async (name, text, re, line) => {

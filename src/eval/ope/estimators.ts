@@ -30,6 +30,11 @@
  *
  * Effective sample size: (Σ w_i)² / Σ w_i² (Kish); n when every weight is equal, near 1
  * when one event carries the estimate.
+ *
+ * Events of one user session share a user and states that follow from each other, so
+ * they are not independent draws; with `cluster` (a session id per event) the bootstrap
+ * resamples sessions whole (the cluster bootstrap), which keeps that dependence in the
+ * interval instead of pretending to n independent events.
  */
 import { GnnrlError } from '../../errors.js';
 import { Rng } from '../../util/rng.js';
@@ -52,6 +57,11 @@ export interface OpeInput {
   positionPropensity?: ArrayLike<number>;
   /** n × K: π(logged item at position j | x_i) (PI). */
   positionTarget?: ArrayLike<number>;
+  /**
+   * Cluster of each event (a session id): the bootstrap then resamples whole clusters,
+   * since events of one session are not independent. Absent: events are resampled alone.
+   */
+  cluster?: ArrayLike<number>;
 }
 
 /** Per-event terms of one estimator: value = Σ num / Σ den (den null ≡ every den = 1). */
@@ -235,9 +245,17 @@ export function estimateAll(estimators: readonly OpeEstimator[], input: OpeInput
   const rng = new Rng(opts.seed ?? 1);
   const times = new Int32Array(len);
   const reps = terms.map(() => new Float64Array(replicates));
+  const clusters = clusterIndex(input.cluster, len);
+  const clusterTimes = clusters ? new Int32Array(clusters.count) : null;
   for (let b = 0; b < replicates; b++) {
     times.fill(0);
-    for (let j = 0; j < len; j++) times[rng.int(len)]++;
+    if (clusters && clusterTimes) {
+      clusterTimes.fill(0);
+      for (let c = 0; c < clusters.count; c++) clusterTimes[rng.int(clusters.count)]++;
+      for (let j = 0; j < len; j++) times[j] = clusterTimes[clusters.of[j]];
+    } else {
+      for (let j = 0; j < len; j++) times[rng.int(len)]++;
+    }
     terms.forEach((t, m) => {
       let s = 0;
       let d = 0;
@@ -272,6 +290,22 @@ export function estimateAll(estimators: readonly OpeEstimator[], input: OpeInput
       maxWeight: wMax,
     };
   });
+}
+
+/** Dense cluster indices 0..count−1 of `cluster` (in order of first appearance), or null without clusters. */
+function clusterIndex(cluster: ArrayLike<number> | undefined, len: number): { of: Int32Array; count: number } | null {
+  if (!cluster) return null;
+  if (cluster.length !== len) throw new GnnrlError('input', `ope: cluster: expected ${len} values, got ${cluster.length}`, { arg: 'cluster' });
+  const ids = new Map<number, number>();
+  const of = new Int32Array(len);
+  for (let j = 0; j < len; j++) {
+    const c = cluster[j];
+    if (!Number.isFinite(c)) throw new GnnrlError('input', `ope: cluster[${j}]: expected a finite id, got ${c}`, { arg: 'cluster', index: j });
+    let k = ids.get(c);
+    if (k === undefined) ids.set(c, (k = ids.size));
+    of[j] = k;
+  }
+  return { of, count: ids.size };
 }
 
 /** One estimator's value and interval (the shared bootstrap, for one). */

@@ -46,6 +46,7 @@ export async function collectLog(env: Environment, policy: LoggingPolicy, opts: 
   const H = env.historyLen;
   const cap = opts.steps * B;
   const user = new Int32Array(cap);
+  const session = new Int32Array(cap);
   const step = new Int32Array(cap);
   const history = new Int32Array(cap * H);
   const slate = new Int32Array(cap * K);
@@ -58,6 +59,9 @@ export async function collectLog(env: Environment, policy: LoggingPolicy, opts: 
   const loggerER = truthful ? new Float64Array(cap) : null;
   let n = 0;
   let obs = env.reset(opts.seed ?? 1);
+  // Session ids: slot b's current episode; a slot gets a new id when its episode ends.
+  const current = Int32Array.from({ length: B }, (_, b) => b);
+  let nextSession = B;
   for (let s = 0; s < opts.steps; s++) {
     const ers: Float32Array[] = [];
     const tas: Int32Array[] = [];
@@ -73,6 +77,7 @@ export async function collectLog(env: Environment, policy: LoggingPolicy, opts: 
       if (r.skipped[b]) continue;
       if (!(prop[b] > 0 && prop[b] <= 1)) throw new GnnrlError('state', `collect: ${policy.kind} reported propensity ${prop[b]} for slot ${b} at step ${s}; expected (0, 1]`);
       user[n] = obs.user[b];
+      session[n] = current[b];
       step[n] = obs.stepInEpisode[b];
       history.set(obs.historyItems.subarray(b * H, (b + 1) * H), n * H);
       slate.set(actions.subarray(b * K, (b + 1) * K), n * K);
@@ -87,6 +92,7 @@ export async function collectLog(env: Environment, policy: LoggingPolicy, opts: 
       if (loggerER && own) loggerER[n] = own[b];
       n++;
     }
+    for (let b = 0; b < B; b++) if (r.done[b]) current[b] = nextSession++;
     obs = r.next;
   }
   const log: LoggedData = {
@@ -94,6 +100,7 @@ export async function collectLog(env: Environment, policy: LoggingPolicy, opts: 
     slateSize: K,
     historyLen: H,
     user: user.slice(0, n),
+    session: session.slice(0, n),
     step: step.slice(0, n),
     history: history.slice(0, n * H),
     slate: slate.slice(0, n * K),

@@ -7,6 +7,9 @@
  *
  *   field                  JSONL                      CSV column                what
  *   user                   "user": 3                  user                      dense user index
+ *   session                "session": 17              session                   optional: the session (episode) the event
+ *                                                                               belongs to, so intervals can resample
+ *                                                                               whole sessions
  *   step                   "step": 4                  step                      step in the user's session (context)
  *   history                "history": [7, 2]          history "7 2"             the items the user had just consumed,
  *                                                                               oldest first: with user and step the
@@ -36,6 +39,8 @@ export interface LoggedData {
   /** H of the history windows. */
   readonly historyLen: number;
   readonly user: Int32Array;
+  /** Session (episode) id per event, or null when not logged. */
+  readonly session: Int32Array | null;
   readonly step: Int32Array;
   /** n × H, oldest first, −1 left-padded. */
   readonly history: Int32Array;
@@ -62,7 +67,7 @@ export function logFormatOf(path: string): LogFormat {
   throw new GnnrlError('input', `${path}: unknown log format '.${ext}'; expected .jsonl or .csv`, { arg: 'path', file: path });
 }
 
-export const LOG_CSV_HEADER = 'user,step,history,item,slate,position,reward,propensity,position_propensities,time';
+export const LOG_CSV_HEADER = 'user,session,step,history,item,slate,position,reward,propensity,position_propensities,time';
 
 function historyOf(log: LoggedData, j: number): number[] {
   const H = log.historyLen;
@@ -83,7 +88,10 @@ export function logToJsonl(log: LoggedData): string {
   const lines: string[] = [];
   for (let j = 0; j < log.n; j++) {
     const slate = Array.from(log.slate.subarray(j * K, (j + 1) * K));
-    const e: Record<string, unknown> = { user: log.user[j], step: log.step[j], history: historyOf(log, j) };
+    const e: Record<string, unknown> = { user: log.user[j] };
+    if (log.session) e.session = log.session[j];
+    e.step = log.step[j];
+    e.history = historyOf(log, j);
     if (K === 1) e.item = slate[0];
     else e.slate = slate;
     e.position = log.position[j];
@@ -104,7 +112,7 @@ export function logToCsv(log: LoggedData): string {
     const slate = Array.from(log.slate.subarray(j * K, (j + 1) * K));
     const pp = log.positionPropensity ? Array.from(log.positionPropensity.subarray(j * K, (j + 1) * K), num).join(' ') : '';
     rows.push(
-      [log.user[j], log.step[j], historyOf(log, j).join(' '), K === 1 ? slate[0] : '', K === 1 ? '' : slate.join(' '), log.position[j], num(log.reward[j]), num(log.propensity[j]), pp, num(log.time[j])].join(','),
+      [log.user[j], log.session ? log.session[j] : '', log.step[j], historyOf(log, j).join(' '), K === 1 ? slate[0] : '', K === 1 ? '' : slate.join(' '), log.position[j], num(log.reward[j]), num(log.propensity[j]), pp, num(log.time[j])].join(','),
     );
   }
   return rows.join('\n') + '\n';

@@ -10,7 +10,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { GnnrlError } from '../../errors.js';
-import { logFormatOf, withPropensities, type LogFormat, type LoggedData } from './format.js';
+import { LOG_CSV_HEADER, logFormatOf, withPropensities, type LogFormat, type LoggedData } from './format.js';
 import { fitBehaviourModel, type BehaviourOptions } from './behaviour.js';
 
 export interface LoadLogOptions {
@@ -29,6 +29,7 @@ export interface LoadLogOptions {
 interface RawEvent {
   line: number;
   user: unknown;
+  session: unknown;
   step: unknown;
   history: unknown;
   item: unknown;
@@ -81,7 +82,7 @@ function jsonlEvents(text: string, file: string): RawEvent[] {
     }
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new GnnrlError('format', `${file}:${l + 1}: expected a JSON object per line, got ${s.slice(0, 40)}`, { file, line: l + 1 });
     const o = v as Record<string, unknown>;
-    out.push({ line: l + 1, user: o.user, step: o.step, history: o.history, item: o.item, slate: o.slate, position: o.position, reward: o.reward, propensity: o.propensity, positionPropensities: o.positionPropensities, time: o.time });
+    out.push({ line: l + 1, user: o.user, session: o.session, step: o.step, history: o.history, item: o.item, slate: o.slate, position: o.position, reward: o.reward, propensity: o.propensity, positionPropensities: o.positionPropensities, time: o.time });
   }
   return out;
 }
@@ -100,7 +101,7 @@ function csvEvents(text: string, file: string): RawEvent[] {
   const header = lines[0]?.trim().split(',').map((h) => h.trim()) ?? [];
   const col = (name: string) => header.indexOf(name);
   if (col('user') < 0 || col('reward') < 0 || (col('item') < 0 && col('slate') < 0)) {
-    throw new GnnrlError('format', `${file}:1: expected a header with user, reward and item or slate (all columns: ${'user,step,history,item,slate,position,reward,propensity,position_propensities,time'}), got '${lines[0]?.slice(0, 80) ?? ''}'`, { file, line: 1 });
+    throw new GnnrlError('format', `${file}:1: expected a header with user, reward and item or slate (all columns: ${LOG_CSV_HEADER}), got '${lines[0]?.slice(0, 80) ?? ''}'`, { file, line: 1 });
   }
   const out: RawEvent[] = [];
   for (let l = 1; l < lines.length; l++) {
@@ -113,6 +114,7 @@ function csvEvents(text: string, file: string): RawEvent[] {
     out.push({
       line: l + 1,
       user: get('user'),
+      session: get('session'),
       step: get('step'),
       history: get('history', true),
       item: get('item'),
@@ -137,7 +139,9 @@ function build(raw: RawEvent[], file: string, opts: LoadLogOptions, needPropensi
   let H = 0;
   for (const e of raw) if (Array.isArray(e.history)) H = Math.max(H, e.history.length);
   const hasPos = raw.some((e) => e.positionPropensities !== undefined);
+  const withSession = raw.find((e) => e.session !== undefined);
   const user = new Int32Array(n);
+  const session = withSession ? new Int32Array(n) : null;
   const step = new Int32Array(n);
   const history = new Int32Array(n * H).fill(-1);
   const slate = new Int32Array(n * K);
@@ -157,6 +161,10 @@ function build(raw: RawEvent[], file: string, opts: LoadLogOptions, needPropensi
     if (!isIndex(e.user)) fail(file, L, 'user', `expected a user index (an integer >= 0), got ${JSON.stringify(e.user)}`);
     if (opts.nUsers !== undefined && e.user >= opts.nUsers) fail(file, L, 'user', `unknown user ${e.user}: the catalogue has ${opts.nUsers} users`);
     user[j] = e.user;
+    if (session) {
+      if (!isIndex(e.session)) fail(file, L, 'session', `expected a session id (an integer >= 0) as line ${withSession!.line} gives, got ${JSON.stringify(e.session)}`);
+      session[j] = e.session;
+    }
     if (e.step !== undefined && !isIndex(e.step)) fail(file, L, 'step', `expected an integer >= 0, got ${JSON.stringify(e.step)}`);
     step[j] = (e.step as number | undefined) ?? 0;
     if (e.history !== undefined) {
@@ -201,5 +209,5 @@ function build(raw: RawEvent[], file: string, opts: LoadLogOptions, needPropensi
     if (e.time !== undefined && !(typeof e.time === 'number' && Number.isFinite(e.time))) fail(file, L, 'time', `expected a finite number, got ${JSON.stringify(e.time)}`);
     time[j] = (e.time as number | undefined) ?? j;
   }
-  return { n, slateSize: K, historyLen: H, user, step, history, slate, position, reward, propensity, positionPropensity, time, propensitySource: 'logged' };
+  return { n, slateSize: K, historyLen: H, user, session, step, history, slate, position, reward, propensity, positionPropensity, time, propensitySource: 'logged' };
 }
