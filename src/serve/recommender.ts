@@ -19,10 +19,12 @@
  */
 import { GnnrlError } from '../errors.js';
 import type { Engine } from '../engine.js';
-import { IdMap, type ExternalId } from '../data/idmap.js';
+import { IdMap, normalizeId, type ExternalId } from '../data/idmap.js';
+import type { FeatureTable } from '../data/features-types.js';
 import { restoreModel, trainingGraph } from '../models/registry.js';
 import type { RecommenderModel } from '../models/types.js';
 import { FactorTable, topKHost } from './factor-table.js';
+import { FeatureMap } from './feature-map.js';
 import { applyFeedback, checkEvent, type BatchReport, type FeedbackEvent, type FoldInSettings } from './feedback.js';
 import { hasSeen, itemIn, orderByScore, userIn, type SeenItems, type ServedVersion } from './served-version.js';
 import { decodeServable, loadServable, saveSnapshot, toCheckpoint, type ArraySet, type SnapshotData } from './snapshot.js';
@@ -47,7 +49,17 @@ export interface RecommenderOptions {
   online?: OnlineOptions;
   /** Called when a background update fails (default: a process warning). The served version stays as it was. */
   onError?: (err: unknown) => void;
+  /**
+   * Features of the users / items the model was trained on (row r = dense index r, as
+   * `Interactions.userFeatures`/`itemFeatures`): with them, `addUsers`/`addItems` give
+   * newcomers a vector from their features alone (feature-map.ts). Factor-served models only.
+   */
+  userFeatures?: FeatureTable;
+  itemFeatures?: FeatureTable;
+  /** Ridge λ of the feature maps, relative (default 0.01). */
+  featureLambda?: number;
 }
+
 
 export interface ServeRecommendOptions {
   /** 'train' (default): skip the items the user has interacted with (training log and observed); 'none': rank every item. */
@@ -130,6 +142,9 @@ export class Recommender {
   private readonly onError: (err: unknown) => void;
   /** What the file held beyond what versions carry (config, meta, extras the model needs). */
   private readonly base: SnapshotData;
+  /** Serialises the writers of `current` (the feedback drain, addUsers/addItems), so versions form one chain. */
+  private writeLock: Promise<unknown> = Promise.resolve();
+  private maps: { users: FeatureMap | null; items: FeatureMap | null } = { users: null, items: null };
 
   private constructor(v: ServedVersion, base: SnapshotData, opts: RecommenderOptions) {
     this.current = v;
@@ -138,6 +153,86 @@ export class Recommender {
     this.unknownUser = opts.unknownUser ?? 'popularity';
     this.online = { ...DEFAULT_ONLINE, ...(opts.online ?? {}) };
     this.onError = opts.onError ?? ((e) => process.emitWarning(`gnnrl: online update failed: ${(e as Error).message ?? e}`, { code: 'GNNRL_ONLINE_UPDATE' }));
+    if ((opts.userFeatures || opts.itemFeatures) && !v.factors) {
+      throw new GnnrlError('input', `Recommender.load: userFeatures/itemFeatures need a factor-served model ('${v.model.kind}' is served by its own ranking)`, { arg: opts.userFeatures ? 'userFeatures' : 'itemFeatures' });
+    }
+    if (v.factors) {
+      const fit = (f: FeatureTable | undefined, t: FactorTable, trained: number, what: string) => {
+        if (!f) return null;
+        if (f.nRows !== trained) throw new GnnrlError('input', `Recommender.load: ${what}: ${f.nRows} rows, but the model was trained on ${trained}`, { arg: what });
+        return FeatureMap.fit(f, t, opts.featureLambda, what);
+      };
+      this.maps = { users: fit(opts.userFeatures, v.factors.users, v.trainedUsers, 'userFeatures'), items: fit(opts.itemFeatures, v.factors.items, v.trainedItems, 'itemFeatures') };
+    }
+  }
+
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writeLock.then(fn, fn);
+    this.writeLock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** New users with features and no interactions yet: each gets the vector its features map to (one new version). */
+  addUsers(rows: readonly { user: ExternalId; features: ArrayLike<number> }[]): Promise<{ version: number; added: number }> {
+    return this.addRows('users', rows.map((r) => ({ id: r.user, features: r.features })));
+  }
+
+  /** New items with features and no interactions yet: ranked at once by the vector their features map to. */
+  addItems(rows: readonly { item: ExternalId; features: ArrayLike<number> }[]): Promise<{ version: number; added: number }> {
+    return this.addRows('items', rows.map((r) => ({ id: r.item, features: r.features })));
+  }
+
+  private async addRows(side: 'users' | 'items', rows: { id: ExternalId; features: ArrayLike<number> }[]): Promise<{ version: number; added: number }> {
+    const fn = side === 'users' ? 'addUsers' : 'addItems';
+    this.live(fn);
+    const map = this.maps[side];
+    if (!map) throw new GnnrlError('state', `Recommender.${fn}: no ${side === 'users' ? 'userFeatures' : 'itemFeatures'} were given at load, so newcomers cannot be placed from features`);
+    if (!Array.isArray(rows)) throw new GnnrlError('input', `Recommender.${fn}: expected an array of { ${side === 'users' ? 'user' : 'item'}, features }`, { arg: side });
+    const vecs = rows.map((r, j) => {
+      if (normalizeId(r.id) === undefined) throw new GnnrlError('input', `Recommender.${fn}: [${j}]: id: expected a string or integer id, got ${JSON.stringify(r.id)}`, { arg: side, index: j });
+      return map.apply(r.features, `Recommender.${fn}: [${j}].features`);
+    });
+    return this.locked(async () => {
+      const v = this.live(fn);
+      const ids = side === 'users' ? v.userIds : v.itemIds;
+      const count = side === 'users' ? v.nUsers : v.nItems;
+      const table = side === 'users' ? v.factors!.users : v.factors!.items;
+      const changed = new Map<number, { v: Float32Array }>();
+      const appended: { v: Float32Array; b: number }[] = [];
+      let n = count;
+      const unranked = new Set(v.unranked);
+      rows.forEach((r, j) => {
+        let i = ids.get(r.id);
+        if (i >= 0 && i < count) {
+          // Known already: only a row without a vector (an unranked item) takes the feature vector.
+          if (side === 'items' && v.unranked.has(i)) {
+            changed.set(i, { v: vecs[j] });
+            unranked.delete(i);
+            return;
+          }
+          throw new GnnrlError('input', `Recommender.${fn}: [${j}]: ${JSON.stringify(r.id)} is already known`, { arg: side, index: j });
+        }
+        i = ids.getOrAdd(r.id);
+        if (i !== n) throw new GnnrlError('input', `Recommender.${fn}: [${j}]: ${JSON.stringify(r.id)} is listed twice`, { arg: side, index: j });
+        appended.push({ v: vecs[j], b: 0 });
+        n++;
+      });
+      const grown = table.derive(changed, appended);
+      const popularity = side === 'items' ? new Float32Array(n) : v.popularity;
+      if (side === 'items') popularity.set(v.popularity);
+      const next: ServedVersion = {
+        ...v,
+        version: v.version + 1,
+        nUsers: side === 'users' ? n : v.nUsers,
+        nItems: side === 'items' ? n : v.nItems,
+        factors: side === 'users' ? { users: grown, items: v.factors!.items } : { users: v.factors!.users, items: grown },
+        unranked,
+        popularity,
+        popularOrder: side === 'items' ? orderByScore(popularity) : v.popularOrder,
+      };
+      this.current = next;
+      return { version: next.version, added: appended.length };
+    });
   }
 
   /** Loads a snapshot (v2) or a `gnnrl train` checkpoint and restores its model through the registry. */
@@ -502,7 +597,11 @@ export class Recommender {
     }, this.online.intervalMs);
   }
 
-  private async drainOnce(): Promise<void> {
+  private drainOnce(): Promise<void> {
+    return this.locked(() => this.drainLocked());
+  }
+
+  private async drainLocked(): Promise<void> {
     const v = this.current;
     if (!v) return;
     const batch = this.queue.splice(0, this.online.maxBatch);
