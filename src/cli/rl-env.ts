@@ -16,7 +16,7 @@
  */
 import { UsageError, parseString } from './args.js';
 import { GnnrlError } from '../errors.js';
-import { WORLD_PRESETS, syntheticWorld, type WorldPreset } from '../data/synthetic.js';
+import { WORLD_PRESETS, syntheticWorld, type SyntheticWorld, type WorldPreset } from '../data/synthetic.js';
 import type { Interactions } from '../data/interactions.js';
 import { resolveModelName } from '../models/registry.js';
 import type { RecommenderModel } from '../models/types.js';
@@ -140,13 +140,15 @@ export interface EnvData {
   nItems: number;
   /** For the manifest. */
   describe: Record<string, unknown>;
+  /** sim: only: the synthetic world the simulator runs on. */
+  world?: SyntheticWorld;
 }
 
 export async function loadEnvData(specText: string, opts: Record<string, unknown>, seed: number): Promise<EnvData> {
   const spec = parseRlEnvSpec(specText);
   if (spec.kind === 'sim') {
     const world = syntheticWorld({ preset: spec.preset, seed });
-    return { spec, name: specText, log: world.interactions, test: null, nUsers: world.nUsers, nItems: world.nItems, describe: { world: spec.preset }, world } as EnvData & { world: typeof world };
+    return { spec, name: specText, log: world.interactions, test: null, nUsers: world.nUsers, nItems: world.nItems, describe: { world: spec.preset }, world };
   }
   const columns = opts.map === undefined ? null : parseColumnSpec(opts.map, '--env-options: map');
   const loaded = await loadData(spec.data, columns, seed);
@@ -184,7 +186,7 @@ export interface BuildContext {
 export async function buildEnv(data: EnvData, opts: Record<string, unknown>, ctx: BuildContext): Promise<BuiltEnv> {
   const spec = data.spec;
   if (spec.kind === 'sim') {
-    const world = (data as EnvData & { world: ReturnType<typeof syntheticWorld> }).world;
+    const world = data.world!;
     const cfg = simulatorConfig(opts as SimulatorOptions, 'env-options');
     return { make: () => new Simulator(world, opts as SimulatorOptions, data.name), gamma: cfg.gamma, batch: cfg.batch, horizon: cfg.horizon, slateSize: cfg.slateSize, describe: { options: cfg } };
   }

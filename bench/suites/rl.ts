@@ -1,0 +1,79 @@
+/**
+ * The RL layer's speed:
+ * - the simulator: one batched step of 1,024 sessions on sim:small (2,000 items, d 8,
+ *   slate 1), against its choice model alone in the same process (the analytic choice
+ *   probabilities of the same slates: utilities and softmax, no draws, no state change),
+ *   so the row says what the dynamics (draws, satisfaction, fatigue, drift, history,
+ *   episode resets) cost on top;
+ * - DQN: one `update()` (sample 512 transitions, Double-DQN targets through `qTargets`
+ *   over the whole catalogue, TD loss, backward, Adam, target sync) over 2,000 and 50,000
+ *   items at d 64, on each backend, the CPU backend being the baseline.
+ * Slot-steps/s and updates/s are 1000 / median ms (× 1,024 for the simulator).
+ */
+import { Engine } from '../../src/engine.js';
+import { syntheticWorld } from '../../src/data/synthetic.js';
+import { Simulator } from '../../src/rl/env/simulator.js';
+import { DqnAgent } from '../../src/rl/agents/dqn.js';
+import { WindowStateEncoder, randomTables } from '../../src/rl/state/window-state.js';
+import { Rng } from '../../src/util/rng.js';
+import type { Suite, SuiteContext } from '../harness.js';
+
+const SESSIONS = 1024;
+
+function randomActions(rng: Rng, n: number, nItems: number): Int32Array {
+  return Int32Array.from({ length: n }, () => rng.int(nItems));
+}
+
+async function simulatorCases(ctx: SuiteContext): Promise<void> {
+  const world = syntheticWorld({ preset: 'small', seed: 1 });
+  const sim = new Simulator(world, { batch: SESSIONS });
+  sim.reset(1);
+  const rng = new Rng(2);
+  const actions = randomActions(rng, SESSIONS, world.nItems);
+  const caseName = `sim:small step, ${SESSIONS} sessions, slate 1`;
+  await ctx.measure('rl', caseName, 'choice-model', () => sim.choiceProbabilities(actions), { maxTime: ctx.quick ? 1 : 3 });
+  await ctx.measure('rl', caseName, 'step', () => sim.step(actions), { maxTime: ctx.quick ? 1 : 3 });
+}
+
+async function dqnCase(ctx: SuiteContext, backend: 'cpu' | 'webgpu', nItems: number): Promise<void> {
+  const batchSize = ctx.quick ? 128 : 512;
+  const world = syntheticWorld({ nUsers: SESSIONS, nItems, dim: 8, meanEvents: 5, seed: 3 });
+  const sim = new Simulator(world, { batch: SESSIONS });
+  const engine = await Engine.create({ backend, quiet: true });
+  const encoder = new WindowStateEncoder(engine, randomTables(world.nUsers, nItems, 64, 4), sim.historyLen);
+  const agent = await DqnAgent.create(
+    { engine, encoder, slots: SESSIONS, slateSize: 1 },
+    { batchSize, learningStarts: batchSize, capacity: 4 * SESSIONS, hidden: [64], nStep: 1, double: true, targetUpdate: 100, seed: 5 },
+  );
+  try {
+    // Fill the replay with one batched step of random slates (1,024 transitions).
+    const rng = new Rng(6);
+    let obs = sim.reset(7);
+    for (let s = 0; s < 2; s++) {
+      const actions = randomActions(rng, SESSIONS, nItems);
+      const r = sim.step(actions);
+      agent.observe({ obs, actions, slateSize: 1, result: r });
+      obs = r.next;
+    }
+    await ctx.measure('rl', `DQN update B=${batchSize} I=${nItems} d=64`, backend, async () => {
+      const rep = await agent.update();
+      if (!rep) throw new Error('bench rl: DQN did not update (replay not filled)');
+    }, { minSamples: backend === 'cpu' && nItems > 10_000 ? 2 : 3, maxTime: ctx.quick ? 1 : 8 });
+  } finally {
+    agent.dispose();
+    encoder.dispose();
+    await engine.dispose();
+  }
+}
+
+export const suite: Suite = {
+  name: 'rl',
+  // The simulator's rows compare with its choice model; DQN's with the CPU backend.
+  baseline: 'choice-model',
+  async run(ctx) {
+    await simulatorCases(ctx);
+    for (const nItems of ctx.quick ? [2_000] : [2_000, 50_000]) {
+      for (const backend of ['cpu', 'webgpu'] as const) await dqnCase(ctx, backend, nItems);
+    }
+  },
+};
