@@ -134,6 +134,24 @@ describe('bandits through gnnrl rl, then as ope targets', () => {
   }, 120_000);
 });
 
+describe('gnnrl ope prints', () => {
+  test('the table (truth, each estimator with its interval, ESS, the on-policy run) and --help', async () => {
+    const stdout = sink();
+    const stderr = sink();
+    const out = join(dir, 'printed');
+    const code = await opeCommand([...BASE, '--steps', '20', '--policy', 'popularity,random', '--out', out], { stdout, stderr });
+    expect(code, stderr.text()).toBe(0);
+    const text = stdout.text();
+    expect(text).toMatch(/^log: sim:tiny, 1280 events, slate 1, propensities logged/);
+    for (const h of ['true V', 'IPS 95% CI', 'SNIPS 95% CI', 'DR 95% CI', 'ESS', 'match', 'on-policy return']) expect(text).toContain(h);
+    expect(text).toMatch(/^Popularity\s+\d\.\d{4}\s+\d\.\d{4}\s+\[\d\.\d{4}, \d\.\d{4}\]/m);
+    const help = sink();
+    expect(await opeCommand(['--help'], { stdout: help, stderr: sink() })).toBe(0);
+    expect(help.text()).toMatch(/usage: gnnrl ope --log/);
+    for (const f of ['--log', '--policy', '--logger', '--temperature', '--epsilon', '--propensity', '--direct', '--replicates']) expect(help.text()).toContain(f);
+  }, 60_000);
+});
+
 describe('gnnrl ope: bad input exits 2 and writes nothing', () => {
   async function run(argv: string[]): Promise<{ code: number; err: string; out: string }> {
     const stdout = sink();

@@ -109,6 +109,13 @@ describe('scores over the catalogue', () => {
       }
       expect(maxRelErr(got, want)).toBeLessThan(1e-10);
     }
+    // rank(): the greedy ranking by θ̂·x, past the window by default, or past the rows given.
+    const mean0 = ucb.itemScores(obs, 0, false);
+    const order = Array.from({ length: 23 }, (_, i) => i).sort((p, q) => mean0[q] - mean0[p] || p - q);
+    expect(Array.from(await ucb.rank(obs, 5))).toEqual(order.filter((i) => ![5, 9, 11].includes(i)).slice(0, 5));
+    expect(Array.from(await ucb.rank(obs, 5, { rowPtr: Int32Array.of(0, 0), colIdx: new Int32Array(0) }))).toEqual(order.slice(0, 5));
+    const all = await ucb.rank(obs, 22);
+    expect(Array.from(all.subarray(20))).toEqual([-1, -1]);
     // Thompson's exploring scores are draws around the mean: different each time, centred on it.
     const mean = ts.itemScores(obs, 0, false);
     const a = ts.itemScores(obs, 0, true);

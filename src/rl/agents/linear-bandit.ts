@@ -32,7 +32,8 @@ import { GnnrlError, check } from '../../errors.js';
 import type { ModelState } from '../../models/types.js';
 import { Rng } from '../../util/rng.js';
 import type { ActOptions, Agent, Observation, TransitionBatch, UpdateReport } from '../types.js';
-import { historyExclusions, isExcluded } from '../state/exclusions.js';
+import { historyExclusions, isExcluded, type ExclusionRows } from '../state/exclusions.js';
+import type { ExcludeRows } from '../../rank/types.js';
 import type { StateTables } from '../state/window-state.js';
 
 /** Ridge regression with an exactly maintained inverse: the model of both bandits. */
@@ -324,25 +325,39 @@ export abstract class LinearBanditAgent implements Agent {
 
   async act(obs: Observation, opts: ActOptions): Promise<Int32Array> {
     this.alive();
-    const k = this.slateSize;
-    const rows = historyExclusions(obs);
-    const out = new Int32Array(obs.batch * k);
+    const out = this.select(obs, this.slateSize, historyExclusions(obs), opts.explore, true);
+    if (opts.explore) this.actSteps++;
+    return out;
+  }
+
+  /** The greedy policy as a ranking: k items per slot by θ̂·x, best first, skipping `exclude` (default: the window); −1 past the eligible. */
+  async rank(obs: Observation, k: number, exclude?: ExcludeRows): Promise<Int32Array> {
+    this.alive();
+    check(Number.isInteger(k) && k >= 1, 'k', `an integer >= 1, got ${k}`);
+    return this.select(obs, k, exclude ?? historyExclusions(obs), false, false);
+  }
+
+  /** The k best items per slot outside row b of `rows`; `strict` refuses a slot with fewer than k eligible (acting), else pads with −1 (ranking). */
+  private select(obs: Observation, k: number, rows: ExclusionRows, explore: boolean, strict: boolean): Int32Array {
+    const out = new Int32Array(obs.batch * k).fill(-1);
     const theta = this.model.theta();
-    this.beginAct(opts.explore);
+    this.beginAct(explore);
+    const key = new Float64Array(this.nItems);
     for (let b = 0; b < obs.batch; b++) {
-      const s = this.scoreSlot(obs, b, opts.explore, theta);
-      // Ties (an untrained model scores every item 0) are broken at random, not by index.
-      const key = new Float64Array(this.nItems);
-      for (let i = 0; i < this.nItems; i++) key[i] = isExcluded(rows, b, i) ? -Infinity : s[i] + 1e-9 * this.rng.next();
+      const s = this.scoreSlot(obs, b, explore, theta);
+      // Ties (an untrained model scores every item 0) are broken at random when acting, by index when ranking.
+      for (let i = 0; i < this.nItems; i++) key[i] = isExcluded(rows, b, i) ? -Infinity : s[i] + (strict ? 1e-9 * this.rng.next() : 0);
       for (let j = 0; j < k; j++) {
         let best = -1;
         for (let i = 0; i < this.nItems; i++) if (key[i] > -Infinity && (best < 0 || key[i] > key[best])) best = i;
-        if (best < 0) throw new GnnrlError('input', `${this.kind}: slot ${b} has fewer than ${k} items outside its history window`, { arg: 'slateSize' });
+        if (best < 0) {
+          if (strict) throw new GnnrlError('input', `${this.kind}: slot ${b} has fewer than ${k} items outside its history window`, { arg: 'slateSize' });
+          break;
+        }
         out[b * k + j] = best;
         key[best] = -Infinity;
       }
     }
-    if (opts.explore) this.actSteps++;
     return out;
   }
 
