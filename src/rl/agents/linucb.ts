@@ -43,12 +43,15 @@ export class LinUcbAgent extends LinearBanditAgent {
       let mean = 0;
       for (let k = 0; k < m; k++) mean += g[k] * z[k];
       if (C) {
+        // zᵀCz over the upper triangle (C is symmetric): half the multiply-adds.
         let q = 0;
         for (let r = 0; r < m; r++) {
-          let s = 0;
-          for (let c = 0; c < m; c++) s += C[r * m + c] * z[c];
-          q += z[r] * s;
+          const zr = z[r];
+          let s = 0.5 * C[r * m + r] * zr;
+          for (let c = r + 1; c < m; c++) s += C[r * m + c] * z[c];
+          q += zr * s;
         }
+        q *= 2;
         mean += this.alpha * Math.sqrt(Math.max(q, 0));
       }
       out[i] = mean;
