@@ -26,6 +26,8 @@ import { endianness } from 'node:os';
 import { IdMap, type IdMapJson } from './idmap.js';
 import type { CacheInfo, CacheOption, LoadedInteractions, LoadReport } from './load-types.js';
 import { AtomicWriter } from './io/atomic.js';
+import { align8, layoutArrays, readArray, sha256Hex } from './io/container.js';
+import { GnnrlError } from '../errors.js';
 import { openForRead } from './io/scanner.js';
 
 export type { CacheOption, CacheStatus, CacheInfo } from './load-types.js';
@@ -33,7 +35,7 @@ export type { CacheOption, CacheStatus, CacheInfo } from './load-types.js';
 const MAGIC = Buffer.from([0x47, 0x4e, 0x4e, 0x52, 0x4c, 0x43, 0x00, 0x01]);
 const VERSION = 1;
 
-interface ArrayEntry {
+interface CacheArrayEntry {
   dtype: 'i32' | 'f32' | 'f64';
   offset: number;
   length: number;
@@ -46,7 +48,7 @@ interface Header {
   source: { size: number; sha256: string };
   payloadBytes: number;
   payloadSha256: string;
-  arrays: { user: ArrayEntry; item: ArrayEntry; rating: ArrayEntry | null; ts: ArrayEntry | null };
+  arrays: { user: CacheArrayEntry; item: CacheArrayEntry; rating: CacheArrayEntry | null; ts: CacheArrayEntry | null };
   nUsers: number;
   nItems: number;
   userIds: IdMapJson;
@@ -150,12 +152,12 @@ export async function readCache(path: string, key: string, source: { size: numbe
   const base = align8(12 + hlen);
   if (base + h.payloadBytes !== bytes.length) return corrupt(`payload is ${bytes.length - base} bytes, header says ${h.payloadBytes}`);
   const payload = bytes.subarray(base);
-  if (createHash('sha256').update(payload).digest('hex') !== h.payloadSha256) return corrupt('payload checksum mismatch');
+  if (sha256Hex(payload) !== h.payloadSha256) return corrupt('payload checksum mismatch');
   try {
-    const user = take(payload, h.arrays.user, Int32Array);
-    const item = take(payload, h.arrays.item, Int32Array);
-    const rating = h.arrays.rating ? take(payload, h.arrays.rating, Float32Array) : null;
-    const ts = h.arrays.ts ? take(payload, h.arrays.ts, Float64Array) : null;
+    const user = take(payload, h.arrays.user, 'user', Int32Array);
+    const item = take(payload, h.arrays.item, 'item', Int32Array);
+    const rating = h.arrays.rating ? take(payload, h.arrays.rating, 'rating', Float32Array) : null;
+    const ts = h.arrays.ts ? take(payload, h.arrays.ts, 'ts', Float64Array) : null;
     const userIds = IdMap.fromJSON(h.userIds);
     const itemIds = IdMap.fromJSON(h.itemIds);
     if (userIds.size !== h.nUsers || itemIds.size !== h.nItems || item.length !== user.length) return corrupt('inconsistent sizes');
@@ -178,53 +180,32 @@ export async function readCache(path: string, key: string, source: { size: numbe
   }
 }
 
-function take<T extends Int32Array | Float32Array | Float64Array>(
-  payload: Buffer,
-  e: ArrayEntry,
-  C: { new (n: number): T; BYTES_PER_ELEMENT: number },
-): T {
-  const nbytes = e.length * C.BYTES_PER_ELEMENT;
-  if (!(e.offset >= 0 && e.offset % 8 === 0 && e.offset + nbytes <= payload.length)) throw new Error('array outside the payload');
-  // Copy out: the file buffer may sit at an unaligned offset inside Node's pool.
-  const out = new C(e.length);
-  new Uint8Array(out.buffer).set(payload.subarray(e.offset, e.offset + nbytes));
-  return out;
-}
-
-function align8(n: number): number {
-  return (n + 7) & ~7;
+function take<T extends Int32Array | Float32Array | Float64Array>(payload: Buffer, e: CacheArrayEntry, name: string, C: new (...a: never[]) => T): T {
+  const a = readArray(payload, { ...e, name });
+  if (typeof a === 'string') throw new GnnrlError('format', a);
+  if (!(a instanceof C)) throw new GnnrlError('format', `array '${name}' has dtype ${e.dtype}`);
+  return a;
 }
 
 export async function writeCache(path: string, key: string, source: { size: number; sha256: string }, data: LoadedInteractions): Promise<void> {
-  const parts: Uint8Array[] = [];
-  let off = 0;
-  const put = (a: Int32Array | Float32Array | Float64Array, dtype: ArrayEntry['dtype']): ArrayEntry => {
-    const entry = { dtype, offset: off, length: a.length };
-    const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-    parts.push(bytes);
-    off += bytes.length;
-    const pad = align8(off) - off;
-    if (pad) {
-      parts.push(new Uint8Array(pad));
-      off += pad;
-    }
-    return entry;
+  // The shared container's data area (data/io/container.ts): views, so nothing is copied.
+  const named: [string, Int32Array | Float32Array | Float64Array][] = [['user', data.user], ['item', data.item]];
+  if (data.rating) named.push(['rating', data.rating]);
+  if (data.ts) named.push(['ts', data.ts]);
+  const { entries, parts, bytes: off } = layoutArrays(named, 'writeCache');
+  const entry = (name: string): CacheArrayEntry | null => {
+    const e = entries.find((x) => x.name === name);
+    return e ? { dtype: e.dtype as CacheArrayEntry['dtype'], offset: e.offset, length: e.length } : null;
   };
-  const arrays = {
-    user: put(data.user, 'i32'),
-    item: put(data.item, 'i32'),
-    rating: data.rating ? put(data.rating, 'f32') : null,
-    ts: data.ts ? put(data.ts, 'f64') : null,
-  };
-  const hash = createHash('sha256');
-  for (const p of parts) hash.update(p);
+  const arrays = { user: entry('user')!, item: entry('item')!, rating: entry('rating'), ts: entry('ts') };
+  const payloadSha256 = sha256Hex(...parts);
   const header: Header = {
     version: VERSION,
     endianness: endianness(),
     options: key,
     source,
     payloadBytes: off,
-    payloadSha256: hash.digest('hex'),
+    payloadSha256,
     arrays,
     nUsers: data.nUsers,
     nItems: data.nItems,

@@ -19,10 +19,9 @@
  * message naming the file and what is wrong, instead of yielding garbage parameters.
  * Files are written to a temporary name and renamed, so a reader never sees half a file.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { endianness } from 'node:os';
 import { GnnrlError } from '../errors.js';
+import { isArrayEntry, joinParts, layoutArrays, readArray, sha256Hex, align8, type StoredArray, type StoredDType } from '../data/io/container.js';
 import { writeFileAtomic } from '../data/io/atomic.js';
 import type { ModelState } from './types.js';
 
@@ -36,17 +35,9 @@ const PREAMBLE = 16;
 const MAX_HEADER = 256 << 20;
 
 /** Element types a checkpoint stores. */
-export type CheckpointDType = 'f32' | 'f64' | 'i32' | 'u32' | 'u8';
+export type CheckpointDType = StoredDType;
 /** Arrays a checkpoint can hold. */
-export type CheckpointArray = Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array;
-
-const CTORS = {
-  f32: Float32Array,
-  f64: Float64Array,
-  i32: Int32Array,
-  u32: Uint32Array,
-  u8: Uint8Array,
-} as const;
+export type CheckpointArray = StoredArray;
 
 /** One array's entry in the header index. */
 export interface ArrayEntry {
@@ -93,28 +84,6 @@ export interface SaveOptions {
   extras?: Record<string, CheckpointArray>;
 }
 
-function dtypeOf(a: unknown): CheckpointDType | undefined {
-  if (a instanceof Float32Array) return 'f32';
-  if (a instanceof Float64Array) return 'f64';
-  if (a instanceof Int32Array) return 'i32';
-  if (a instanceof Uint32Array) return 'u32';
-  if (a instanceof Uint8Array) return 'u8';
-  return undefined;
-}
-
-const align8 = (n: number) => (n + 7) & ~7;
-const LITTLE = endianness() === 'LE';
-
-/** The bytes of `a` in little-endian order (a copy with swapped bytes on big-endian hosts). */
-function leBytes(a: CheckpointArray): Uint8Array {
-  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  if (LITTLE || a.BYTES_PER_ELEMENT === 1) return bytes;
-  const out = new Uint8Array(bytes.length);
-  const w = a.BYTES_PER_ELEMENT;
-  for (let i = 0; i < bytes.length; i += w) for (let j = 0; j < w; j++) out[i + j] = bytes[i + w - 1 - j];
-  return out;
-}
-
 function formatError(source: string, what: string): GnnrlError {
   return new GnnrlError('format', `checkpoint ${source}: ${what}`, { file: source });
 }
@@ -124,27 +93,17 @@ export function encodeCheckpoint(state: ModelState, meta: Record<string, unknown
   if (!state || typeof state.kind !== 'string' || !state.kind) {
     throw new GnnrlError('input', `saveCheckpoint: state.kind: expected a registry name, got ${JSON.stringify(state?.kind)}`, { arg: 'state.kind' });
   }
-  const entries: ArrayEntry[] = [];
-  const payloads: CheckpointArray[] = [];
-  let offset = 0;
-  const add = (section: ArrayEntry['section'], name: string, a: unknown) => {
-    const dtype = dtypeOf(a);
-    if (!dtype) {
-      const what = section === 'state' ? 'state.arrays' : 'extras';
-      throw new GnnrlError('input', `saveCheckpoint: ${what}.${name}: expected a Float32Array, Float64Array, Int32Array, Uint32Array or Uint8Array`, { arg: `${what}.${name}` });
-    }
-    const arr = a as CheckpointArray;
-    entries.push({ name, section, dtype, length: arr.length, offset });
-    payloads.push(arr);
-    offset = align8(offset + arr.byteLength);
-  };
-  for (const [name, a] of Object.entries(state.arrays ?? {})) add('state', name, a);
-  for (const [name, a] of Object.entries(opts.extras ?? {})) add('extra', name, a);
-  const dataBytes = offset;
-
-  const data = new Uint8Array(dataBytes);
-  payloads.forEach((a, j) => data.set(leBytes(a), entries[j].offset));
-  const sha256 = createHash('sha256').update(data).digest('hex');
+  // The arrays' data area is the shared container's (data/io/container.ts); the preamble
+  // and header around it stay those of format 1, so files written before still load.
+  const stateLayout = layoutArrays(Object.entries(state.arrays ?? {}), 'saveCheckpoint: state.arrays');
+  const extraLayout = layoutArrays(Object.entries(opts.extras ?? {}), 'saveCheckpoint: extras');
+  const dataBytes = stateLayout.bytes + extraLayout.bytes;
+  const entries: ArrayEntry[] = [
+    ...stateLayout.entries.map((e) => ({ name: e.name, section: 'state' as const, dtype: e.dtype, length: e.length, offset: e.offset })),
+    ...extraLayout.entries.map((e) => ({ name: e.name, section: 'extra' as const, dtype: e.dtype, length: e.length, offset: stateLayout.bytes + e.offset })),
+  ];
+  const data = joinParts([...stateLayout.parts, ...extraLayout.parts], dataBytes);
+  const sha256 = sha256Hex(data);
 
   const header: CheckpointHeader = {
     format: 'gnnrl-checkpoint',
@@ -192,12 +151,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
 }
 
 function isEntry(e: unknown): e is ArrayEntry {
-  const x = e as ArrayEntry;
-  return (
-    typeof x === 'object' && x !== null && typeof x.name === 'string' && (x.section === 'state' || x.section === 'extra') &&
-    typeof x.dtype === 'string' && x.dtype in CTORS && Number.isSafeInteger(x.length) && x.length >= 0 &&
-    Number.isSafeInteger(x.offset) && x.offset >= 0
-  );
+  return isArrayEntry(e) && ((e as ArrayEntry).section === 'state' || (e as ArrayEntry).section === 'extra');
 }
 
 /** Parses checkpoint bytes; `source` names them in errors. */
@@ -235,25 +189,15 @@ export function decodeCheckpoint(bytes: Uint8Array, source = '<memory>'): Checkp
     throw formatError(source, `${how}: the data section should hold ${header.dataBytes} bytes, the file has ${Math.max(0, actual)}`);
   }
   const data = bytes.subarray(dataStart);
-  const sha = createHash('sha256').update(data).digest('hex');
+  const sha = sha256Hex(data);
   if (sha !== header.sha256) throw formatError(source, `corrupt: the data section's SHA-256 is ${sha.slice(0, 16)}…, the header records ${header.sha256.slice(0, 16)}…`);
 
   const stateArrays: Record<string, Float32Array | Int32Array> = {};
   const extras: Record<string, CheckpointArray> = {};
   for (const e of header.arrays) {
     if (!isEntry(e)) throw formatError(source, `corrupt header: bad array entry ${JSON.stringify(e).slice(0, 120)}`);
-    const Ctor = CTORS[e.dtype];
-    const byteLength = e.length * Ctor.BYTES_PER_ELEMENT;
-    if (e.offset % 8 !== 0 || e.offset + byteLength > data.length) {
-      throw formatError(source, `array '${e.name}' (${e.dtype}[${e.length}] at offset ${e.offset}) lies outside the ${data.length}-byte data section`);
-    }
-    // Copy out: aligned, independent of the file buffer, and byte-swapped on big-endian hosts.
-    // (Not `data.slice`: on a Buffer that is a view, not a copy.)
-    const buffer = new ArrayBuffer(byteLength);
-    const raw = new Uint8Array(buffer);
-    raw.set(data.subarray(e.offset, e.offset + byteLength));
-    if (!LITTLE) leBytesSwap(raw, Ctor.BYTES_PER_ELEMENT);
-    const arr: CheckpointArray = new Ctor(buffer);
+    const arr = readArray(data, e);
+    if (typeof arr === 'string') throw formatError(source, arr);
     if (e.section === 'state') {
       if (!(arr instanceof Float32Array || arr instanceof Int32Array)) {
         throw formatError(source, `state array '${e.name}' has dtype ${e.dtype}; model parameters are f32 or i32`);
@@ -270,10 +214,4 @@ export function decodeCheckpoint(bytes: Uint8Array, source = '<memory>'): Checkp
     version,
     source,
   };
-}
-
-/** Reverses each `w`-byte element in place (big-endian hosts). */
-function leBytesSwap(raw: Uint8Array, w: number): void {
-  if (w === 1) return;
-  for (let i = 0; i < raw.length; i += w) raw.subarray(i, i + w).reverse();
 }
