@@ -25,7 +25,7 @@ import { normalizeId, type ExternalId } from '../data/idmap.js';
 import { Yielder } from '../rl/yield.js';
 import { foldIn, type FoldInOptions } from './fold-in.js';
 import { FactorTable } from './factor-table.js';
-import { orderByScore, trainItems, type ServedVersion } from './served-version.js';
+import { orderByScore, sortedHas, trainItems, type ServedVersion } from './served-version.js';
 
 /** One piece of feedback, in external ids. */
 export interface FeedbackEvent {
@@ -184,7 +184,7 @@ export async function applyFeedback(
     for (let u = v.nUsers; u < nUsers; u++) newUserRows.push({ v: new Float32Array(U.dim) });
     for (const u of [...byUser.keys()].sort((a, b) => a - b)) {
       const train = trainItems(seen, u);
-      const obs = [...(added.get(u) ?? [])].filter((i) => !trainHas(train, i));
+      const obs = [...(added.get(u) ?? [])].filter((i) => !sortedHas(train, i));
       const pos = [...train, ...obs];
       const conf = [...Array.from(train, () => cTrain), ...obs.map(() => cObs)];
       const x = foldIn(items, pos, conf, fold);
@@ -210,17 +210,6 @@ export async function applyFeedback(
     popularOrder: orderByScore(popularity),
   };
   return { next, report };
-}
-
-function trainHas(row: Int32Array, i: number): boolean {
-  let lo = 0;
-  let hi = row.length;
-  while (lo < hi) {
-    const m = (lo + hi) >> 1;
-    if (row[m] < i) lo = m + 1;
-    else hi = m;
-  }
-  return lo < row.length && row[lo] === i;
 }
 
 function meanOf(t: FactorTable): number {

@@ -69,8 +69,11 @@ export function trainItems(seen: SeenItems, u: number): Int32Array {
 
 /** Whether user u has interacted with item i in version `seen`. */
 export function hasSeen(seen: SeenItems, u: number, i: number): boolean {
-  if (seen.added.get(u)?.has(i)) return true;
-  const row = trainItems(seen, u);
+  return seen.added.get(u)?.has(i) === true || sortedHas(trainItems(seen, u), i);
+}
+
+/** Whether the sorted row contains i (binary search). */
+export function sortedHas(row: Int32Array, i: number): boolean {
   let lo = 0;
   let hi = row.length;
   while (lo < hi) {
