@@ -231,7 +231,7 @@ export async function runOpeJob(config: OpeConfig, io: OpeIO = {}): Promise<OpeR
         input.directLogged = Float64Array.from(loggedScore, calibration);
         input.directTarget = Float64Array.from(tScore, calibration);
       }
-      const estimates = estimateAll(estimators, input, { replicates: config.replicates, seed: config.seed });
+      const estimates = estimateOrUndefined(estimators, input, config);
       // On the logging simulator itself (reset to the evaluation seed): the oracle is bound to it.
       const e = await evaluateAgent(logEnv, agent, { episodes: config.episodes, seed: config.seed + 2, gamma: simCfg.gamma });
       const steps = e.records.reduce((s, r) => s + r.length, 0);
@@ -274,6 +274,19 @@ export async function runOpeJob(config: OpeConfig, io: OpeIO = {}): Promise<OpeR
     for (const p of models.values()) await p.then((m) => m.dispose(), () => undefined);
     if (ownEngine && engine) await engine.dispose();
   }
+}
+
+/**
+ * Every estimator on one target; a target that never shows a logged action leaves SNIPS
+ * undefined (0/0), reported as NaN (null in metrics.json) rather than failing the run.
+ */
+function estimateOrUndefined(estimators: readonly OpeEstimator[], input: OpeInput, config: OpeConfig): OpeEstimate[] {
+  const opts = { replicates: config.replicates, seed: config.seed };
+  let any = false;
+  for (let j = 0; j < input.target.length; j++) if (input.target[j] > 0) any = true;
+  if (any) return estimateAll(estimators, input, opts);
+  const defined = estimateAll(estimators.filter((e) => e !== snips), input, opts);
+  return estimators.map((e) => defined.find((d) => d.estimator === e.name) ?? { estimator: e.name, display: e.display, value: NaN, ci95: [NaN, NaN] as [number, number], ess: 0, n: input.reward.length, meanWeight: 0, maxWeight: 0 });
 }
 
 /** An agent checkpoint of `gnnrl rl`, rebuilt for this run's world, checked against it. */

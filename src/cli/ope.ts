@@ -59,7 +59,14 @@ export function opeTable(r: OpeResult): string {
   const l = r.log;
   const head = `log: ${l.source}, ${l.events} events, slate ${l.slateSize}, propensities ${l.propensitySource}, mean reward ${f(l.meanReward)}${l.loggerValue !== null ? `, logger's true value ${f(l.loggerValue)}` : ''}`;
   const legend = "true V: the target's expected reward per decision in the logged states (what the estimators estimate; simulator logs only); ESS: effective sample size of the importance weights; match: share of events where the target shows the logged action; on-policy: the target run in the simulator (episode return, 95% CI; reward per step)";
-  return [head, '', formatTable(columns, rows), '', legend].join('\n');
+  // Where the estimates rest on few events, say so beside the numbers.
+  const notes = r.policies.flatMap((p) => {
+    const ess = p.estimates[0]?.ess ?? 0;
+    if (p.matchRate === 0) return [`note: ${p.display} never shows a logged action: IPS and DR rest on the direct model alone, SNIPS is undefined`];
+    if (ess < 100) return [`note: ${p.display}: effective sample size ${ess.toFixed(1)}: few logged events carry the estimates, so their intervals are unreliable`];
+    return [];
+  });
+  return [head, '', formatTable(columns, rows), '', legend, ...notes].join('\n');
 }
 
 function usage(err: unknown, io: TrainCommandIO): number {

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { Engine } from '../../src/engine.js';
 import { saveCheckpoint } from '../../src/models/checkpoint.js';
 import { loadLog } from '../../src/rl/log/loader.js';
+import { syntheticWorld } from '../../src/data/synthetic.js';
+import { PopularityPolicy } from '../../src/rl/policies/fixed.js';
 import { parseOpeArgs, type OpeConfig } from '../../src/cli/ope-config.js';
 import { runOpeJob, type OpeResult } from '../../src/cli/ope-job.js';
 import { opeCommand } from '../../src/cli/ope.js';
@@ -28,6 +30,7 @@ function sink() {
   return { chunks, text: () => chunks.join(''), write: (s: string) => (chunks.push(s), true) };
 }
 
+const world = syntheticWorld({ preset: 'tiny', seed: 42 });
 let engine: Engine;
 let dir: string;
 beforeAll(async () => {
@@ -145,6 +148,17 @@ describe('gnnrl ope prints', () => {
     expect(text).toMatch(/^log: sim:tiny, 1280 events, slate 1, propensities logged/);
     for (const h of ['true V', 'IPS 95% CI', 'SNIPS 95% CI', 'DR 95% CI', 'ESS', 'match', 'on-policy return']) expect(text).toContain(h);
     expect(text).toMatch(/^Popularity\s+\d\.\d{4}\s+\d\.\d{4}\s+\[\d\.\d{4}, \d\.\d{4}\]/m);
+    // A target that never shows a logged action: IPS 0, SNIPS undefined (NaN, null in metrics.json), a note.
+    const pop = new PopularityPolicy(world.interactions, 1);
+    const never = join(dir, 'never.jsonl');
+    writeFileSync(never, [0, 1, 2].map((u) => JSON.stringify({ user: u, item: pop.ranking[world.nItems - 1], reward: u % 2, propensity: 0.01 })).join('\n') + '\n');
+    const s2 = sink();
+    expect(await opeCommand([...BASE, '--log', never, '--policy', 'popularity', '--out', join(dir, 'never')], { stdout: s2, stderr: sink() })).toBe(0);
+    expect(s2.text()).toMatch(/note: Popularity never shows a logged action/);
+    const m = JSON.parse(readFileSync(join(dir, 'never', 'metrics.json'), 'utf8'));
+    expect(m.policies.popularity.estimates.ips.value).toBe(0);
+    expect(m.policies.popularity.estimates.snips.value).toBeNull();
+    expect(m.policies.popularity.matchRate).toBe(0);
     const help = sink();
     expect(await opeCommand(['--help'], { stdout: help, stderr: sink() })).toBe(0);
     expect(help.text()).toMatch(/usage: gnnrl ope --log/);
