@@ -125,6 +125,29 @@ describe('scores over the catalogue', () => {
   });
 });
 
+describe('the pending queue', () => {
+  test('update() folds in what observe() queued; without updates only the newest queueCapacity rows are kept', async () => {
+    const tables = randomTables(4, 12, 3, 2);
+    const agent = new LinUcbAgent({ tables, historyLen: 2, slateSize: 1 }, { queueCapacity: 4 });
+    const step = (item: number, r: number) => {
+      const obs = obsOf(1, [0], 2);
+      agent.observe({ obs, actions: Int32Array.of(item), slateSize: 1, result: { reward: Float32Array.of(r), click: new Uint8Array(1), conversion: new Uint8Array(1), choice: Int32Array.of(0), done: new Uint8Array(1), skipped: new Uint8Array(1), next: obs } });
+    };
+    expect(await agent.update()).toBeNull();
+    for (let t = 0; t < 10; t++) step(t, t);
+    const rep = await agent.update();
+    expect(rep!.extra).toEqual({ observations: 4, dropped: 6 });
+    // The kept rows are the newest: items 6..9 with rewards 6..9, the same model as folding them in directly.
+    const direct = new RidgeModel(agent.featureDim, 1);
+    const u = Float64Array.from({ length: 3 }, (_, k) => (agent as unknown as { users: Float64Array }).users[3 + k]);
+    const w = Float64Array.from({ length: 3 }, (_, k) => (agent as unknown as { items: Float64Array }).items[k]);
+    const x = new Float64Array(agent.featureDim);
+    for (let t = 6; t < 10; t++) direct.update(agent.features(u, w, t, x), t);
+    expect(maxRelErr(agent.model.b, direct.b)).toBeLessThan(1e-12);
+    expect(await agent.update()).toBeNull();
+  });
+});
+
 describe('regret on a linear bandit', () => {
   /** Rewards linear in the agent's own features: θ*·x(u, a) + noise. Returns the cumulative regret curve. */
   async function regretCurve(learn: boolean, T: number): Promise<Float64Array> {

@@ -170,7 +170,7 @@ export interface LinearBanditOptions {
   lambda?: number;
   /** Seed of the tie-breaking (and Thompson) draws (default 1). */
   seed?: number;
-  /** Pending observations kept between updates (default 65 536). */
+  /** Pending observations kept between updates (default 8,192: 128 steps of 64 slots). */
   queueCapacity?: number;
 }
 
@@ -228,7 +228,7 @@ export abstract class LinearBanditAgent implements Agent {
     check(typeof lambda === 'number' && lambda > 0 && Number.isFinite(lambda), 'lambda', `a finite number > 0, got ${lambda}`);
     this.seed = opts.seed ?? 1;
     check(Number.isInteger(this.seed) && this.seed >= 0, 'seed', `an integer >= 0, got ${this.seed}`);
-    this.queueCapacity = opts.queueCapacity ?? 65_536;
+    this.queueCapacity = opts.queueCapacity ?? 8192;
     check(Number.isInteger(this.queueCapacity) && this.queueCapacity >= 1, 'queueCapacity', `an integer >= 1, got ${this.queueCapacity}`);
     this.nUsers = t.nUsers;
     this.nItems = t.nItems;
