@@ -6,6 +6,7 @@
 import { GnnrlError, check } from '../errors.js';
 import type { FeatureTable } from './features-types.js';
 import { IdMap, normalizeId } from './idmap.js';
+import { bucketByKey } from '../util/bucket.js';
 
 export type { FeatureTable } from './features-types.js';
 
@@ -114,14 +115,8 @@ export interface UserGroups {
 }
 
 export function groupByUser(x: Interactions): UserGroups {
-  const n = x.user.length;
-  const offsets = new Int32Array(x.nUsers + 1);
-  for (let i = 0; i < n; i++) offsets[x.user[i] + 1]++;
-  for (let u = 0; u < x.nUsers; u++) offsets[u + 1] += offsets[u];
   // Counting sort by user keeps original order within a user (stable).
-  const cursor = offsets.slice(0, x.nUsers);
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[cursor[x.user[i]]++] = i;
+  const { offsets, order } = bucketByKey(x.user, x.nUsers);
   const ts = x.ts;
   if (ts) {
     for (let u = 0; u < x.nUsers; u++) sortSegmentByTs(order, offsets[u], offsets[u + 1], ts);

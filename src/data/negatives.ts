@@ -7,6 +7,7 @@ import { GnnrlError, check } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import { AliasTable } from './alias.js';
 import { itemDegrees, type Interactions } from './interactions.js';
+import { bucketByKey } from '../util/bucket.js';
 
 /** Each user's distinct positive items, sorted: items[offsets[u] .. offsets[u+1]). */
 export class PositiveIndex {
@@ -18,12 +19,9 @@ export class PositiveIndex {
 
   static of(x: Interactions): PositiveIndex {
     const n = x.user.length;
-    const offsets = new Int32Array(x.nUsers + 1);
-    for (let i = 0; i < n; i++) offsets[x.user[i] + 1]++;
-    for (let u = 0; u < x.nUsers; u++) offsets[u + 1] += offsets[u];
-    const cursor = offsets.slice(0, x.nUsers);
+    const { offsets, order } = bucketByKey(x.user, x.nUsers);
     const raw = new Int32Array(n);
-    for (let i = 0; i < n; i++) raw[cursor[x.user[i]]++] = x.item[i];
+    for (let j = 0; j < n; j++) raw[j] = x.item[order[j]];
     // Sort each segment and drop repeats (a log may hold the same pair twice).
     const items = new Int32Array(n);
     const out = new Int32Array(x.nUsers + 1);

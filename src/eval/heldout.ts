@@ -11,6 +11,7 @@ import { exclusionRows, recommendFromFactors } from '../rank/rank.js';
 import type { FactorScores, Ranker } from '../rank/types.js';
 import { Rng } from '../util/rng.js';
 import type { RelevantRows } from './ranking.js';
+import { bucketByKey } from '../util/bucket.js';
 
 /** Users per `recommend` call: bounds dense score rows (KNN) and exclusion lists. */
 export const USERS_PER_CHUNK = 2048;
@@ -60,12 +61,9 @@ export function heldOutRows(x: Interactions, seen: PositiveIndex, opts: { maxUse
   const n = x.user.length;
   const nUsers = seen.offsets.length - 1;
   // Counting sort of the events by user, then per user sort, dedupe and drop seen items.
-  const start = new Int32Array(nUsers + 1);
-  for (let j = 0; j < n; j++) start[x.user[j] + 1]++;
-  for (let u = 0; u < nUsers; u++) start[u + 1] += start[u];
-  const cursor = start.slice(0, nUsers);
+  const { offsets: start, order } = bucketByKey(x.user, nUsers);
   const byUser = new Int32Array(n);
-  for (let j = 0; j < n; j++) byUser[cursor[x.user[j]]++] = x.item[j];
+  for (let j = 0; j < n; j++) byUser[j] = x.item[order[j]];
   const keep = new Int32Array(nUsers + 1); // kept items per user, then offsets
   const kept = new Int32Array(n);
   let w = 0;

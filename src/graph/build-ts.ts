@@ -30,6 +30,7 @@ import {
   typedArg,
 } from './args.js';
 import type { Csr } from './types.js';
+import { bucketByColumn, bucketByKey, rowOfEntries } from '../util/bucket.js';
 
 export const POLICIES: readonly MergePolicy[] = ['sum', 'mean', 'max', 'last', 'count'];
 export const NORMS: readonly Normalization[] = ['none', 'sym', 'row', 'col'];
@@ -169,23 +170,8 @@ function rowLengths(m: Csr): Int32Array {
 /** Stable counting sort of edges by (user, item, input position), then duplicate merge. */
 function mergeToCsr(c: Coo, policy: MergePolicy): Csr {
   const { users, items, weights, ts, nUsers, nItems } = c;
-  const n = users.length;
-  // Pass 1: edges ordered by item (stable).
-  const itemStart = new Int32Array(nItems + 1);
-  for (let k = 0; k < n; k++) itemStart[items[k] + 1]++;
-  for (let i = 0; i < nItems; i++) itemStart[i + 1] += itemStart[i];
-  const byItem = new Int32Array(n);
-  for (let k = 0; k < n; k++) byItem[itemStart[items[k]]++] = k;
-  // Pass 2: stable by user: now (user, item, k) ascending.
-  const rowStart = new Int32Array(nUsers + 1);
-  for (let k = 0; k < n; k++) rowStart[users[k] + 1]++;
-  for (let u = 0; u < nUsers; u++) rowStart[u + 1] += rowStart[u];
-  const order = new Int32Array(n);
-  const fill = rowStart.slice(0, nUsers);
-  for (let x = 0; x < n; x++) {
-    const k = byItem[x];
-    order[fill[users[k]]++] = k;
-  }
+  // Edges by item (stable), then stably by user: (user, item, k) ascending.
+  const { offsets: rowStart, order } = bucketByKey(users, nUsers, bucketByKey(items, nItems).order);
   // Distinct (user, item) per row -> rowPtr.
   const rowPtr = new Int32Array(nUsers + 1);
   for (let u = 0; u < nUsers; u++) {
@@ -247,18 +233,15 @@ function mergeToCsr(c: Coo, policy: MergePolicy): Csr {
 export function transposeTs(m: Csr): Csr {
   const { nRows, nCols, rowPtr, colIdx, values } = m;
   const nnz = rowPtr[nRows];
-  const tPtr = new Int32Array(nCols + 1);
-  for (let j = 0; j < nnz; j++) tPtr[colIdx[j] + 1]++;
-  for (let c = 0; c < nCols; c++) tPtr[c + 1] += tPtr[c];
-  const pos = tPtr.slice(0, nCols);
+  // Entries by column, stable, so each new row's columns (the old rows) stay ascending.
+  const { offsets: tPtr, order } = bucketByColumn(colIdx, nCols, nnz);
+  const rowOf = rowOfEntries(rowPtr, nRows);
   const tCol = new Int32Array(nnz);
   const tVal = new Float32Array(nnz);
-  for (let r = 0; r < nRows; r++) {
-    for (let j = rowPtr[r]; j < rowPtr[r + 1]; j++) {
-      const p = pos[colIdx[j]]++;
-      tCol[p] = r;
-      tVal[p] = values[j];
-    }
+  for (let p = 0; p < nnz; p++) {
+    const j = order[p];
+    tCol[p] = rowOf[j];
+    tVal[p] = values[j];
   }
   return { nRows: nCols, nCols: nRows, rowPtr: tPtr, colIdx: tCol, values: tVal };
 }

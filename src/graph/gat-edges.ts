@@ -5,6 +5,7 @@
  */
 import { GnnrlError } from '../errors.js';
 import type { Csr } from './types.js';
+import { bucketByColumn, rowOfEntries } from '../util/bucket.js';
 
 /** Adds the missing diagonal entries of a square CSR (GAT's self-loops), keeping columns sorted. */
 export function withSelfLoops(csr: Csr): Csr {
@@ -37,20 +38,10 @@ export function withSelfLoops(csr: Csr): Csr {
 
 /** Transpose with the forward edge id of each entry (counting sort; stable, so sorted). */
 function transposeWithEdges(csr: Csr): { rowPtr: Int32Array; dst: Int32Array; edge: Int32Array } {
-  const nnz = csr.colIdx.length;
-  const rowPtr = new Int32Array(csr.nCols + 1);
-  for (let e = 0; e < nnz; e++) rowPtr[csr.colIdx[e] + 1]++;
-  for (let c = 0; c < csr.nCols; c++) rowPtr[c + 1] += rowPtr[c];
-  const next = rowPtr.slice(0, csr.nCols);
-  const dst = new Int32Array(nnz);
-  const edge = new Int32Array(nnz);
-  for (let r = 0; r < csr.nRows; r++) {
-    for (let e = csr.rowPtr[r]; e < csr.rowPtr[r + 1]; e++) {
-      const t = next[csr.colIdx[e]]++;
-      dst[t] = r;
-      edge[t] = e;
-    }
-  }
+  const { offsets: rowPtr, order: edge } = bucketByColumn(csr.colIdx, csr.nCols);
+  const rowOf = rowOfEntries(csr.rowPtr, csr.nRows);
+  const dst = new Int32Array(edge.length);
+  for (let t = 0; t < edge.length; t++) dst[t] = rowOf[edge[t]];
   return { rowPtr, dst, edge };
 }
 

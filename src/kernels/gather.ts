@@ -8,6 +8,7 @@ import { defineKernel } from '../backend/kernel-table.js';
 import type { DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { buf, host, launch1d, packUniforms, type Arr } from './pack.js';
+import { bucketByKey } from '../util/bucket.js';
 
 /** For each table row, the positions that index it, ascending (a counting sort: stable). */
 export interface IndexCsr {
@@ -16,13 +17,8 @@ export interface IndexCsr {
 }
 
 export function buildIndexCsr(idx: Int32Array, tableRows: number): IndexCsr {
-  const ptr = new Int32Array(tableRows + 1);
-  for (let i = 0; i < idx.length; i++) ptr[idx[i] + 1]++;
-  for (let r = 0; r < tableRows; r++) ptr[r + 1] += ptr[r];
-  const fill = ptr.slice(0, tableRows);
-  const pos = new Int32Array(idx.length);
-  for (let i = 0; i < idx.length; i++) pos[fill[idx[i]]++] = i;
-  return { ptr, pos };
+  const { offsets, order } = bucketByKey(idx, tableRows);
+  return { ptr: offsets, pos: order };
 }
 
 export function gatherRef<A extends Arr>(table: Arr, idx: Int32Array, cols: number, out: A): A {

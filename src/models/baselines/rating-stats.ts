@@ -5,6 +5,7 @@
  */
 import { GnnrlError } from '../../errors.js';
 import { validateInteractions, type Interactions } from '../../data/interactions.js';
+import { bucketByKey } from '../../util/bucket.js';
 
 /** Ratings grouped by row: row r's entries are `index/value[offsets[r] .. offsets[r+1])`, `index` ascending. */
 export interface RatingCsr {
@@ -96,20 +97,12 @@ export function ratingData(train: Interactions, model: string): RatingData {
  */
 export function sortedCsr(rows: Int32Array, cols: Int32Array, values: Float32Array, nRows: number, nCols: number): RatingCsr {
   const n = rows.length;
-  const colStart = new Int32Array(nCols + 1);
-  for (let e = 0; e < n; e++) colStart[cols[e] + 1]++;
-  for (let c = 0; c < nCols; c++) colStart[c + 1] += colStart[c];
-  const byCol = new Int32Array(n);
-  for (let e = 0; e < n; e++) byCol[colStart[cols[e]]++] = e;
-  const offsets = new Int32Array(nRows + 1);
-  for (let e = 0; e < n; e++) offsets[rows[e] + 1]++;
-  for (let r = 0; r < nRows; r++) offsets[r + 1] += offsets[r];
-  const cursor = offsets.slice(0, nRows);
+  // By column, then (stably) by row: rows with their columns ascending.
+  const { offsets, order } = bucketByKey(rows, nRows, bucketByKey(cols, nCols).order);
   const index = new Int32Array(n);
   const value = new Float32Array(n);
-  for (let j = 0; j < n; j++) {
-    const e = byCol[j];
-    const w = cursor[rows[e]]++;
+  for (let w = 0; w < n; w++) {
+    const e = order[w];
     index[w] = cols[e];
     value[w] = values[e];
   }
