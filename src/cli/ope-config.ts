@@ -35,6 +35,8 @@ export interface OpeConfig {
   steps: number;
   /** 'logged' (the log's propensities) or 'estimate' (a behaviour model's). */
   propensity: 'logged' | 'estimate';
+  /** The behaviour model's context scores with 'estimate': 'popularity' (item intercepts only) or a registry model's scores. */
+  behaviour: string;
   /** Direct model of doubly robust: a registry model fitted on the world's log, or 'none'. */
   direct: string;
   /** On-policy evaluation episodes of each target in the simulator. */
@@ -60,6 +62,7 @@ const DEFAULTS: OpeConfig = {
   epsilon: 0.1,
   steps: 64,
   propensity: 'logged',
+  behaviour: 'popularity',
   direct: 'lightgcn',
   episodes: 256,
   replicates: 1000,
@@ -172,6 +175,7 @@ export const OPE_OPTIONS: Spec[] = [
     help: "logged (the log's own propensities) | estimate (fit a behaviour model to the logged actions)",
     parse: (raw, where) => parseChoice(raw, where, ['logged', 'estimate'] as const),
   },
+  { flag: 'behaviour', key: 'behaviour', value: 'SCORER', defaultText: DEFAULTS.behaviour, help: "with --propensity estimate: popularity (a logit over item intercepts) or a model fitted on the world's log whose scores enter the logit with a fitted weight (a softmax over its scores)", parse: (raw, where) => modelName(raw, where, ['popularity']) },
   { flag: 'direct', key: 'direct', value: 'MODEL', defaultText: DEFAULTS.direct, help: "doubly robust's direct model: a registry model fitted on the world's log, calibrated to reward on the logged events; none skips DR", parse: (raw, where) => modelName(raw, where, ['none']) },
   { flag: 'episodes', key: 'episodes', value: 'N', defaultText: String(DEFAULTS.episodes), help: "episodes of each target's on-policy run in the simulator (its true value)", parse: (raw, where) => parseInt32(raw, where, 1) },
   { flag: 'replicates', key: 'replicates', value: 'N', defaultText: String(DEFAULTS.replicates), help: 'bootstrap resamples of the 95% intervals', parse: (raw, where) => parseInt32(raw, where, 10, 1_000_000) },

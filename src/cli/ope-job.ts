@@ -107,6 +107,21 @@ function contextRows(log: LoggedData, rows: ArrayLike<number>, H: number): Obser
   return { batch: B, user, historyLen: H, historyItems, historyRatings, historyTimes: new Float64Array(B * H), historyCount, stepInEpisode: step, featureDim: 0, features: null };
 }
 
+/** Most context scores (events × items) the behaviour model holds at once. */
+const MAX_BEHAVIOUR_SCORES = 50_000_000;
+
+/** A model's scores of every item for each logged event's user (n × nItems), for the behaviour model. */
+async function contextScores(m: RecommenderModel, log: LoggedData): Promise<Float32Array> {
+  if (log.n * m.nItems > MAX_BEHAVIOUR_SCORES) throw new UsageError(`--behaviour: ${m.kind}: ${log.n} events × ${m.nItems} items of scores is more than the ${MAX_BEHAVIOUR_SCORES.toLocaleString('en')} held at once; use --behaviour popularity`, '--behaviour');
+  const out = new Float32Array(log.n * m.nItems);
+  const chunk = 1024;
+  for (let lo = 0; lo < log.n; lo += chunk) {
+    const hi = Math.min(log.n, lo + chunk);
+    out.set(await m.scoreItems(log.user.slice(lo, hi)), lo * m.nItems);
+  }
+  return out;
+}
+
 /** The target's slate in every logged context, acting in chunks of the simulator's batch (the last one padded). */
 async function actOnLog(agent: Agent, log: LoggedData, batch: number, H: number): Promise<Int32Array> {
   const K = log.slateSize;
@@ -184,16 +199,22 @@ export async function runOpeJob(config: OpeConfig, io: OpeIO = {}): Promise<OpeR
       log = await loadLog(config.log, { nUsers: world.nUsers, nItems: world.nItems, propensity: 'logged' === config.propensity ? 'logged' : 'estimate' });
       if (log.slateSize !== simCfg.slateSize) throw new UsageError(`--log: ${config.log} holds slates of ${log.slateSize}, the simulator shows ${simCfg.slateSize} (set --env-options '{"slateSize":${log.slateSize}}')`, '--log');
     }
-    if (isSimLog(config.log) && config.propensity === 'estimate') {
-      // The behaviour model sees only the logged actions, not the logger's scores.
-      log = withPropensities(log, fitBehaviourModel(log, { nItems: world.nItems }).propensities(log), 'estimated');
+    // A simulator log is written as logged (with the logger's own propensities), whatever is estimated below.
+    const asLogged = log;
+    let behaviour: Record<string, unknown> | null = null;
+    if (config.propensity === 'estimate') {
+      // The behaviour model sees the logged actions (and a model's scores when asked), never the logger's.
+      const scores = config.behaviour === 'popularity' ? undefined : await contextScores(await model(config.behaviour), log);
+      const fitted = fitBehaviourModel(log, { nItems: world.nItems, scores });
+      log = withPropensities(log, fitted.propensities(log), 'estimated');
+      behaviour = { scores: config.behaviour, beta: fitted.beta, logLikelihood: fitted.logLikelihood };
     }
 
     const outDir = resolve(config.out);
     await mkdir(outDir, { recursive: true });
     const write = (name: string, text: string) => writeFileAtomic(join(outDir, name), text);
     await write('config.json', JSON.stringify(config, null, 2) + '\n');
-    if (isSimLog(config.log)) await writeLog(join(outDir, 'log.jsonl'), log);
+    if (isSimLog(config.log)) await writeLog(join(outDir, 'log.jsonl'), asLogged);
 
     // The direct model's scores of the logged slates (mean over positions), calibrated to reward.
     const K = log.slateSize;
@@ -259,6 +280,7 @@ export async function runOpeJob(config: OpeConfig, io: OpeIO = {}): Promise<OpeR
       seeds: { world: config.seed, models: config.seed, logger: config.seed, logging: config.seed + 1, evaluation: config.seed + 2, bootstrap: config.seed },
       env: { spec: config.env, users: world.nUsers, items: world.nItems, options: simCfg },
       log: logInfo,
+      ...(behaviour ? { behaviour } : {}),
       ...(calibration ? { direct: { model: config.direct, link: calibration.link, a: calibration.a, b: calibration.b } } : {}),
       backend: { name: eng.backend, reason: eng.reason, adapter: eng.adapter },
       started: started.toISOString(),

@@ -113,6 +113,27 @@ describe('gnnrl ope on a simulator log', () => {
   }, 60_000);
 });
 
+describe('--propensity estimate with --behaviour <model>', () => {
+  test("a softmax over the model's scores recovers a personalised logger's weight 1/T and fits the log at least as well as intercepts alone", async () => {
+    const common = [...BASE, '--log', 'sim:tiny', '--logger', 'lightgcn', '--temperature', '0.5', '--epsilon', '0.05', '--policy', 'popularity', '--steps', '60', '--propensity', 'estimate'];
+    const withModel = await runOpeJob(configOf([...common, '--behaviour', 'lightgcn', '--out', join(dir, 'beh-model')]), { engine });
+    const intercepts = await runOpeJob(configOf([...common, '--out', join(dir, 'beh-pop')]), { engine });
+    const b = withModel.manifest.behaviour as { scores: string; beta: number; logLikelihood: number };
+    const p = intercepts.manifest.behaviour as { scores: string; beta: number; logLikelihood: number };
+    expect(b.scores).toBe('lightgcn');
+    expect(b.beta).toBeGreaterThan(1.2);
+    expect(b.beta).toBeLessThan(2.6);
+    expect(p.beta).toBe(0);
+    // Nested models: the fitted weight can only raise the likelihood (here the 10-epoch GNN's scores
+    // span a narrow range, so by little).
+    expect(b.logLikelihood).toBeGreaterThan(p.logLikelihood);
+    // The written log keeps the logger's own propensities.
+    const written = await loadLog(join(dir, 'beh-model', 'log.jsonl'));
+    expect(written.propensitySource).toBe('logged');
+    expect(withModel.log.propensitySource).toBe('estimated');
+  }, 60_000);
+});
+
 describe('bandits through gnnrl rl, then as ope targets', () => {
   test('gnnrl rl --agent linucb,lints trains, evaluates, draws curves and writes checkpoints; gnnrl ope takes the LinUCB checkpoint', async () => {
     const rlOut = join(dir, 'rl');
