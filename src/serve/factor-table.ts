@@ -17,6 +17,7 @@
  * the changed rows' differences in f64 rather than recomputed.
  */
 import { GnnrlError } from '../errors.js';
+import { selectTopK } from '../rank/rank.js';
 import { addOuter, gramOf, type FoldInTable } from './fold-in.js';
 
 interface Storage {
@@ -154,47 +155,22 @@ export class FactorTable implements FoldInTable {
 }
 
 /**
- * Indices of the k largest scores, best first, ties to the lower index, skipping
- * `skip(i)`; fewer than k when fewer rows are eligible. A bounded min-heap: O(n log k).
+ * Indices of the k largest of `scores[0..n)`, best first, ties to the lower index,
+ * skipping `skip(i)` and NaN; fewer than k when fewer rows are eligible. The selection
+ * is rank/'s bounded heap (`selectTopK`), the one every host ranking uses.
  */
 export function topKHost(scores: Float32Array, n: number, k: number, skip?: (i: number) => boolean): Int32Array {
-  const heap = new Int32Array(Math.max(0, Math.min(k, n)));
-  let size = 0;
-  // "a is worse than b": lower score, or equal score and higher index.
-  const worse = (a: number, b: number) => scores[a] < scores[b] || (scores[a] === scores[b] && a > b);
-  const down = (at: number) => {
-    for (;;) {
-      const l = 2 * at + 1;
-      const r = l + 1;
-      let m = at;
-      if (l < size && worse(heap[l], heap[m])) m = l;
-      if (r < size && worse(heap[r], heap[m])) m = r;
-      if (m === at) return;
-      const t = heap[at];
-      heap[at] = heap[m];
-      heap[m] = t;
-      at = m;
-    }
-  };
-  for (let i = 0; i < n; i++) {
-    if (Number.isNaN(scores[i]) || (skip && skip(i))) continue;
-    if (size < heap.length) {
-      let at = size++;
-      heap[at] = i;
-      while (at > 0) {
-        const p = (at - 1) >> 1;
-        if (!worse(heap[at], heap[p])) break;
-        const t = heap[at];
-        heap[at] = heap[p];
-        heap[p] = t;
-        at = p;
-      }
-    } else if (size > 0 && worse(heap[0], i)) {
-      heap[0] = i;
-      down(0);
-    }
+  const m = Math.max(0, Math.min(k, n));
+  if (m === 0) return new Int32Array(0);
+  const row = n === scores.length ? scores : scores.subarray(0, n);
+  let mask: Uint8Array | null = null;
+  if (skip) {
+    mask = new Uint8Array(n);
+    for (let i = 0; i < n; i++) if (skip(i)) mask[i] = 1;
   }
-  const out = Array.from(heap.subarray(0, size));
-  out.sort((a, b) => (scores[b] - scores[a]) || (a - b));
-  return Int32Array.from(out);
+  const items = new Int32Array(m);
+  selectTopK(row, m, mask, items, new Float32Array(m), 0);
+  let len = m;
+  while (len > 0 && items[len - 1] < 0) len--;
+  return items.subarray(0, len);
 }
