@@ -56,11 +56,11 @@ export interface OpeConfig {
 const DEFAULTS: OpeConfig = {
   log: 'sim:tiny',
   env: 'sim:tiny',
-  policy: ['greedy:lightgcn', 'oracle'],
+  policy: ['greedy:lightgcn', 'popularity', 'oracle'],
   logger: 'popularity',
   temperature: 0.5,
   epsilon: 0.1,
-  steps: 64,
+  steps: 200,
   propensity: 'logged',
   behaviour: 'popularity',
   direct: 'lightgcn',
