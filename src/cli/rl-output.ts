@@ -8,6 +8,7 @@ import type { TrainProgress } from '../rl/train-loop.js';
 import type { ProgressStream } from './progress.js';
 import { renderCurvesSvg, type Series } from './svg-plot.js';
 import { formatDuration, formatMetric, formatRate, formatTable, type Column } from './table.js';
+import { finiteNumbers } from './json.js';
 
 /** One agent's outcome in an rl run. */
 export interface AgentResult {
@@ -48,7 +49,7 @@ export interface Comparison {
 /** Fields of metrics.json that measure time, not outcome (they differ between identical runs). */
 export const TIMING_FIELDS: readonly string[] = ['stepsPerSecond', 'seconds'];
 
-const jsonNumbers = (_key: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v);
+const jsonNumbers = finiteNumbers;
 
 /** metrics.json: per agent the final metrics, training summary and curve; then the comparisons. */
 export function rlMetricsJson(about: { env: string; seed: number; steps: number; episodes: number }, agents: readonly AgentResult[], comparisons: readonly Comparison[]): string {

@@ -11,6 +11,7 @@ import { parseRlArgs, rlHelp } from './rl-config.js';
 import { runRlJob, type RlResult } from './rl-job.js';
 import { rlResultsTable } from './rl-output.js';
 import type { TrainCommandIO } from './train.js';
+import { toJson } from './json.js';
 
 /** Runs `gnnrl rl` with `argv` (the arguments after `rl`); returns the exit code. */
 export async function rlCommand(argv: readonly string[], io: TrainCommandIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
@@ -52,7 +53,7 @@ export async function rlCommand(argv: readonly string[], io: TrainCommandIO = { 
 
   if (config.json) {
     const agents = result.agents.map(({ records: _r, ...a }) => a);
-    const json = JSON.stringify({ out: result.outDir, status: result.manifest.status, agents, comparisons: result.comparisons }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
+    const json = toJson({ out: result.outDir, status: result.manifest.status, agents, comparisons: result.comparisons });
     io.stdout.write(json + '\n');
   } else {
     io.stdout.write(rlResultsTable(result.agents, result.comparisons) + '\n');

@@ -6,6 +6,7 @@
 import type { EpochReport } from '../models/types.js';
 import { renderCurvesSvg, type Panel } from './svg-plot.js';
 import { formatDuration, formatMetric, formatTable, type Column } from './table.js';
+import { toJson } from './json.js';
 
 /** One model's outcome in a train run. */
 export interface ModelResult {
@@ -61,7 +62,7 @@ export function metricsJson(k: number[], models: readonly ModelResult[]): string
     };
   }
   // JSON has no NaN or Infinity: they become null, which readers take as "no value".
-  return JSON.stringify({ k, models: out }, (_key, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
+  return toJson({ k, models: out }) + '\n';
 }
 
 function csvField(v: string): string {

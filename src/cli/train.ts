@@ -11,6 +11,7 @@ import { UsageError } from './args.js';
 import { parseTrainArgs, trainHelp } from './config.js';
 import { runTrainJob, type TrainResult } from './train-job.js';
 import { resultsTable } from './train-output.js';
+import { toJson } from './json.js';
 
 export interface TrainCommandIO {
   stdout: { write(s: string): unknown };
@@ -68,7 +69,7 @@ export async function trainCommand(argv: readonly string[], io: TrainCommandIO =
       ...(m.error ? { error: m.error } : {}),
       ...(m.checkpoint ? { checkpoint: m.checkpoint } : {}),
     }));
-    const json = JSON.stringify({ out: result.outDir, status: result.manifest.status, models }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
+    const json = toJson({ out: result.outDir, status: result.manifest.status, models });
     io.stdout.write(json + '\n');
   } else {
     io.stdout.write(resultsTable(result.models, config.k) + '\n');

@@ -7,15 +7,12 @@ import { defineKernel } from '../backend/kernel-table.js';
 import type { DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { buf, host, launch1d, packUniforms, type Arr } from './pack.js';
+import { rowLogSumExp } from './softmax.js';
 
 export function crossEntropyRef(x: Arr, labels: Int32Array, rows: number, cols: number, loss: Arr, lse: Arr): void {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
-    let m = -Infinity;
-    for (let c = 0; c < cols; c++) m = Math.max(m, x[o + c]);
-    let s = 0;
-    for (let c = 0; c < cols; c++) s += Math.exp(x[o + c] - m);
-    lse[r] = m + Math.log(s);
+    lse[r] = rowLogSumExp(x, o, cols);
     const t = labels[r];
     loss[r] = t >= 0 && t < cols ? lse[r] - x[o + t] : Number.NaN;
   }

@@ -8,14 +8,19 @@ import type { DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { buf, host, packUniforms, type Arr } from './pack.js';
 
+/** log Σ_c exp(x[o + c]) over one row of `cols`, shifted by the row max (stable). */
+export function rowLogSumExp(x: Arr, o: number, cols: number): number {
+  let m = -Infinity;
+  for (let c = 0; c < cols; c++) m = Math.max(m, x[o + c]);
+  let s = 0;
+  for (let c = 0; c < cols; c++) s += Math.exp(x[o + c] - m);
+  return m + Math.log(s);
+}
+
 export function softmaxRef<A extends Arr>(x: Arr, rows: number, cols: number, log: boolean, out: A): A {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
-    let m = -Infinity;
-    for (let c = 0; c < cols; c++) m = Math.max(m, x[o + c]);
-    let s = 0;
-    for (let c = 0; c < cols; c++) s += Math.exp(x[o + c] - m);
-    const lse = m + Math.log(s);
+    const lse = rowLogSumExp(x, o, cols);
     for (let c = 0; c < cols; c++) out[o + c] = log ? x[o + c] - lse : Math.exp(x[o + c] - lse);
   }
   return out;
