@@ -7,10 +7,10 @@
  */
 import { GnnrlError } from '../errors.js';
 import { defineKernel } from '../backend/kernel-table.js';
-import type { CpuArray, Csr, DeviceArray } from '../backend/arrays.js';
+import type { Csr, DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { autotune, chooseVariant } from '../gpu/variants.js';
-import { buf, lanesFor } from './pack.js';
+import { buf, host, lanesFor } from './pack.js';
 
 /**
  * A graph prepared once for attention: rows, per-edge rows, and the transpose with edge
@@ -167,11 +167,10 @@ export interface GatBackwardResult {
   dEr: DeviceArray<'f32'>;
 }
 
-const data = <T extends DeviceArray>(x: T) => (x as CpuArray).data as never;
 
 function gatForwardCpu(engine: Engine, g: GatGraph, h: DeviceArray<'f32'>, el: DeviceArray<'f32'>, er: DeviceArray<'f32'>, s: GatShape): GatForwardResult {
   checkShape(g, s, h, el, er);
-  const r = gatForwardReference(g.host, data(h), data(el), data(er), s);
+  const r = gatForwardReference(g.host, host(h), host(el), host(er), s);
   const stat = new Float32Array(r.lse.length * 2);
   r.lse.forEach((v, k) => (stat[2 * k] = Number.isFinite(v) ? v : -3e38));
   return { out: engine.array(r.out), rowStat: engine.array(stat) };
@@ -188,7 +187,7 @@ function gatBackwardCpu(
   s: GatShape,
 ): GatBackwardResult {
   checkShape(g, s, h, el, er);
-  const r = gatBackwardReference(g.host, data(h), data(el), data(er), data(dOut), s);
+  const r = gatBackwardReference(g.host, host(h), host(el), host(er), host(dOut), s);
   return { dH: engine.array(Float32Array.from(r.dH)), dEl: engine.array(Float32Array.from(r.dEl)), dEr: engine.array(Float32Array.from(r.dEr)) };
 }
 

@@ -6,9 +6,9 @@
  */
 import { GnnrlError } from '../errors.js';
 import { defineKernel } from '../backend/kernel-table.js';
-import type { CpuArray, DeviceArray } from '../backend/arrays.js';
+import type { DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
-import { buf } from './pack.js';
+import { buf, host } from './pack.js';
 
 export const SEQ_MAX_LEN = 64;
 export const SEQ_MAX_DIM = 128;
@@ -146,7 +146,6 @@ export function seqAttentionBackwardReference(s: SeqAttentionShape, a: HostArgs,
   return { dq, dk, dv: dV };
 }
 
-const host = (x: DeviceArray) => (x as CpuArray).data as Float32Array;
 
 function forwardCpu(engine: Engine, s: SeqAttentionShape, q: DeviceArray<'f32'>, k: DeviceArray<'f32'>, v: DeviceArray<'f32'>): SeqAttentionForward {
   check(s, q, k, v);

@@ -5,9 +5,9 @@
  */
 import { GnnrlError } from '../errors.js';
 import { defineKernel } from '../backend/kernel-table.js';
-import type { CpuArray, Csr, DeviceArray, DeviceCsr } from '../backend/arrays.js';
+import type { Csr, DeviceArray, DeviceCsr } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
-import { buf, lanesFor } from './pack.js';
+import { buf, host, lanesFor } from './pack.js';
 
 export interface MaxAggregateResult {
   y: DeviceArray<'f32'>;
@@ -46,7 +46,6 @@ function check(a: DeviceCsr, x: DeviceArray, d: number): void {
   if (x.length !== a.nCols * d) throw new GnnrlError('input', `maxAggregate: x: expected ${a.nCols}×${d} elements, got ${x.length}`, { arg: 'x' });
 }
 
-const host = <T extends DeviceArray>(x: T) => (x as CpuArray).data as never;
 
 function forwardCpu(engine: Engine, a: DeviceCsr, x: DeviceArray<'f32'>, d: number): MaxAggregateResult {
   check(a, x, d);
