@@ -6,6 +6,7 @@ import { GnnrlError } from '../../errors.js';
 import type { Rng } from '../../util/rng.js';
 import type { EpochOutcome } from '../fit-loop.js';
 import type { BatchProgress, ModelState } from '../types.js';
+import { checkBool, checkChoice, checkInt, checkNumber } from '../option-checks.js';
 
 /** Ratings per `onProgress` call and per abort check inside an epoch. */
 export const PROGRESS_EVERY = 1 << 14;
@@ -30,37 +31,11 @@ export function epochOutcome(progress: EpochProgress | undefined, done: number, 
   return { loss: done ? sq / done : 0, samples: done };
 }
 
-export function optInt(model: string, name: string, v: number | undefined, dflt: number, min: number): number {
-  const x = v ?? dflt;
-  if (!Number.isInteger(x) || x < min) {
-    throw new GnnrlError('input', `${model}: options.${name}: expected an integer >= ${min}, got ${x}`, { arg: `options.${name}` });
-  }
-  return x;
-}
-
-export function optNum(model: string, name: string, v: number | undefined, dflt: number, min = 0): number {
-  const x = v ?? dflt;
-  if (typeof x !== 'number' || !Number.isFinite(x) || x < min) {
-    throw new GnnrlError('input', `${model}: options.${name}: expected a finite number >= ${min}, got ${x}`, { arg: `options.${name}` });
-  }
-  return x;
-}
-
-export function optBool(model: string, name: string, v: boolean | undefined, dflt: boolean): boolean {
-  const x = v ?? dflt;
-  if (typeof x !== 'boolean') throw new GnnrlError('input', `${model}: options.${name}: expected true or false, got ${JSON.stringify(x)}`, { arg: `options.${name}` });
-  return x;
-}
-
-export function optOneOf<T extends string>(model: string, name: string, v: T | undefined, dflt: T, allowed: readonly T[]): T {
-  const x = v ?? dflt;
-  if (!allowed.includes(x)) {
-    throw new GnnrlError('input', `${model}: options.${name}: expected ${allowed.map((a) => `'${a}'`).join(' | ')}, got ${JSON.stringify(x)}`, {
-      arg: `options.${name}`,
-    });
-  }
-  return x;
-}
+// Options: the models' shared checks (../option-checks.ts), with the default applied first.
+export const optInt = (model: string, name: string, v: number | undefined, dflt: number, min: number): number => checkInt(`${model}: options.${name}`, v ?? dflt, min);
+export const optNum = (model: string, name: string, v: number | undefined, dflt: number, min = 0): number => checkNumber(`${model}: options.${name}`, v ?? dflt, min);
+export const optBool = (model: string, name: string, v: boolean | undefined, dflt: boolean): boolean => checkBool(`${model}: options.${name}`, v ?? dflt);
+export const optOneOf = <T extends string>(model: string, name: string, v: T | undefined, dflt: T, allowed: readonly T[]): T => checkChoice(`${model}: options.${name}`, v ?? dflt, allowed);
 
 /** Throws unless `state.kind` is `kind`. */
 export function checkKind(state: ModelState, kind: string, model: string): void {

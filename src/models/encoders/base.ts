@@ -51,6 +51,7 @@ import { recommendFromFactors, resolveExclusions } from '../../rank/rank.js';
 import type { FactorScores, FitOptions, FitResult, ModelState, Objective, Recommendations, RecommenderModel, RecommendOptions } from '../types.js';
 import { InputLayer, ENCODER_INPUTS, type EncoderInput } from './features.js';
 import { rowDot, sliceRows, splitRows } from './rows.js';
+import { checkChoice, checkInt, checkNumber, checkPositive } from '../option-checks.js';
 
 /** Options every graph encoder takes (each subclass adds its own). */
 export interface GraphEncoderOptions {
@@ -115,31 +116,16 @@ export const ENCODER_DEFAULTS: Readonly<ResolvedEncoderOptions> = Object.freeze(
 /** A concrete encoder class, for the generic `fromState`. */
 export type EncoderClass<T extends GraphEncoderModel> = new (engine: Engine, graph: InteractionGraph, options: never) => T;
 
-function positiveInt(v: unknown, name: string): number {
-  if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1)) throw new GnnrlError('input', `encoder: ${name}: expected a positive integer, got ${JSON.stringify(v)}`, { arg: name });
-  return v;
-}
-
-function integer(v: unknown, name: string, min: number): number {
-  if (!(typeof v === 'number' && Number.isInteger(v) && v >= min)) throw new GnnrlError('input', `encoder: ${name}: expected an integer ≥ ${min}, got ${JSON.stringify(v)}`, { arg: name });
-  return v;
-}
-
-function nonNegative(v: unknown, name: string): number {
-  if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new GnnrlError('input', `encoder: ${name}: expected a finite number ≥ 0, got ${JSON.stringify(v)}`, { arg: name });
-  return v;
-}
-
-function oneOf<T extends string>(v: unknown, allowed: readonly T[], name: string): T {
-  if (!allowed.includes(v as T)) throw new GnnrlError('input', `encoder: ${name}: expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(v)}`, { arg: name });
-  return v as T;
-}
+const positiveInt = (v: unknown, name: string) => checkInt(`encoder: ${name}`, v);
+const integer = (v: unknown, name: string, min: number) => checkInt(`encoder: ${name}`, v, min);
+const nonNegative = (v: unknown, name: string) => checkNumber(`encoder: ${name}`, v);
+const oneOf = <T extends string>(v: unknown, allowed: readonly T[], name: string) => checkChoice(`encoder: ${name}`, v, allowed);
 
 /** Merges options over defaults and checks every value, naming the bad one. */
 export function resolveEncoderOptions(opts: GraphEncoderOptions, defaults: Partial<ResolvedEncoderOptions> = {}): ResolvedEncoderOptions {
   const pick = <K extends keyof ResolvedEncoderOptions>(k: K): ResolvedEncoderOptions[K] => (opts[k as keyof GraphEncoderOptions] ?? defaults[k] ?? ENCODER_DEFAULTS[k]) as ResolvedEncoderOptions[K];
   const lr = pick('lr');
-  if (!(typeof lr === 'number' && lr > 0 && Number.isFinite(lr))) throw new GnnrlError('input', `encoder: lr: expected a positive number, got ${JSON.stringify(lr)}`, { arg: 'lr' });
+  checkPositive('encoder: lr', lr);
   const vu = pick('validationUsers');
   return {
     dim: positiveInt(pick('dim'), 'dim'),

@@ -21,6 +21,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { LayerStack } from '../../nn/layer-stack.js';
 import { GATConv, freeGatGraph } from '../../nn/gat-conv.js';
 import { GraphEncoderModel, type GraphEncoderOptions } from './base.js';
+import { checkInt } from '../option-checks.js';
 
 export interface GATOptions extends GraphEncoderOptions {
   /** GATConv layers (default 2). */
@@ -49,18 +50,16 @@ export class GAT extends GraphEncoderModel<GATStack> {
   constructor(engine: Engine, graph: InteractionGraph, options: GATOptions = {}) {
     super(engine, graph, options, { epochs: 30 });
     const L = options.layers ?? 2;
-    if (!Number.isInteger(L) || L < 1) throw new GnnrlError('input', `GAT: layers: expected a positive integer, got ${JSON.stringify(L)}`, { arg: 'layers' });
+    checkInt('GAT: layers', L);
     const heads = options.heads ?? 4;
-    if (!Number.isInteger(heads) || heads < 1) throw new GnnrlError('input', `GAT: heads: expected a positive integer, got ${JSON.stringify(heads)}`, { arg: 'heads' });
+    checkInt('GAT: heads', heads);
     if (L > 1 && this.options.dim % heads !== 0) {
       throw new GnnrlError('input', `GAT: dim (${this.options.dim}) must be a multiple of heads (${heads}): hidden layers concatenate heads of dim/heads columns`, { arg: 'heads' });
     }
     const slope = options.slope ?? 0.2;
     if (!(typeof slope === 'number' && Number.isFinite(slope) && slope >= 0)) throw new GnnrlError('input', `GAT: slope: expected a finite number ≥ 0, got ${JSON.stringify(slope)}`, { arg: 'slope' });
     const outputHeads = options.outputHeads ?? 1;
-    if (!Number.isInteger(outputHeads) || outputHeads < 1) {
-      throw new GnnrlError('input', `GAT: outputHeads: expected a positive integer, got ${JSON.stringify(outputHeads)}`, { arg: 'outputHeads' });
-    }
+    checkInt('GAT: outputHeads', outputHeads);
     this.layers = L;
     this.heads = heads;
     this.slope = slope;

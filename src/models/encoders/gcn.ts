@@ -14,6 +14,7 @@ import { concat } from '../../tensor/ops/gather.js';
 import { GCNConv, GRAPH_ACTIVATIONS, type GraphActivation } from '../../nn/gcn-conv.js';
 import { LayerStack } from '../../nn/layer-stack.js';
 import { GraphEncoderModel, type GraphEncoderOptions } from './base.js';
+import { checkInt } from '../option-checks.js';
 
 /** How the layers' outputs make the final embedding. */
 export type LayerCombine = 'last' | 'concat' | 'mean';
@@ -54,7 +55,7 @@ export class GCN extends GraphEncoderModel<GCNStack> {
   constructor(engine: Engine, graph: InteractionGraph, options: GCNOptions = {}) {
     super(engine, graph, options, { epochs: 50 });
     const L = options.layers ?? 2;
-    if (!Number.isInteger(L) || L < 1) throw new GnnrlError('input', `GCN: layers: expected a positive integer, got ${JSON.stringify(L)}`, { arg: 'layers' });
+    checkInt('GCN: layers', L);
     const act = options.activation ?? 'leakyRelu';
     if (!GRAPH_ACTIVATIONS.includes(act)) throw new GnnrlError('input', `GCN: activation: expected one of ${GRAPH_ACTIVATIONS.join(', ')}, got ${JSON.stringify(act)}`, { arg: 'activation' });
     const combine = options.combine ?? 'last';

@@ -24,6 +24,7 @@ import { LayerStack } from '../../nn/layer-stack.js';
 import { SAGEConv, type SageAggregator, type SageBlock } from '../../nn/sage-conv.js';
 import { GraphEncoderModel, type GraphEncoderOptions } from './base.js';
 import { sampleBatch } from './sage-batch.js';
+import { checkInt } from '../option-checks.js';
 
 export interface GraphSAGEOptions extends GraphEncoderOptions {
   /** 'mean' (default) or 'max' (the paper's pooling aggregator). */
@@ -71,7 +72,7 @@ export class GraphSAGE extends GraphEncoderModel<SAGEStack> {
   constructor(engine: Engine, graph: InteractionGraph, options: GraphSAGEOptions = {}) {
     super(engine, graph, options, { epochs: 30 });
     const L = options.layers ?? 2;
-    if (!Number.isInteger(L) || L < 1) throw new GnnrlError('input', `GraphSAGE: layers: expected a positive integer, got ${JSON.stringify(L)}`, { arg: 'layers' });
+    checkInt('GraphSAGE: layers', L);
     const agg = options.aggregator ?? 'mean';
     if (agg !== 'mean' && agg !== 'max') throw new GnnrlError('input', `GraphSAGE: aggregator: expected 'mean' or 'max', got ${JSON.stringify(agg)}`, { arg: 'aggregator' });
     this.layers = L;
