@@ -25,9 +25,10 @@ import { restoreModel, trainingGraph } from '../models/registry.js';
 import type { RecommenderModel } from '../models/types.js';
 import { FactorTable, topKHost } from './factor-table.js';
 import { FeatureMap } from './feature-map.js';
-import { applyFeedback, checkEvent, type BatchReport, type FeedbackEvent, type FoldInSettings } from './feedback.js';
+import { applyFeedback, checkEvent, isPositive, type BatchReport, type FeedbackEvent, type FoldInSettings } from './feedback.js';
+import { agentFeedback, agentTables, isAgentCheckpoint, openAgent, type AgentServeOptions, type ServedAgent } from './agent-source.js';
 import { hasSeen, itemIn, orderByScore, userIn, type SeenItems, type ServedVersion } from './served-version.js';
-import { decodeServable, loadServable, saveSnapshot, toCheckpoint, type ArraySet, type SnapshotData } from './snapshot.js';
+import { decodeServable, fromCheckpoint, loadServable, saveSnapshot, toCheckpoint, type ArraySet, type SnapshotData } from './snapshot.js';
 
 export type UnknownUserPolicy = 'popularity' | 'error';
 
@@ -58,6 +59,8 @@ export interface RecommenderOptions {
   itemFeatures?: FeatureTable;
   /** Ridge λ of the feature maps, relative (default 0.01). */
   featureLambda?: number;
+  /** When the file is a `gnnrl rl` DQN agent checkpoint: where its GNN is, and how it keeps learning (agent-source.ts). */
+  agent?: AgentServeOptions;
 }
 
 
@@ -145,6 +148,8 @@ export class Recommender {
   /** Serialises the writers of `current` (the feedback drain, addUsers/addItems), so versions form one chain. */
   private writeLock: Promise<unknown> = Promise.resolve();
   private maps: { users: FeatureMap | null; items: FeatureMap | null } = { users: null, items: null };
+  /** The agent behind the factor tables, when serving a DQN (agent-source.ts). */
+  private served: ServedAgent | null = null;
 
   private constructor(v: ServedVersion, base: SnapshotData, opts: RecommenderOptions) {
     this.current = v;
@@ -261,6 +266,7 @@ export class Recommender {
   }
 
   private static async fromData(data: SnapshotData, opts: RecommenderOptions, source: string): Promise<Recommender> {
+    if (isAgentCheckpoint(data)) return Recommender.fromAgent(data, opts, source);
     const model = await restoreModel(toCheckpoint(data, source), opts.engine);
     try {
       const served = (data.meta.served ?? null) as { nUsers: number; nItems: number; trainedUsers: number; trainedItems: number } | null;
@@ -303,6 +309,47 @@ export class Recommender {
       return new Recommender(v, data, opts);
     } catch (e) {
       model.dispose();
+      throw e;
+    }
+  }
+
+  /** A DQN agent served as a factor model: rows are φ of each user's window, items its Q head. */
+  private static async fromAgent(data: SnapshotData, opts: RecommenderOptions, source: string): Promise<Recommender> {
+    const served = await openAgent(data, source, opts.engine, opts.agent);
+    try {
+      const gnn = fromCheckpoint(served.gnn);
+      const model = served.model;
+      const ids = (list: ExternalId[] | undefined, n: number) => IdMap.fromIds(list ?? Array.from({ length: n }, (_, i) => i));
+      const userIds = ids(gnn.ids?.users, model.nUsers);
+      const itemIds = ids(gnn.ids?.items, model.nItems);
+      const eu = gnn.extras?.['graph.user'];
+      const ei = gnn.extras?.['graph.item'];
+      const edges = eu instanceof Int32Array && ei instanceof Int32Array;
+      const seen = Recommender.seenOf(edges ? eu : null, edges ? ei : null, model, {}, source);
+      const popularity = Recommender.popularityOf(gnn, model, edges ? ei : null, model.nItems);
+      const v: ServedVersion = {
+        version: 1,
+        model,
+        userIds,
+        itemIds,
+        nUsers: model.nUsers,
+        nItems: model.nItems,
+        factors: await agentTables(served),
+        seen,
+        unranked: new Set(),
+        popularity,
+        popularOrder: orderByScore(popularity),
+        trainedUsers: model.nUsers,
+        trainedItems: model.nItems,
+      };
+      // The Q head cannot grow: feedback on unknown items counts for popularity only.
+      const rec = new Recommender(v, { ...gnn, meta: { ...gnn.meta, servedAgent: data.meta.agent } }, { ...opts, online: { ...opts.online, newItems: false } });
+      rec.served = served;
+      return rec;
+    } catch (e) {
+      served.agent.dispose();
+      served.encoder.dispose();
+      served.model.dispose();
       throw e;
     }
   }
@@ -380,9 +427,15 @@ export class Recommender {
     return this.live('kind').model.kind;
   }
 
-  /** 'factors' when answered from host factor tables (and updated online), 'model' when by the model itself. */
-  get mode(): 'factors' | 'model' {
-    return this.live('mode').factors ? 'factors' : 'model';
+  /** 'agent' for a served DQN, 'factors' when answered from host factor tables (and updated online), 'model' when by the model itself. */
+  get mode(): 'agent' | 'factors' | 'model' {
+    const v = this.live('mode');
+    return this.served ? 'agent' : v.factors ? 'factors' : 'model';
+  }
+
+  /** The served agent (replay size, update count), when serving one. */
+  get agent(): ServedAgent['agent'] | null {
+    return this.served?.agent ?? null;
   }
 
   /** Users and items the current version knows. */
@@ -606,7 +659,7 @@ export class Recommender {
     if (!v) return;
     const batch = this.queue.splice(0, this.online.maxBatch);
     try {
-      const { next, report } = await applyFeedback(v, batch, this.online, this.online.newItems);
+      const { next, report } = this.served ? await this.agentBatch(v, batch) : await applyFeedback(v, batch, this.online, this.online.newItems);
       if (this.current !== v) return; // closed meanwhile
       this.current = next;
       this.stats0.eventsApplied += batch.length;
@@ -616,6 +669,19 @@ export class Recommender {
       this.stats0.lastError = (e as Error).message ?? String(e);
       this.onError(e);
     }
+  }
+
+  /** A batch for a served agent: ids, seen items and popularity as for any model, then the agent's own update. */
+  private async agentBatch(v: ServedVersion, batch: FeedbackEvent[]): Promise<{ next: ServedVersion; report: BatchReport }> {
+    const { next, report } = await applyFeedback({ ...v, factors: null }, batch, this.online, false);
+    const pr = this.online.positiveRating ?? 4;
+    const events = batch.map((e) => {
+      const positive = isPositive(e, pr);
+      return { u: userIn(next, e.user), i: itemIn(next, e.item), positive, reward: e.reward ?? (positive ? 1 : 0) };
+    });
+    const t = await agentFeedback(this.served!, v.factors!, events);
+    report.foldedUsers = new Set(events.filter((e) => e.positive && e.u >= 0 && e.u < v.factors!.users.rows).map((e) => e.u)).size;
+    return { next: { ...next, factors: { users: t.users, items: t.items } }, report };
   }
 
   /** Resolves once every event queued before the call has been folded in. */
@@ -651,7 +717,8 @@ export class Recommender {
     extras.itemCounts = v.popularity;
     const meta: Record<string, unknown> = { ...this.base.meta, ...extraMeta };
     delete meta.served;
-    const grown = v.version !== this.base.modelVersion || this.base.meta.served !== undefined;
+    // An agent's rows are φ of windows no file holds: its snapshot always carries the served tables.
+    const grown = this.served !== null || v.version !== this.base.modelVersion || this.base.meta.served !== undefined;
     if (grown && v.factors) {
       const { users: U, items: V } = v.factors;
       extras['served.users'] = U.dense();
@@ -687,6 +754,11 @@ export class Recommender {
     this.current = null;
     await inflight?.catch(() => undefined);
     v?.model.dispose();
+    if (this.served) {
+      this.served.agent.dispose();
+      this.served.encoder.dispose();
+      this.served = null;
+    }
   }
 }
 

@@ -302,6 +302,27 @@ export class DqnAgent implements Agent {
     }
   }
 
+  /**
+   * The online Q-function in factor form on the host: φ(s) for each state (users B and
+   * their windows B × H) and the item head, so Q(s, a) = φ(s)·e_a + b_a can be ranked
+   * anywhere — serving scores it on the host, off the engine's queue.
+   */
+  async factorForm(users: Int32Array, history: Int32Array): Promise<{ dim: number; phi: Float32Array; items: Float32Array; itemBias: Float32Array }> {
+    this.alive();
+    const H = this.historyLen;
+    check(history.length === users.length * H, 'history', `${users.length} × ${H} window entries, got ${history.length}`);
+    const phi = new Float32Array(users.length * this.dim);
+    const chunk = 4096;
+    for (let s = 0; s < users.length; s += chunk) {
+      const u = users.subarray(s, s + chunk);
+      const h = history.subarray(s * H, (s + u.length) * H);
+      const part = await this.engine.scopeAsync(async () => (await noGrad(() => this.online.phi(this.encoder.encode(u, h))).read()) as Float32Array);
+      phi.set(part, s * this.dim);
+    }
+    const [items, itemBias] = (await Promise.all([this.online.items.read(), this.online.itemBias.read()])) as Float32Array[];
+    return { dim: this.dim, phi, items, itemBias };
+  }
+
   /** Q-values of the greedy slate (diagnostics, tests). */
   async greedySlate(obs: Observation): Promise<{ items: Int32Array; scores: Float32Array }> {
     const r = await this.greedy(this.online, this.encoder, obs.user, obs.historyItems, historyExclusions(obs), this.slateSize, true);
