@@ -3,6 +3,7 @@
  * from. The CPU (and planned native) backend holds a typed array; the WebGPU backend a
  * pooled GPUBuffer. Shapes live above this layer.
  */
+import { GnnrlError } from '../errors.js';
 export type BackendKind = 'webgpu' | 'cpu' | 'native';
 export type DType = 'f32' | 'i32' | 'u32';
 
@@ -13,7 +14,7 @@ export function dtypeOf(a: NumericArray): DType {
   if (a instanceof Float32Array) return 'f32';
   if (a instanceof Int32Array) return 'i32';
   if (a instanceof Uint32Array) return 'u32';
-  throw new TypeError('expected a Float32Array, Int32Array or Uint32Array');
+  throw new GnnrlError('input', `expected a Float32Array, Int32Array or Uint32Array, got ${Object.prototype.toString.call(a).slice(8, -1)}`, { arg: 'array' });
 }
 
 export function allocTyped<D extends DType>(dtype: D, length: number): TypedArrayFor<D> {

@@ -9,6 +9,7 @@
  * might use them has been submitted (queue order then protects them).
  */
 
+import { GnnrlError } from '../errors.js';
 import { BufferUsage } from './flags.js';
 
 const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
@@ -49,7 +50,7 @@ export class BufferPool {
   acquire(bytes: number, label = 'gnnrl'): GPUBuffer {
     const size = bucketSize(bytes);
     if (size > this.maxBufferSize) {
-      throw new RangeError(`buffer of ${bytes} bytes exceeds the device's maxBufferSize ${this.maxBufferSize}`);
+      throw new GnnrlError('limit', `${label}: a buffer of ${bytes} bytes exceeds the device's maxBufferSize ${this.maxBufferSize}`);
     }
     const list = this.free.get(size);
     let buf = list?.pop();

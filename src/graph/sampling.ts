@@ -16,6 +16,7 @@
  * counted; row s keeps the topK visited nodes (count desc, then id asc), columns sorted,
  * values = visit counts.
  */
+import { GnnrlError } from '../errors.js';
 import { resolveImpl, type SampledBlocks } from '../native.js';
 import { hashU32 } from '../util/rng.js';
 import { MAX_INDEX, csrArg, inputError, intArg, optionsObject, threadsOpt, typedArg } from './args.js';
@@ -111,7 +112,7 @@ function sampleTs(g: Csr, seeds: Int32Array, fanouts: Int32Array, seed: number):
       for (let k = 0; k < row.length; k++) cols[start + k] = row[k];
       const val = chosen.length === 0 ? 0 : 1 / chosen.length;
       for (let k = start; k < cols.length; k++) vals.push(val);
-      if (cols.length > MAX_INDEX) throw new RangeError('block too large');
+      if (cols.length > MAX_INDEX) throw new GnnrlError('limit', `sampleBlocks: a sampled block holds more than ${MAX_INDEX} entries (the int32 index limit); sample fewer seeds or neighbours per call`);
       rowPtr[p + 1] = cols.length;
     }
     for (const w of next) local[w] = -1;

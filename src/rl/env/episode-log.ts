@@ -4,7 +4,7 @@
  * Evaluation reads returns and lengths from here, so every environment reports its
  * episodes the same way.
  */
-import { check } from '../../errors.js';
+import { GnnrlError, check } from '../../errors.js';
 import type { EpisodeLog } from '../types.js';
 
 export class EpisodeRecorder implements EpisodeLog {
@@ -89,7 +89,7 @@ export class EpisodeRecorder implements EpisodeLog {
   }
 
   private at(j: number): number {
-    if (!Number.isInteger(j) || j < 0 || j >= this.n) throw new RangeError(`episode ${j} out of range [0, ${this.n})`);
+    if (!Number.isInteger(j) || j < 0 || j >= this.n) throw new GnnrlError('input', `episode ${j} out of range [0, ${this.n})`, { arg: 'episode', index: j });
     return j;
   }
 
