@@ -19,7 +19,8 @@ import {
   type OptionSpec,
 } from './args.js';
 import { formatColumnSpec, formatDataSpec, formatSplitSpec, parseColumnSpec, parseDataSpec, parseSplitSpec, type ColumnSpec } from './data-spec.js';
-import { DEFAULT_MODELS, parseModelList } from '../models/registry.js';
+import { DEFAULT_MODELS, getModel, parseModelList } from '../models/registry.js';
+import { ENCODER_MAX_DIM } from '../models/encoders/base.js';
 import { GnnrlError } from '../errors.js';
 
 /** The fully resolved configuration of a train run (all JSON). */
@@ -287,6 +288,16 @@ function crossCheck(c: TrainConfig, mapWhere: string): void {
   }
   for (const name of Object.keys(c.modelOptions)) {
     if (!c.model.includes(name)) throw new UsageError(`--model-options: options for '${name}', which is not among the models trained (${c.model.join(', ')})`, '--model-options');
+  }
+  // Encoders' kernels bound the embedding width: refuse a wider one now, not at the first step.
+  for (const name of c.model) {
+    if (getModel(name).kind !== 'encoder') continue;
+    const own = c.modelOptions[name]?.dim;
+    const dim = own ?? c.dim;
+    if (typeof dim === 'number' && dim > ENCODER_MAX_DIM) {
+      const where = own !== undefined ? `--model-options: ${name}.dim` : '--dim';
+      throw new UsageError(`${where}: ${name} takes at most ${ENCODER_MAX_DIM} (the widest row the SpMM kernels take), got ${dim}`, own !== undefined ? '--model-options' : '--dim');
+    }
   }
 }
 

@@ -12,7 +12,7 @@ import { loadJsonl } from '../data/jsonl.js';
 import { detectMovieLens, loadMovieLens, type MovieLensFormat } from '../data/movielens.js';
 import { syntheticWorld, WORLD_PRESETS, type WorldPreset } from '../data/synthetic.js';
 import { splitByGlobalTime, splitByUserTime, splitLeaveLastOut, splitRandom, type Split } from '../data/split.js';
-import type { Interactions } from '../data/interactions.js';
+import { interactionsSha256, type Interactions } from '../data/interactions.js';
 
 /** Where the interaction log comes from. */
 export type DataSpec =
@@ -155,17 +155,7 @@ export interface LoadedData {
   };
 }
 
-/** Fingerprint of the events as loaded (see `LoadedData.source.sha256`). */
-export function interactionsSha256(x: Interactions): string {
-  const h = createHash('sha256');
-  const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  h.update(`gnnrl-log-v1 ${x.user.length} ${x.nUsers} ${x.nItems} ${x.rating ? 'r' : '-'}${x.ts ? 't' : '-'}\n`);
-  h.update(bytes(x.user));
-  h.update(bytes(x.item));
-  if (x.rating) h.update(bytes(x.rating));
-  if (x.ts) h.update(bytes(x.ts));
-  return h.digest('hex');
-}
+export { interactionsSha256 };
 
 async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');

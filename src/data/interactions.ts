@@ -3,6 +3,7 @@
  * (row i is one event: user[i] rated/clicked item[i] with rating[i] at ts[i]), so it
  * crosses to the graph builder, the GPU and the cache without conversion.
  */
+import { createHash } from 'node:crypto';
 import { GnnrlError, check } from '../errors.js';
 import type { FeatureTable } from './features-types.js';
 import { IdMap, normalizeId } from './idmap.js';
@@ -196,4 +197,16 @@ function addId(m: IdMap, raw: unknown, arg: string, i: number): number {
   const key = normalizeId(raw);
   check(key !== undefined, arg, 'a non-empty string or number id', i);
   return m.getOrAdd(key);
+}
+
+/** SHA-256 (hex) of the events as stored: the data fingerprint of run manifests (`LoadedData.source.sha256` in cli/data-spec.ts) and of model checkpoints (`dataHash`). */
+export function interactionsSha256(x: Interactions): string {
+  const h = createHash('sha256');
+  const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  h.update(`gnnrl-log-v1 ${x.user.length} ${x.nUsers} ${x.nItems} ${x.rating ? 'r' : '-'}${x.ts ? 't' : '-'}\n`);
+  h.update(bytes(x.user));
+  h.update(bytes(x.item));
+  if (x.rating) h.update(bytes(x.rating));
+  if (x.ts) h.update(bytes(x.ts));
+  return h.digest('hex');
 }

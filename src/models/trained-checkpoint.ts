@@ -5,8 +5,7 @@
  * edges their graph is rebuilt from. Here, in models/, so that serving can save and
  * restore a model without the CLI.
  */
-import { createHash } from 'node:crypto';
-import type { Interactions } from '../data/interactions.js';
+import { interactionsSha256, type Interactions } from '../data/interactions.js';
 import { saveCheckpoint } from './checkpoint.js';
 import type { ModelEntry } from './registry.js';
 import type { RecommenderModel } from './types.js';
@@ -45,7 +44,7 @@ export async function saveTrainedModel(path: string, model: RecommenderModel, en
     gnnrl: run.gnnrl,
     created: new Date().toISOString(),
     // Which log the model was fit on, so a server or a resumed job can tell it apart from another.
-    dataHash: interactionsHash(train),
+    dataHash: interactionsSha256(train),
     // External ids in dense order, so a server can map a request's ids to rows.
     ids: { users: train.userIds.toJSON().ids, items: train.itemIds.toJSON().ids },
   };
@@ -53,12 +52,4 @@ export async function saveTrainedModel(path: string, model: RecommenderModel, en
   // a server needs them for every model (what each user has seen, popularity, fold-in).
   const extras = { 'graph.user': train.user, 'graph.item': train.item };
   await saveCheckpoint(path, state, meta, { extras });
-}
-
-/** SHA-256 (hex) of a log's events: users, items, ratings and times as stored, little-endian on every platform gnnrl builds for. */
-export function interactionsHash(x: Interactions): string {
-  const h = createHash('sha256');
-  h.update(`gnnrl-log|${x.nUsers}|${x.nItems}|${x.user.length}|${x.rating ? 'r' : '-'}|${x.ts ? 't' : '-'}|`);
-  for (const a of [x.user, x.item, x.rating, x.ts]) if (a) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-  return h.digest('hex');
 }

@@ -168,6 +168,13 @@ describe('train options', () => {
     expect(usageError(['--dim', '3', '--dim', '4']).message).toBe('--dim is given twice');
   });
 
+  test('an embedding wider than the encoders\' kernels take is refused before anything is loaded, naming the flag', () => {
+    expect(usageError(['--model', 'lightgcn,svd', '--dim', '512']).message).toBe('--dim: lightgcn takes at most 256 (the widest row the SpMM kernels take), got 512');
+    expect(usageError(['--model', 'gcn', '--model-options', '{"gcn":{"dim":300}}']).message).toMatch(/^--model-options: gcn\.dim: gcn takes at most 256/);
+    // Baselines have no such bound.
+    expect(() => parseTrainArgs(['--model', 'svd', '--dim', '512'])).not.toThrow();
+  });
+
   test('--help lists every option with its default', () => {
     expect(parseTrainArgs(['--help'])).toEqual({ help: true });
     expect(parseTrainArgs(['--epochs', '3', '-h'])).toEqual({ help: true });

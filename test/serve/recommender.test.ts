@@ -6,7 +6,8 @@ import { Engine } from '../../src/engine.js';
 import { syntheticWorld, type SyntheticWorld } from '../../src/data/synthetic.js';
 import { fromExternal, type Interactions } from '../../src/data/interactions.js';
 import { getModel, trainingGraph } from '../../src/models/registry.js';
-import { interactionsHash, saveTrainedModel } from '../../src/models/trained-checkpoint.js';
+import { saveTrainedModel } from '../../src/models/trained-checkpoint.js';
+import { interactionsSha256 } from '../../src/data/interactions.js';
 import type { RecommenderModel } from '../../src/models/types.js';
 import { Recommender, type RecommendResponse } from '../../src/serve/recommender.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/serve/snapshot.js';
@@ -295,7 +296,7 @@ describe('snapshots', () => {
     const bytes = readFileSync(file);
     expect(Buffer.from(encodeSnapshot(decodeSnapshot(bytes, file))).equals(bytes)).toBe(true);
     // The training log's hash travels from the checkpoint into the snapshot.
-    expect(decodeSnapshot(bytes).dataHash).toBe(interactionsHash(train));
+    expect(decodeSnapshot(bytes).dataHash).toBe(interactionsSha256(train));
     // A second snapshot of the reloaded model holds the same contents.
     const again = join(dir, 'again.gnnrl');
     await back.snapshot(again);

@@ -52,6 +52,7 @@ import type { FactorScores, FitOptions, FitResult, ModelState, Objective, Recomm
 import { InputLayer, ENCODER_INPUTS, type EncoderInput } from './features.js';
 import { rowDot, sliceRows, splitRows } from './rows.js';
 import { checkChoice, checkInt, checkNumber, checkPositive } from '../option-checks.js';
+import { SPMM_MAX_D } from '../../kernels/spmm.js';
 
 /** Options every graph encoder takes (each subclass adds its own). */
 export interface GraphEncoderOptions {
@@ -117,6 +118,16 @@ export const ENCODER_DEFAULTS: Readonly<ResolvedEncoderOptions> = Object.freeze(
 export type EncoderClass<T extends GraphEncoderModel> = new (engine: Engine, graph: InteractionGraph, options: never) => T;
 
 const positiveInt = (v: unknown, name: string) => checkInt(`encoder: ${name}`, v);
+
+/** The widest embedding an encoder takes: the SpMM kernel's row width (kernels/spmm.ts). */
+export const ENCODER_MAX_DIM = SPMM_MAX_D;
+
+/** An encoder's dim, checked against what its kernels take (so a bad value fails before any data is loaded). */
+export function encoderDim(v: unknown, where: string): number {
+  const d = checkInt(where, v);
+  if (d > ENCODER_MAX_DIM) throw new GnnrlError('input', `${where}: expected an integer in [1, ${ENCODER_MAX_DIM}] (the widest row the SpMM kernels take), got ${d}`, { arg: 'dim' });
+  return d;
+}
 const integer = (v: unknown, name: string, min: number) => checkInt(`encoder: ${name}`, v, min);
 const nonNegative = (v: unknown, name: string) => checkNumber(`encoder: ${name}`, v);
 const oneOf = <T extends string>(v: unknown, allowed: readonly T[], name: string) => checkChoice(`encoder: ${name}`, v, allowed);
@@ -128,7 +139,7 @@ export function resolveEncoderOptions(opts: GraphEncoderOptions, defaults: Parti
   checkPositive('encoder: lr', lr);
   const vu = pick('validationUsers');
   return {
-    dim: positiveInt(pick('dim'), 'dim'),
+    dim: encoderDim(pick('dim'), 'encoder: dim'),
     objective: oneOf(pick('objective'), ['bpr', 'mse'] as const, 'objective'),
     lr,
     l2: nonNegative(pick('l2'), 'l2'),
