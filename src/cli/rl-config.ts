@@ -285,6 +285,11 @@ function crossCheck(c: RlConfig): void {
       if (fam === 'qlearning' || fam === 'sarsa' || fam === 'oracle') {
         throw new UsageError(`--agent: ${name} needs a simulator (${fam === 'oracle' ? 'an oracle knows the truth' : 'item groups to discretise the state'}); ${c.env} is log replay: use sim:<world> or fitted:<data>`, '--agent');
       }
+      // Skipped steps break n-step returns (DQN refuses them mid-run): say so before running.
+      const nStep = (c.agentOptions[name]?.nStep as number | undefined) ?? 3;
+      if ((fam === 'dqn' || fam === 'double-dqn') && c.envOptions.unknown === 'skip' && nStep > 1) {
+        throw new UsageError(`--agent-options: ${name}.nStep: ${nStep}-step returns need every step judged, and unknown: skip skips misses; set {"${name}":{"nStep":1}} or unknown: zero | model`, '--agent-options');
+      }
     }
   }
 }

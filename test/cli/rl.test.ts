@@ -196,6 +196,7 @@ describe('gnnrl rl: bad input exits 2 naming the flag and writes nothing', () =>
     ['unknown replay option', ['--env', 'replay:synthetic:tiny', '--env-options', '{"unknwn":"zero"}'], /^gnnrl rl: --env-options: unknown replay option 'unknwn'; known: batch, slateSize/m],
     ['bad unknown policy', ['--env', 'replay:synthetic:tiny', '--env-options', '{"unknown":"guess"}'], /^gnnrl rl: --env-options: .*unknown: expected 'zero' \| 'skip' \| 'model', got "guess"/m],
     ['tabular agent on replay', ['--env', 'replay:synthetic:tiny', '--agent', 'qlearning'], /^gnnrl rl: --agent: qlearning needs a simulator .*replay:synthetic:tiny is log replay/m],
+    ['n-step DQN on replay with unknown: skip', ['--env', 'replay:synthetic:tiny', '--env-options', '{"unknown":"skip"}', '--agent', 'dqn'], /^gnnrl rl: --agent-options: dqn\.nStep: 3-step returns need every step judged/m],
     ['fitted ctr out of range', ['--env', 'fitted:synthetic:tiny', '--env-options', '{"ctr":2}'], /^gnnrl rl: --env-options: .*ctr: expected a number in \(0, 1\), got 2/m],
     ['bad JSON', ['--env-options', '{"horizon":'], /^gnnrl rl: --env-options: expected a JSON object like .*invalid JSON/m],
     ['unknown env option', ['--env-options', '{"fatigu":0.5}'], /^gnnrl rl: --env-options: unknown simulator option 'fatigu'/m],
