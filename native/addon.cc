@@ -5,11 +5,13 @@
 
 #include "napi_common.h"
 #include "napi_csr.h"
+#include "napi_kernels.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   gnnrl::registerCommon(env, exports);
   gnnrl::registerCsr(env, exports);
   gnnrl::registerGraphOps(env, exports);
+  gnnrl::registerKernels(env, exports);
   return exports;
 }
 

@@ -1,13 +1,16 @@
 /**
  * The Engine: which backend runs the kernels, and the storage every layer above
- * allocates from. `Engine.create()` picks WebGPU when an adapter exists and falls
- * back to the CPU backend with one warning; `GNNRL_BACKEND` forces a backend and
- * `GNNRL_REQUIRE_GPU=1` turns a missing adapter into an error.
+ * allocates from. `Engine.create()` picks WebGPU on a hardware adapter, the native
+ * backend (C++ kernels in the addon) when the only adapter is a software one or there is
+ * none, and the TypeScript CPU backend, with one warning, when neither is there (see
+ * `chooseBackend`). `GNNRL_BACKEND` forces a backend and `GNNRL_REQUIRE_GPU=1` makes
+ * `auto` mean WebGPU and a missing adapter an error (CI's GPU pass relies on it).
  */
 import { GnnrlError } from './errors.js';
 import { requestAdapter, summarizeAdapter, deviceDescriptor, type AdapterSummary } from './gpu/adapter.js';
 import { GpuRuntime, type RuntimeOptions } from './gpu/runtime.js';
 import type { PoolStats } from './gpu/buffer-pool.js';
+import { nativeKernels, nativeKernelsUnavailable } from './native.js';
 import {
   allocTyped,
   dtypeOf,
@@ -26,8 +29,13 @@ import {
 export type BackendChoice = 'auto' | BackendKind;
 
 export interface EngineOptions {
-  /** 'auto' (default): WebGPU if an adapter exists, else CPU. Overridden by GNNRL_BACKEND. */
+  /** 'auto' (default): see `chooseBackend`. Overridden by GNNRL_BACKEND. */
   backend?: BackendChoice;
+  /**
+   * Threads of the native backend's kernel pool (one pool per process, shared by every
+   * native engine). Default: every hardware thread; GNNRL_THREADS overrides both.
+   */
+  threads?: number;
   /** Throw instead of falling back to the CPU. Also set by GNNRL_REQUIRE_GPU=1. */
   requireGpu?: boolean;
   /** One submit and error scope per dispatch, naming the failing kernel. Also GNNRL_DEBUG=1. */
@@ -46,6 +54,86 @@ export interface EngineOptions {
 }
 
 let warnedFallback = false;
+
+/** What `auto` sees of the machine: the adapter's kind and whether the native kernels load. */
+export type AdapterKind = 'hardware' | 'software' | 'none';
+
+export interface BackendInputs {
+  choice: BackendChoice;
+  /** Who asked: 'GNNRL_BACKEND', 'the backend option' or 'auto' (for the reason line). */
+  via: string;
+  /** The choice came from GNNRL_BACKEND. */
+  forced: boolean;
+  requireGpu: boolean;
+  /** Only consulted for 'auto' and 'webgpu'. */
+  adapter: AdapterKind;
+  /** The adapter's name, or why there is none. */
+  adapterText: string;
+  /** Why the native kernels cannot run, or undefined when they can. */
+  nativeMissing: string | undefined;
+}
+
+export interface BackendDecision {
+  backend: BackendKind;
+  reason: string;
+  /** A warning to print once (the TypeScript fallback). */
+  warning?: string;
+}
+
+/** Whether `chooseBackend` needs the adapter probed for this choice. */
+export function needsAdapter(choice: BackendChoice): boolean {
+  return choice === 'auto' || choice === 'webgpu';
+}
+
+/**
+ * The backend decision, a pure function of what the machine offers (tested for every
+ * combination). `auto`: WebGPU on a hardware adapter (or whenever GNNRL_REQUIRE_GPU=1);
+ * native when the only adapter is a software one (a correctness device: lavapipe runs
+ * the hot ops 10–30× slower than native code on the same CPU) or there is none; without
+ * the native kernels, a software adapter is still used (it beats the TypeScript kernels
+ * on the hot ops) and with no adapter either the CPU backend runs, with a warning.
+ * Throws a GnnrlError where the request cannot be met.
+ */
+export function chooseBackend(x: BackendInputs): BackendDecision {
+  const { choice, via } = x;
+  if (choice === 'cpu' || choice === 'native') {
+    // Code may ask for the CPU or native backend explicitly (tests compare backends);
+    // only the two environment variables contradicting each other is an error.
+    if (x.requireGpu && x.forced) throw new GnnrlError('gpu', `GNNRL_REQUIRE_GPU=1 contradicts GNNRL_BACKEND=${choice}; unset one of them`);
+    if (choice === 'cpu') return { backend: 'cpu', reason: `cpu backend chosen by ${via}` };
+    if (x.nativeMissing) throw new GnnrlError('native', `the native backend was asked for by ${via} but is unavailable: ${x.nativeMissing}`, { arg: via === 'GNNRL_BACKEND' ? 'GNNRL_BACKEND' : 'backend' });
+    return { backend: 'native', reason: `native backend chosen by ${via}` };
+  }
+  const gpu = (kind: string) => ({ backend: 'webgpu' as const, reason: `webgpu on ${x.adapterText} (${kind}) chosen by ${via}` });
+  if (x.adapter === 'none') {
+    if (choice === 'webgpu' || x.requireGpu) {
+      throw new GnnrlError('gpu', `WebGPU backend required (${x.requireGpu ? 'GNNRL_REQUIRE_GPU=1' : via}) but unavailable: ${x.adapterText}`);
+    }
+    if (!x.nativeMissing) return { backend: 'native', reason: `native backend chosen by auto: ${x.adapterText}` };
+    return {
+      backend: 'cpu',
+      reason: `cpu backend: ${x.adapterText}; the native backend is unavailable (${x.nativeMissing.split('\n')[0]})`,
+      warning: `gnnrl: no WebGPU adapter and no native addon, using the TypeScript CPU backend (${x.adapterText})`,
+    };
+  }
+  if (x.adapter === 'hardware') return gpu('hardware adapter');
+  // A software adapter.
+  if (choice === 'webgpu') return gpu('software adapter');
+  if (x.requireGpu) return { backend: 'webgpu', reason: `webgpu on ${x.adapterText} (software adapter) chosen by auto: GNNRL_REQUIRE_GPU=1 asks for WebGPU` };
+  if (!x.nativeMissing) return { backend: 'native', reason: `native backend chosen by auto: the only WebGPU adapter, ${x.adapterText}, is a software one` };
+  return { backend: 'webgpu', reason: `webgpu on ${x.adapterText} (software adapter) chosen by auto: the native backend is unavailable (${x.nativeMissing.split('\n')[0]})` };
+}
+
+/** GNNRL_THREADS, else the option, else undefined (the pool's default: every hardware thread). */
+function threadCount(option: number | undefined): number | undefined {
+  const env = process.env.GNNRL_THREADS?.trim();
+  const [raw, name] = env ? [Number(env), 'GNNRL_THREADS'] : [option, 'threads'];
+  if (raw === undefined) return undefined;
+  if (!Number.isInteger(raw) || raw < 1 || raw > 256) {
+    throw new GnnrlError('input', `${name}: expected an integer in [1, 256], got ${env ? `'${env}'` : String(raw)}`, { arg: name });
+  }
+  return raw;
+}
 
 /** Anything the engine's scopes can free: tensors, parameter sets, device graphs. */
 export interface Disposable {
@@ -100,40 +188,37 @@ export class Engine {
     const requireGpu = options.requireGpu ?? process.env.GNNRL_REQUIRE_GPU === '1';
     const debug = options.debug ?? process.env.GNNRL_DEBUG === '1';
     const via = forced ? 'GNNRL_BACKEND' : options.backend ? 'the backend option' : 'auto';
+    const threads = threadCount(options.threads);
 
-    if (choice === 'cpu') {
-      // Code may ask for the CPU explicitly (tests compare backends); only the two
-      // environment variables contradicting each other is an error.
-      if (requireGpu && forced) throw new GnnrlError('gpu', 'GNNRL_REQUIRE_GPU=1 contradicts GNNRL_BACKEND=cpu; unset one of them');
-      return new Engine('cpu', `cpu backend chosen by ${via}`, null);
+    const probe = needsAdapter(choice) ? await requestAdapter() : { adapter: null, reason: undefined };
+    const summary = probe.adapter ? summarizeAdapter(probe.adapter) : null;
+    const decision = chooseBackend({
+      choice,
+      via,
+      forced: !!forced,
+      requireGpu,
+      adapter: summary ? (summary.software ? 'software' : 'hardware') : 'none',
+      adapterText: summary ? summary.description || summary.device || summary.vendor || 'unknown adapter' : (probe.reason ?? 'no adapter'),
+      nativeMissing: choice === 'auto' || choice === 'native' ? nativeKernelsUnavailable() : 'not consulted',
+    });
+    if (decision.warning && !warnedFallback && !options.quiet) {
+      warnedFallback = true;
+      process.emitWarning(decision.warning, { code: 'GNNRL_CPU_FALLBACK' });
     }
-    if (choice === 'native') {
-      throw new GnnrlError('input', `backend 'native' (C++ SIMD kernels in the addon) is planned but not built yet; use 'cpu' or 'webgpu'`, { arg: 'backend' });
+    if (decision.backend === 'cpu') return new Engine('cpu', decision.reason, null);
+    if (decision.backend === 'native') {
+      const k = nativeKernels();
+      if (threads !== undefined) k.setThreads(threads);
+      return new Engine('native', `${decision.reason} (${k.threads()} threads, ${k.simd()})`, null);
     }
-    const probe = await requestAdapter();
-    if (!probe.adapter) {
-      const why = probe.reason ?? 'no adapter';
-      if (choice === 'webgpu' || requireGpu) {
-        throw new GnnrlError('gpu', `WebGPU backend required (${requireGpu ? 'GNNRL_REQUIRE_GPU=1' : via}) but unavailable: ${why}`);
-      }
-      if (!warnedFallback && !options.quiet) {
-        warnedFallback = true;
-        process.emitWarning(`gnnrl: no WebGPU adapter, using the CPU backend (${why})`, { code: 'GNNRL_CPU_FALLBACK' });
-      }
-      return new Engine('cpu', `cpu backend: ${why}`, null);
-    }
-    const summary = summarizeAdapter(probe.adapter);
     let device: GPUDevice;
     try {
-      device = await probe.adapter.requestDevice(deviceDescriptor(probe.adapter));
+      device = await probe.adapter!.requestDevice(deviceDescriptor(probe.adapter!));
     } catch (err) {
-      throw new GnnrlError('gpu', `requestDevice failed on adapter '${summary.description || summary.device}': ${(err as Error).message}`, { cause: err });
+      throw new GnnrlError('gpu', `requestDevice failed on adapter '${summary!.description || summary!.device}': ${(err as Error).message}`, { cause: err });
     }
     const runtimeOptions: RuntimeOptions = { debug, timing: options.timing, maxBindingBytes: options.maxBindingBytes, maxDispatchesPerSubmit: options.maxDispatchesPerSubmit };
-    const runtime = new GpuRuntime(device, summary, runtimeOptions);
-    const name = summary.description || summary.device || summary.vendor || 'unknown adapter';
-    const kind = summary.software ? 'software adapter' : 'hardware adapter';
-    return new Engine('webgpu', `webgpu on ${name} (${kind}) chosen by ${via}`, runtime);
+    return new Engine('webgpu', decision.reason, new GpuRuntime(device, summary!, runtimeOptions));
   }
 
   /** The WebGPU runtime; throws on other backends. */

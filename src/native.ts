@@ -64,8 +64,51 @@ export interface EncodedIds {
   firstIndex: Int32Array;
 }
 
+/**
+ * The native backend's kernels (native/napi_kernels.cc). They read and write the typed
+ * arrays in place; the TypeScript kernels (src/kernels/) check shapes first, the addon
+ * re-checks lengths and every index it follows.
+ */
+export interface NativeKernels {
+  /** Threads of the kernels' pool (the caller's included). */
+  threads(): number;
+  /** Resizes the pool (1..256); returns the new size. */
+  setThreads(n: number): number;
+  /** The SIMD the kernels were compiled for, e.g. 'avx2+fma (8 lanes)'. */
+  simd(): string;
+  gemm(a: Float32Array, b: Float32Array, out: Float32Array, M: number, K: number, N: number, transA: boolean, transB: boolean): void;
+  qtarget(
+    args: {
+      next: Float32Array;
+      batch: number;
+      dim: number;
+      nItems: number;
+      chooser: Float32Array;
+      chooserBias?: Float32Array;
+      /** Double DQN's value table; absent = plain DQN. */
+      value?: Float32Array;
+      valueBias?: Float32Array;
+      reward: Float32Array;
+      done: Float32Array;
+      excludeRowPtr?: Int32Array;
+      excludeColIdx?: Int32Array;
+      gamma: number;
+    },
+    y: Float32Array,
+    argmax: Int32Array,
+  ): void;
+  topk(
+    args: { queries: Float32Array; batch: number; dim: number; items: Float32Array; nItems: number; bias?: Float32Array; excludeRowPtr?: Int32Array; excludeColIdx?: Int32Array; k: number },
+    indices: Int32Array,
+    scores: Float32Array,
+  ): void;
+  spmm(nRows: number, nCols: number, rowPtr: Int32Array, colIdx: Int32Array, values: Float32Array, x: Float32Array, d: number, out: Float32Array): void;
+}
+
 /** The addon's exports, as native/addon.cc registers them. */
 export interface NativeAddon {
+  /** Absent in an addon built before the native backend existed. */
+  kernels?: NativeKernels;
   init(errorClass: typeof GnnrlError): void;
   version(): string;
   hardwareThreads(): number;
@@ -142,6 +185,24 @@ export function loadNative(): NativeAddon | null {
 export function nativeLoadError(): string | undefined {
   loadNative();
   return loadError;
+}
+
+/**
+ * Why the native backend cannot run here, or undefined when it can: the addon must load
+ * and carry the kernels.
+ */
+export function nativeKernelsUnavailable(): string | undefined {
+  const addon = loadNative();
+  if (!addon) return nativeLoadError() ?? 'native addon unavailable';
+  if (!addon.kernels) return 'the native addon was built before the native backend existed; rebuild it with `npm run build:native`';
+  return undefined;
+}
+
+/** The native backend's kernels; a 'native' error saying why when they are unavailable. */
+export function nativeKernels(): NativeKernels {
+  const k = loadNative()?.kernels;
+  if (!k) throw new GnnrlError('native', nativeKernelsUnavailable() ?? 'native kernels unavailable');
+  return k;
 }
 
 /**

@@ -5,7 +5,7 @@ import { Engine } from '../engine.js';
 import { GnnrlError } from '../errors.js';
 import { listKernels } from '../backend/kernel-table.js';
 import { join } from 'node:path';
-import { loadNative, nativeLoadError, packageRoot } from '../native.js';
+import { loadNative, nativeKernelsUnavailable, nativeLoadError, packageRoot } from '../native.js';
 import { REQUESTED_LIMITS } from '../gpu/adapter.js';
 import { packageVersion } from './version.js';
 import '../kernels/index.js';
@@ -27,6 +27,10 @@ export interface DoctorReport {
     features: string[];
   };
   native: { loaded: boolean; path?: string; error?: string; fix?: string };
+  /** The native backend: its kernel pool and SIMD, or why it cannot run. */
+  nativeBackend: { available: boolean; threads?: number; simd?: string; why?: string };
+  /** Ops with a C++ kernel on the native backend; every other op runs its TypeScript kernel there. */
+  nativeOps: string[];
   kernels: { name: string; backends: string[] }[];
   ok: boolean;
 }
@@ -42,8 +46,11 @@ export async function doctorReport(): Promise<DoctorReport> {
     adapter: null,
     native: { loaded: false },
     kernels: listKernels(),
+    nativeBackend: { available: false },
+    nativeOps: [],
     ok: true,
   };
+  report.nativeOps = report.kernels.filter((k) => k.backends.includes('native')).map((k) => k.name);
   try {
     const engine = await Engine.create({ quiet: true });
     report.backend = engine.backend;
@@ -68,6 +75,9 @@ export async function doctorReport(): Promise<DoctorReport> {
   const native = loadNative();
   if (native) report.native = { loaded: true, path: join(packageRoot(), 'build', 'Release', 'gnnrl_native.node') };
   else report.native = { loaded: false, error: nativeLoadError(), fix: 'npm run build:native (needs cmake >= 3.15 and a C++17 compiler)' };
+  const why = nativeKernelsUnavailable();
+  if (why || !native?.kernels) report.nativeBackend = { available: false, why: why ?? 'native kernels unavailable' };
+  else report.nativeBackend = { available: true, threads: native.kernels.threads(), simd: native.kernels.simd() };
   if (native && typeof (native as { version?: () => string }).version === 'function') {
     report.native.path += ` (addon ${(native as unknown as { version: () => string }).version()})`;
   }
@@ -95,6 +105,9 @@ export function formatDoctor(r: DoctorReport): string {
     row('adapter', 'none; on Debian/Ubuntu without a GPU driver run scripts/install-software-gpu.sh for Mesa lavapipe');
   }
   row('native', r.native.loaded ? `loaded from ${r.native.path}` : `not loaded: ${r.native.error ?? 'unknown'}\n${' '.repeat(11)}fix: ${r.native.fix}`);
+  const nb = r.nativeBackend;
+  row('pool', nb.available ? `native backend available: ${nb.threads} threads (GNNRL_THREADS to change), kernels compiled for ${nb.simd}` : `native backend unavailable: ${(nb.why ?? '').split('\n')[0]}`);
+  row('native ops', `${r.nativeOps.join(', ') || '(none)'} run C++ kernels on the native backend; every other op falls back to its TypeScript kernel`);
   row('kernels', r.kernels.map((k) => `${k.name} [${k.backends.join(', ')}]`).join(', '));
   return lines.join('\n');
 }

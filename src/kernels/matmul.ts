@@ -16,6 +16,7 @@ import type { DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { GnnrlError } from '../errors.js';
 import { chooseVariant } from '../gpu/variants.js';
+import { nativeKernels } from '../native.js';
 import { reduceKernel } from './reduce.js';
 import { buf, host, packUniforms, type Arr } from './pack.js';
 
@@ -190,5 +191,11 @@ const matmulGpu: MatmulImpl = (engine, a, b, s, out) => {
   return out;
 };
 
+/** Native backend: the addon's blocked, threaded GEMM (native/kern_gemm_core.cc). */
+const matmulNative: MatmulImpl = (_e, a, b, s, out) => {
+  nativeKernels().gemm(host(a), host(b), host(out), s.M, s.K, s.N, !!s.transA, !!s.transB);
+  return out;
+};
+
 /** out (M·N elements) = op(A)·op(B). */
-export const matmulKernel = defineKernel<MatmulImpl>('tensor.matmul', { cpu: matmulCpu, webgpu: matmulGpu });
+export const matmulKernel = defineKernel<MatmulImpl>('tensor.matmul', { cpu: matmulCpu, webgpu: matmulGpu, native: matmulNative });

@@ -9,7 +9,8 @@ import { defineKernel } from '../backend/kernel-table.js';
 import type { CpuArray, DeviceArray, GpuArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { autotune, chooseVariant } from '../gpu/variants.js';
-import { buf } from './pack.js';
+import { nativeKernels } from '../native.js';
+import { buf, host } from './pack.js';
 
 export interface QTargetArgs {
   /** Next-state embeddings, B × d row-major. */
@@ -250,5 +251,36 @@ function qTargetsWebGpu(engine: Engine, a: QTargetArgs): QTargetResult {
   return { y, argmax };
 }
 
+/**
+ * Native backend: the addon's fused kernel (native/kern_score_core.cc), GEMM tiles folded
+ * into a running max/argmax per row, the B × I scores never stored.
+ */
+function qTargetsNative(engine: Engine, a: QTargetArgs): QTargetResult {
+  checkArgs(a);
+  const y = engine.empty('f32', a.batch);
+  const argmax = engine.empty('i32', a.batch);
+  const opt = <T extends DeviceArray>(x: T | undefined) => (x ? ((x as CpuArray).data as never) : undefined);
+  nativeKernels().qtarget(
+    {
+      next: host(a.next),
+      batch: a.batch,
+      dim: a.dim,
+      nItems: a.nItems,
+      chooser: host(a.double ? a.online : a.target),
+      chooserBias: opt(a.double ? a.onlineBias : a.targetBias),
+      value: a.double ? host(a.target) : undefined,
+      valueBias: a.double ? opt(a.targetBias) : undefined,
+      reward: host(a.reward),
+      done: host(a.done),
+      excludeRowPtr: opt(a.exclude?.rowPtr),
+      excludeColIdx: opt(a.exclude?.colIdx),
+      gamma: a.gamma,
+    },
+    host(y),
+    host(argmax),
+  );
+  return { y, argmax };
+}
+
 /** y = r + γ(1 − done)·Q_target(s', a*) for every row, a* over all non-excluded items. */
-export const qTargets = defineKernel('qtarget', { cpu: qTargetsCpu, webgpu: qTargetsWebGpu });
+export const qTargets = defineKernel('qtarget', { cpu: qTargetsCpu, webgpu: qTargetsWebGpu, native: qTargetsNative });

@@ -7,7 +7,8 @@ import { defineKernel } from '../backend/kernel-table.js';
 import type { CpuArray, Csr, DeviceArray, DeviceCsr, GpuArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { autotune, chooseVariant } from '../gpu/variants.js';
-import { buf, lanesFor } from './pack.js';
+import { nativeKernels } from '../native.js';
+import { buf, host, lanesFor } from './pack.js';
 
 export const SPMM_MAX_D = 256;
 
@@ -316,4 +317,12 @@ function spmmWebGpu(engine: Engine, a: PlannedCsr, x: DeviceArray<'f32'>, d: num
  * WebGPU strategy (tests, benchmarks); otherwise GNNRL_KERNEL_VARIANT, a tuned choice or
  * the adapter's default applies.
  */
-export const spmm = defineKernel('spmm', { cpu: spmmCpu, webgpu: spmmWebGpu });
+/** Native backend: the addon's row-parallel kernel (native/kern_spmm_core.cc), nnz-balanced row parts. */
+function spmmNative(engine: Engine, a: DeviceCsr, x: DeviceArray<'f32'>, d: number, out?: DeviceArray<'f32'>, _variant?: string): DeviceArray<'f32'> {
+  checkArgs(a, x, d, out);
+  const y = out ?? engine.empty('f32', a.nRows * d);
+  nativeKernels().spmm(a.nRows, a.nCols, host(a.rowPtr), host(a.colIdx), host(a.values), host(x), d, host(y));
+  return y;
+}
+
+export const spmm = defineKernel('spmm', { cpu: spmmCpu, webgpu: spmmWebGpu, native: spmmNative });

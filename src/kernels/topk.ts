@@ -11,6 +11,8 @@ import { GnnrlError } from '../errors.js';
 import { defineKernel } from '../backend/kernel-table.js';
 import type { CpuArray, DeviceArray, GpuArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
+import { nativeKernels } from '../native.js';
+import { host } from './pack.js';
 import { scoringBindings } from './qtarget.js';
 
 export const TOPK_MAX = 128;
@@ -151,5 +153,29 @@ function topKWebGpu(engine: Engine, a: TopKArgs): TopKResult {
   return { indices, scores };
 }
 
+/** Native backend: the addon's fused kernel (native/kern_score_core.cc), a k-heap per row fed tile by tile. */
+function topKNative(engine: Engine, a: TopKArgs): TopKResult {
+  checkArgs(a);
+  const indices = engine.empty('i32', a.batch * a.k);
+  const scores = engine.empty('f32', a.batch * a.k);
+  const opt = <T extends DeviceArray>(x: T | undefined) => (x ? ((x as CpuArray).data as never) : undefined);
+  nativeKernels().topk(
+    {
+      queries: host(a.queries),
+      batch: a.batch,
+      dim: a.dim,
+      items: host(a.items),
+      nItems: a.nItems,
+      bias: opt(a.bias),
+      excludeRowPtr: opt(a.exclude?.rowPtr),
+      excludeColIdx: opt(a.exclude?.colIdx),
+      k: a.k,
+    },
+    host(indices),
+    host(scores),
+  );
+  return { indices, scores };
+}
+
 /** The k best items per row, best first, over all non-excluded items. */
-export const topK = defineKernel('topk', { cpu: topKCpu, webgpu: topKWebGpu });
+export const topK = defineKernel('topk', { cpu: topKCpu, webgpu: topKWebGpu, native: topKNative });

@@ -35,15 +35,27 @@ describe('gnnrl doctor', () => {
   test('names the adapter in the text report', () => {
     const r = doctor([]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^backend +(webgpu|cpu): /m);
+    expect(r.stdout).toMatch(/^backend +(webgpu|native|cpu): /m);
     if (process.env.GNNRL_REQUIRE_GPU === '1') expect(r.stdout).toMatch(/^adapter +\S+/m);
   });
 
-  test('falls back to the CPU and says how to get an adapter when there is none', () => {
-    const r = doctor([], { ...NO_ADAPTER, GNNRL_REQUIRE_GPU: undefined });
+  test('falls back to the CPU and says how to get an adapter when there is none (and no native addon)', () => {
+    const r = doctor([], { ...NO_ADAPTER, GNNRL_REQUIRE_GPU: undefined, GNNRL_NATIVE: '0' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^backend +cpu: cpu backend: no WebGPU adapter/m);
     expect(r.stdout).toMatch(/install-software-gpu\.sh/);
+  });
+
+  test('picks the native backend when there is no adapter but the addon, and names its ops', () => {
+    const r = doctor(['--json'], { ...NO_ADAPTER, GNNRL_REQUIRE_GPU: undefined });
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    if (!report.native.loaded) return; // covered by the CPU fallback case above
+    expect(report.backend).toBe('native');
+    expect(report.reason).toMatch(/^native backend chosen by auto: no WebGPU adapter/);
+    expect(report.nativeBackend.available).toBe(true);
+    expect(report.nativeOps).toContain('tensor.matmul');
+    expect(doctor([], { ...NO_ADAPTER, GNNRL_REQUIRE_GPU: undefined }).stdout).toMatch(/^native ops +.*tensor\.matmul.* run C\+\+ kernels on the native backend/m);
   });
 
   test('exits non-zero under GNNRL_REQUIRE_GPU=1 when there is no adapter', () => {

@@ -1,0 +1,78 @@
+// The native backend's kernels (N-API free, so scripts/native-sanitize.sh can build them
+// alone). Inputs are raw pointers into JS typed arrays, checked by the binding layer
+// (napi_kernels.cc); every kernel runs on the pool of kern_pool.h and writes each output
+// element from exactly one part, in an order that does not depend on the thread count.
+#pragma once
+#include <cstdint>
+
+namespace gnnrl {
+namespace kern {
+
+// C[M, N] = op(A)·op(B): A is [M, K] or, transA, [K, M]; B is [K, N] or, transB, [N, K].
+// Register-blocked micro-kernel (kGemmMR × kGemmNR outputs) over packed panels, cache
+// blocks of kGemmKC × kGemmNC, row blocks spread over the pool.
+struct GemmShape {
+  int64_t M = 0, K = 0, N = 0;
+  bool transA = false, transB = false;
+};
+void gemm(const float* A, const float* B, float* C, const GemmShape& s);
+
+// Items each row must skip: CSR over the batch rows (any column order, duplicates
+// allowed), columns in [0, nItems) (checked by the caller).
+struct Exclusions {
+  const int32_t* rowPtr = nullptr;  // null: none
+  const int32_t* colIdx = nullptr;
+};
+
+// Fused DQN targets over the whole catalogue: per row, a* = the first best non-excluded
+// item under `chooser` (s·e + bias, ties to the lower index, the first eligible item even
+// when its score is NaN), y = r + γ(1 − done)·q with q the chooser's best score (plain)
+// or the value table's score of a* (Double DQN, `value` non-null); q = 0 and a* = −1 when
+// every item is excluded. Scores are computed tile by tile and never stored.
+struct QTargetArgs {
+  const float* next = nullptr;  // batch × dim
+  int64_t batch = 0, dim = 0, nItems = 0;
+  const float* chooser = nullptr;      // nItems × dim
+  const float* chooserBias = nullptr;  // nItems or null
+  const float* value = nullptr;        // Double DQN's target table, or null (plain DQN)
+  const float* valueBias = nullptr;
+  const float* reward = nullptr;
+  const float* done = nullptr;
+  Exclusions exclude;
+  float gamma = 0;
+};
+void qtarget(const QTargetArgs& a, float* y, int32_t* argmax);
+
+// The k best non-excluded items per row (score desc, index asc), best first; −1 and −∞
+// past the number of eligible items. Scores are tiled as in qtarget, never stored.
+struct TopKArgs {
+  const float* queries = nullptr;  // batch × dim
+  int64_t batch = 0, dim = 0, nItems = 0, k = 0;
+  const float* items = nullptr;  // nItems × dim
+  const float* bias = nullptr;
+  Exclusions exclude;
+};
+void topk(const TopKArgs& a, int32_t* indices, float* scores);
+
+// Y[nRows, d] = A·X over CSR A (well-formed: checked by the caller), rows split into
+// parts of about equal nnz + rows.
+void spmm(int64_t nRows, const int32_t* rowPtr, const int32_t* colIdx, const float* values, const float* X, int64_t d,
+          float* Y);
+
+// The SIMD the kernels were compiled for (for `gnnrl doctor`).
+const char* kernelSimd();
+
+}  // namespace kern
+}  // namespace gnnrl
+
+namespace gnnrl {
+namespace kern {
+
+// Index checks the kernels rely on for memory safety (CoreError 'input' naming `name`):
+// rowPtr[0] = 0, non-decreasing, rowPtr[nRows] = nnz; every column in [0, nCols).
+// Column order and values are not checked (the kernels accept any).
+void checkIndexCsr(int64_t nRows, const int32_t* rowPtr, int64_t nnz, const int32_t* colIdx, int64_t nCols,
+                   const char* name);
+
+}  // namespace kern
+}  // namespace gnnrl

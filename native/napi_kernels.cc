@@ -1,0 +1,170 @@
+// Bindings of the native backend's kernels (kern.h). Every kernel reads and writes the
+// JS typed arrays in place (no copies); the checks here are what keep the C++ inside
+// those arrays: lengths against the shapes, and every index (CSR columns, exclusions)
+// in range. The TypeScript wrappers (src/kernels/native/) check the shapes first with the
+// same words as the CPU kernels, so these messages are the last line of defence.
+#include <napi.h>
+
+#include <string>
+
+#include "kern.h"
+#include "kern_pool.h"
+#include "napi_common.h"
+
+namespace gnnrl {
+namespace {
+
+template <class T>
+T* mutableData(const Span<T>& s) {
+  return const_cast<T*>(s.data);
+}
+
+Span<float> f32(Napi::Env env, Napi::Value v, const std::string& name, int64_t length, bool optional = false) {
+  auto s = typedArg<float>(env, v, name, napi_float32_array, "Float32Array", optional);
+  if (s.present && s.size != length)
+    throwInputJs(env, name, std::to_string(length) + " elements, got " + std::to_string(s.size));
+  return s;
+}
+
+Span<int32_t> i32(Napi::Env env, Napi::Value v, const std::string& name, int64_t length, bool optional = false) {
+  auto s = typedArg<int32_t>(env, v, name, napi_int32_array, "Int32Array", optional);
+  if (s.present && length >= 0 && s.size != length)
+    throwInputJs(env, name, std::to_string(length) + " elements, got " + std::to_string(s.size));
+  return s;
+}
+
+// At least `length` elements (GEMM operands may be longer arrays, as the CPU kernel allows).
+Span<float> f32AtLeast(Napi::Env env, Napi::Value v, const std::string& name, int64_t length) {
+  auto s = typedArg<float>(env, v, name, napi_float32_array, "Float32Array", false);
+  if (s.size < length) throwInputJs(env, name, "at least " + std::to_string(length) + " elements, got " + std::to_string(s.size));
+  return s;
+}
+
+Napi::Object objArg(Napi::Env env, Napi::Value v, const char* name) {
+  if (!v.IsObject()) throwInputJs(env, name, "an object, got " + describe(v));
+  return v.As<Napi::Object>();
+}
+
+// Exclusion lists {excludeRowPtr, excludeColIdx}: both or neither, indices in range.
+kern::Exclusions exclusionsArg(Napi::Env env, Napi::Object o, int64_t batch, int64_t nItems) {
+  kern::Exclusions e;
+  auto rp = i32(env, o.Get("excludeRowPtr"), "exclude.rowPtr", batch + 1, true);
+  auto ci = i32(env, o.Get("excludeColIdx"), "exclude.colIdx", -1, true);
+  if (rp.present != ci.present) throwInputJs(env, "exclude", "both rowPtr and colIdx, or neither");
+  if (!rp.present) return e;
+  kern::checkIndexCsr(batch, rp.data, ci.size, ci.data, nItems, "exclude");
+  e.rowPtr = rp.data;
+  e.colIdx = ci.data;
+  return e;
+}
+
+Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), kern::poolThreads()); }
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  kern::setPoolThreads(static_cast<int>(intArg(env, info[0], "threads", 1, 256)));
+  return Napi::Number::New(env, kern::poolThreads());
+}
+
+Napi::Value Simd(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), kern::kernelSimd()); }
+
+// gemm(a, b, c, M, K, N, transA, transB): c = op(a)·op(b).
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    kern::GemmShape s;
+    s.M = intArg(env, info[3], "M", 0, kMaxIndex);
+    s.K = intArg(env, info[4], "K", 0, kMaxIndex);
+    s.N = intArg(env, info[5], "N", 0, kMaxIndex);
+    s.transA = info[6].ToBoolean();
+    s.transB = info[7].ToBoolean();
+    auto a = f32AtLeast(env, info[0], "a", s.M * s.K);
+    auto b = f32AtLeast(env, info[1], "b", s.K * s.N);
+    auto c = f32AtLeast(env, info[2], "out", s.M * s.N);
+    kern::gemm(a.data, b.data, mutableData(c), s);
+    return env.Undefined();
+  });
+}
+
+// qtarget({next, batch, dim, nItems, chooser, chooserBias?, value?, valueBias?, reward,
+//          done, excludeRowPtr?, excludeColIdx?, gamma}, y, argmax)
+Napi::Value QTarget(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    Napi::Object o = objArg(env, info[0], "args");
+    kern::QTargetArgs a;
+    a.batch = intArg(env, o.Get("batch"), "batch", 0, kMaxIndex);
+    a.dim = intArg(env, o.Get("dim"), "dim", 1, 1 << 16);
+    a.nItems = intArg(env, o.Get("nItems"), "nItems", 1, kMaxIndex);
+    a.next = f32(env, o.Get("next"), "next", a.batch * a.dim).data;
+    a.chooser = f32(env, o.Get("chooser"), "chooser", a.nItems * a.dim).data;
+    a.chooserBias = f32(env, o.Get("chooserBias"), "chooserBias", a.nItems, true).data;
+    a.value = f32(env, o.Get("value"), "value", a.nItems * a.dim, true).data;
+    a.valueBias = f32(env, o.Get("valueBias"), "valueBias", a.nItems, true).data;
+    a.reward = f32(env, o.Get("reward"), "reward", a.batch).data;
+    a.done = f32(env, o.Get("done"), "done", a.batch).data;
+    a.exclude = exclusionsArg(env, o, a.batch, a.nItems);
+    Napi::Value g = o.Get("gamma");
+    if (!g.IsNumber()) throwInputJs(env, "gamma", "a number, got " + describe(g));
+    a.gamma = g.As<Napi::Number>().FloatValue();
+    auto y = f32(env, info[1], "y", a.batch);
+    auto am = i32(env, info[2], "argmax", a.batch);
+    kern::qtarget(a, mutableData(y), mutableData(am));
+    return env.Undefined();
+  });
+}
+
+// topk({queries, batch, dim, items, nItems, bias?, excludeRowPtr?, excludeColIdx?, k}, indices, scores)
+Napi::Value TopK(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    Napi::Object o = objArg(env, info[0], "args");
+    kern::TopKArgs a;
+    a.batch = intArg(env, o.Get("batch"), "batch", 0, kMaxIndex);
+    a.dim = intArg(env, o.Get("dim"), "dim", 1, 1 << 16);
+    a.nItems = intArg(env, o.Get("nItems"), "nItems", 1, kMaxIndex);
+    a.k = intArg(env, o.Get("k"), "k", 1, 4096);
+    a.queries = f32(env, o.Get("queries"), "queries", a.batch * a.dim).data;
+    a.items = f32(env, o.Get("items"), "items", a.nItems * a.dim).data;
+    a.bias = f32(env, o.Get("bias"), "bias", a.nItems, true).data;
+    a.exclude = exclusionsArg(env, o, a.batch, a.nItems);
+    auto idx = i32(env, info[1], "indices", a.batch * a.k);
+    auto sc = f32(env, info[2], "scores", a.batch * a.k);
+    kern::topk(a, mutableData(idx), mutableData(sc));
+    return env.Undefined();
+  });
+}
+
+// spmm(nRows, nCols, rowPtr, colIdx, values, x, d, out): out = A·x.
+Napi::Value Spmm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int64_t nRows = intArg(env, info[0], "a.nRows", 0, kMaxIndex);
+    const int64_t nCols = intArg(env, info[1], "a.nCols", 0, kMaxIndex);
+    auto rp = i32(env, info[2], "a.rowPtr", nRows + 1);
+    auto ci = i32(env, info[3], "a.colIdx", -1);
+    auto va = f32(env, info[4], "a.values", ci.size);
+    const int64_t d = intArg(env, info[6], "d", 1, 256);
+    auto x = f32(env, info[5], "x", nCols * d);
+    auto y = f32(env, info[7], "out", nRows * d);
+    kern::checkIndexCsr(nRows, rp.data, ci.size, ci.data, nCols, "a");
+    kern::spmm(nRows, rp.data, ci.data, va.data, x.data, d, mutableData(y));
+    return env.Undefined();
+  });
+}
+
+}  // namespace
+
+void registerKernels(Napi::Env env, Napi::Object exports) {
+  Napi::Object k = Napi::Object::New(env);
+  k.Set("threads", Napi::Function::New(env, Threads));
+  k.Set("setThreads", Napi::Function::New(env, SetThreads));
+  k.Set("simd", Napi::Function::New(env, Simd));
+  k.Set("gemm", Napi::Function::New(env, Gemm));
+  k.Set("qtarget", Napi::Function::New(env, QTarget));
+  k.Set("topk", Napi::Function::New(env, TopK));
+  k.Set("spmm", Napi::Function::New(env, Spmm));
+  exports.Set("kernels", k);
+}
+
+}  // namespace gnnrl
