@@ -19,7 +19,7 @@ test("the README's off-policy example runs: estimates with intervals beside the 
   const dir = mkdtempSync(join(tmpdir(), 'gnnrl-readme-ope-'));
   const script = join(dir, 'example.mts');
   writeFileSync(script, block!.replace("from 'gnnrl'", `from ${JSON.stringify(join(root, 'src', 'index.ts'))}`).replaceAll("'log.jsonl'", JSON.stringify(join(dir, 'log.jsonl'))));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 120_000, cwd: root, env: { ...process.env, GNNRL_BACKEND: 'cpu' } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 120_000, cwd: root, env: { ...process.env, GNNRL_BACKEND: 'cpu', GNNRL_REQUIRE_GPU: '' } });
   expect(r.status, r.stderr).toBe(0);
   expect(existsSync(join(dir, 'log.jsonl'))).toBe(true);
   const est = new Map([...r.stdout.matchAll(/^(IPS|SNIPS|DR): ([\d.]+) \[([\d.]+), ([\d.]+)\] ESS (\d+)$/gm)].map((m) => [m[1], { value: Number(m[2]), lo: Number(m[3]), hi: Number(m[4]), ess: Number(m[5]) }]));

@@ -35,7 +35,7 @@ test("the README's serving example runs: recommends, folds in a new user, snapsh
       .replace("'run/lightgcn/best.ckpt'", JSON.stringify(ckpt))
       .replace("'model.gnnrl'", JSON.stringify(snap)),
   );
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 120_000, cwd: root, env: { ...process.env, GNNRL_BACKEND: 'cpu' } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 120_000, cwd: root, env: { ...process.env, GNNRL_BACKEND: 'cpu', GNNRL_REQUIRE_GPU: '' } });
   expect(r.status, r.stderr).toBe(0);
   expect(r.stdout).toMatch(/^196: (\d+ ){9}\d+ \(v1\)$/m);
   expect(r.stdout).toMatch(/^like 242: (\d+ ){4}\d+$/m);
