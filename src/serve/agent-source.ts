@@ -22,6 +22,7 @@ import { restoreModel } from '../models/registry.js';
 import type { RecommenderModel } from '../models/types.js';
 import { DqnAgent, type DqnOptions } from '../rl/agents/dqn.js';
 import { tablesFromModel, WindowStateEncoder } from '../rl/state/window-state.js';
+import { shiftIntoWindow } from '../rl/state/history-windows.js';
 import type { Observation } from '../rl/types.js';
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -70,13 +71,6 @@ export function lastWindows(users: Int32Array, items: Int32Array, nUsers: number
     count[u]++;
   }
   return w;
-}
-
-/** Appends `item` to row u of `windows` (in place), dropping the oldest. */
-export function pushWindow(windows: Int32Array, u: number, H: number, item: number): void {
-  const o = u * H;
-  windows.copyWithin(o, o + 1, o + H);
-  windows[o + H - 1] = item;
 }
 
 /** One-row observations for (user, window) pairs, as the agent's `observe` takes them. */
@@ -153,7 +147,7 @@ export async function agentFeedback(
     if (u < 0 || u >= nRows || i < 0 || i >= prev.items.rows) continue;
     const before = windows.slice(u * H, u * H + H);
     if (positive) {
-      pushWindow(windows, u, H, i);
+      shiftIntoWindow(windows, u * H, H, i);
       touched.add(u);
     }
     const after = windows.slice(u * H, u * H + H);

@@ -44,6 +44,7 @@ import { groupByUser, type Interactions } from '../../data/interactions.js';
 import type { Ranker } from '../../rank/types.js';
 import type { Environment, Observation, StepResult } from '../types.js';
 import { EpisodeRecorder } from './episode-log.js';
+import { HistoryWindows } from '../state/history-windows.js';
 
 export type UnknownPolicy = 'zero' | 'skip' | 'model';
 export type ReplayRewardMap = 'rating' | 'binary';
@@ -126,10 +127,7 @@ export class ReplayEnv implements Environment {
   private readonly cursor: Int32Array;
   private readonly end: Int32Array;
   private readonly step_: Int32Array;
-  private readonly hItems: Int32Array;
-  private readonly hRatings: Float32Array;
-  private readonly hTimes: Float64Array;
-  private readonly hCount: Int32Array;
+  private readonly windows: HistoryWindows;
   private rng: Rng | null = null;
 
   private constructor(log: Interactions, cfg: ReplayEnvConfig, ctx: ReplayEnvContext, predicted: Float32Array | null, episodeUsers: Int32Array) {
@@ -162,10 +160,7 @@ export class ReplayEnv implements Environment {
     this.cursor = new Int32Array(B);
     this.end = new Int32Array(B);
     this.step_ = new Int32Array(B);
-    this.hItems = new Int32Array(B * H).fill(-1);
-    this.hRatings = new Float32Array(B * H);
-    this.hTimes = new Float64Array(B * H);
-    this.hCount = new Int32Array(B);
+    this.windows = new HistoryWindows(B, H);
     this.finished = new EpisodeRecorder(B, cfg.gamma);
   }
 
@@ -257,7 +252,7 @@ export class ReplayEnv implements Environment {
       if (!skipped[b]) this.finished.record(b, reward[b], click[b], conversion[b], k);
       this.step_[b]++;
       // The user did what the log says, whatever was shown.
-      this.pushHistory(b, item, rating, x.ts ? x.ts[e] : this.cursor[b]);
+      this.windows.push(b, item, rating, x.ts ? x.ts[e] : this.cursor[b]);
       this.cursor[b]++;
       if (this.cursor[b] >= this.end[b]) done[b] = 1;
     }
@@ -287,45 +282,19 @@ export class ReplayEnv implements Environment {
     this.end[b] = Math.min(this.groups.offsets[u + 1], lo + this.horizon);
     this.step_[b] = 0;
     const H = this.historyLen;
-    this.hItems.fill(-1, b * H, (b + 1) * H);
-    this.hRatings.fill(0, b * H, (b + 1) * H);
-    this.hTimes.fill(0, b * H, (b + 1) * H);
-    this.hCount[b] = 0;
+    this.windows.clear(b);
     const p = this.past;
     if (p) {
       const from = Math.max(p.offsets[u], p.offsets[u + 1] - H);
       for (let j = from; j < p.offsets[u + 1]; j++) {
         const e = p.order[j];
-        this.pushHistory(b, p.x.item[e], p.x.rating ? p.x.rating[e] : 1, p.x.ts ? p.x.ts[e] : j - p.offsets[u + 1]);
+        this.windows.push(b, p.x.item[e], p.x.rating ? p.x.rating[e] : 1, p.x.ts ? p.x.ts[e] : j - p.offsets[u + 1]);
       }
     }
   }
 
-  private pushHistory(b: number, item: number, rating: number, time: number): void {
-    const H = this.historyLen;
-    const base = b * H;
-    this.hItems.copyWithin(base, base + 1, base + H);
-    this.hRatings.copyWithin(base, base + 1, base + H);
-    this.hTimes.copyWithin(base, base + 1, base + H);
-    this.hItems[base + H - 1] = item;
-    this.hRatings[base + H - 1] = rating;
-    this.hTimes[base + H - 1] = time;
-    if (this.hCount[b] < H) this.hCount[b]++;
-  }
-
   private observe(): Observation {
-    return {
-      batch: this.batch,
-      user: this.user.slice(),
-      historyLen: this.historyLen,
-      historyItems: this.hItems.slice(),
-      historyRatings: this.hRatings.slice(),
-      historyTimes: this.hTimes.slice(),
-      historyCount: this.hCount.slice(),
-      stepInEpisode: this.step_.slice(),
-      featureDim: 0,
-      features: null,
-    };
+    return this.windows.observation(this.user, this.step_);
   }
 
   private checkActions(actions: Int32Array): void {

@@ -38,6 +38,7 @@ import { groupByUser } from '../../data/interactions.js';
 import type { SyntheticWorld } from '../../data/synthetic.js';
 import type { Observation, StepResult, TruthfulEnvironment } from '../types.js';
 import { EpisodeRecorder } from './episode-log.js';
+import { HistoryWindows } from '../state/history-windows.js';
 
 export interface SimulatorOptions {
   /** Episode slots stepped at once (default 64). */
@@ -169,10 +170,7 @@ export class Simulator implements TruthfulEnvironment {
   private readonly fatigueLevel: Float64Array;
   private readonly step_: Int32Array;
   private readonly clock: Int32Array;
-  private readonly hItems: Int32Array;
-  private readonly hRatings: Float32Array;
-  private readonly hTimes: Float64Array;
-  private readonly hCount: Int32Array;
+  private readonly windows: HistoryWindows;
   private rng: Rng | null = null;
 
   constructor(readonly world: SyntheticWorld, options: SimulatorOptions = {}, name = 'sim') {
@@ -213,10 +211,7 @@ export class Simulator implements TruthfulEnvironment {
     this.fatigueLevel = new Float64Array(B * this.groups);
     this.step_ = new Int32Array(B);
     this.clock = new Int32Array(B);
-    this.hItems = new Int32Array(B * H).fill(-1);
-    this.hRatings = new Float32Array(B * H);
-    this.hTimes = new Float64Array(B * H);
-    this.hCount = new Int32Array(B);
+    this.windows = new HistoryWindows(B, H);
     this.finished = new EpisodeRecorder(B, cfg.gamma);
   }
 
@@ -391,7 +386,7 @@ export class Simulator implements TruthfulEnvironment {
     this.fatigueLevel[b * this.groups + this.itemGroup[item]] += 1;
     const d = this.dim;
     for (let t = 0; t < d; t++) this.interest[b * d + t] += cfg.drift * (this.itemFactors[item * d + t] - this.interest[b * d + t]);
-    this.pushHistory(b, item, converted ? 2 : 1, this.clock[b]);
+    this.windows.push(b, item, converted ? 2 : 1, this.clock[b]);
   }
 
   private decayFatigue(b: number): void {
@@ -400,22 +395,7 @@ export class Simulator implements TruthfulEnvironment {
   }
 
   private inWindow(b: number, i: number): boolean {
-    const H = this.historyLen;
-    for (let j = H - this.hCount[b]; j < H; j++) if (this.hItems[b * H + j] === i) return true;
-    return false;
-  }
-
-  private pushHistory(b: number, item: number, rating: number, time: number): void {
-    const H = this.historyLen;
-    const base = b * H;
-    // Shift left by one (H is small), newest at the right end.
-    this.hItems.copyWithin(base, base + 1, base + H);
-    this.hRatings.copyWithin(base, base + 1, base + H);
-    this.hTimes.copyWithin(base, base + 1, base + H);
-    this.hItems[base + H - 1] = item;
-    this.hRatings[base + H - 1] = rating;
-    this.hTimes[base + H - 1] = time;
-    if (this.hCount[b] < H) this.hCount[b]++;
+    return this.windows.has(b, i);
   }
 
   /** A new user in slot b: the world's preference now, neutral satisfaction, no fatigue, the last H logged items as history. */
@@ -429,30 +409,16 @@ export class Simulator implements TruthfulEnvironment {
     this.fatigueLevel.fill(0, b * this.groups, (b + 1) * this.groups);
     this.step_[b] = 0;
     const H = this.historyLen;
-    this.hItems.fill(-1, b * H, (b + 1) * H);
-    this.hRatings.fill(0, b * H, (b + 1) * H);
-    this.hTimes.fill(0, b * H, (b + 1) * H);
-    this.hCount[b] = 0;
+    this.windows.clear(b);
     const { offsets, items, ratings } = this.logged;
     const lo = Math.max(offsets[u], offsets[u + 1] - H);
     const n = offsets[u + 1] - lo;
-    for (let j = 0; j < n; j++) this.pushHistory(b, items[lo + j], ratings ? ratings[lo + j] : 1, j - n);
+    for (let j = 0; j < n; j++) this.windows.push(b, items[lo + j], ratings ? ratings[lo + j] : 1, j - n);
     this.clock[b] = 0;
   }
 
   private observe(): Observation {
-    return {
-      batch: this.batch,
-      user: this.user.slice(),
-      historyLen: this.historyLen,
-      historyItems: this.hItems.slice(),
-      historyRatings: this.hRatings.slice(),
-      historyTimes: this.hTimes.slice(),
-      historyCount: this.hCount.slice(),
-      stepInEpisode: this.step_.slice(),
-      featureDim: 0,
-      features: null,
-    };
+    return this.windows.observation(this.user, this.step_);
   }
 
   private requireStarted(): Rng {
