@@ -126,6 +126,8 @@ export class Learner {
   private loop: Promise<void> | null = null;
   private unacked: string[] = [];
   private firstUnsnapshotted = 0;
+  /** `stats.applied` when the last snapshot was written. */
+  private appliedAtSnapshot = 0;
   readonly stats: LearnerStats = { received: 0, applied: 0, skipped: 0, acked: 0, snapshots: 0, lastId: null, lastSnapshot: null };
   private readonly k: ReturnType<typeof keys>;
 
@@ -168,10 +170,14 @@ export class Learner {
         await this.maybeSnapshot(false);
       } catch (e) {
         if (!this.running) break;
-        (this.o.onError ?? ((x) => process.emitWarning(`gnnrl learner: ${(x as Error).message}`, { code: 'GNNRL_LEARNER' })))(e);
+        this.warn(e);
         await new Promise((r) => setTimeout(r, 200));
       }
     }
+  }
+
+  private warn(e: unknown): void {
+    (this.o.onError ?? ((x) => process.emitWarning(`gnnrl learner: ${(x as Error).message}`, { code: 'GNNRL_LEARNER' })))(e);
   }
 
   private async apply(entries: { id: string; message: Record<string, string> }[]): Promise<void> {
@@ -219,8 +225,6 @@ export class Learner {
       this.stats.acked += ids.length;
     }
   }
-
-  private appliedAtSnapshot = 0;
 
   /** Stops reading, publishes a last snapshot of what was applied, acknowledges it. */
   async stop(): Promise<void> {
