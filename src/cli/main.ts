@@ -13,7 +13,7 @@ commands:
   help              this text
 
 environment:
-  GNNRL_BACKEND=auto|webgpu|cpu   force a backend
+  GNNRL_BACKEND=auto|webgpu|native|cpu   force a backend
   GNNRL_REQUIRE_GPU=1             a missing WebGPU adapter is an error
   GNNRL_DEBUG=1                   one submit per dispatch; validation errors name the kernel
 `;
