@@ -28,6 +28,9 @@ import {
 
 export type BackendChoice = 'auto' | BackendKind;
 
+/** Every value `--backend` and `EngineOptions.backend` accept, for parsers and messages. */
+export const BACKEND_CHOICES = ['auto', 'webgpu', 'native', 'cpu'] as const satisfies readonly BackendChoice[];
+
 export interface EngineOptions {
   /** 'auto' (default): see `chooseBackend`. Overridden by GNNRL_BACKEND. */
   backend?: BackendChoice;

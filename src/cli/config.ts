@@ -22,6 +22,7 @@ import { formatColumnSpec, formatDataSpec, formatSplitSpec, parseColumnSpec, par
 import { DEFAULT_MODELS, getModel, parseModelList } from '../models/registry.js';
 import { ENCODER_MAX_DIM } from '../models/encoders/base.js';
 import { GnnrlError } from '../errors.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../engine.js';
 
 /** The fully resolved configuration of a train run (all JSON). */
 export interface TrainConfig {
@@ -50,7 +51,7 @@ export interface TrainConfig {
   /** Batch size; null = each model's default. */
   batchSize: number | null;
   seed: number;
-  backend: 'auto' | 'webgpu' | 'cpu';
+  backend: BackendChoice;
   /** Output folder. */
   out: string;
   /** Bootstrap confidence intervals of the final metrics. */
@@ -197,8 +198,8 @@ export const TRAIN_OPTIONS: Spec[] = [
   },
   {
     flag: 'backend', key: 'backend', value: 'NAME', defaultText: DEFAULTS.backend,
-    help: 'auto | webgpu | cpu (GNNRL_BACKEND overrides)',
-    parse: (raw, where) => parseChoice(raw, where, ['auto', 'webgpu', 'cpu'] as const),
+    help: 'auto | webgpu | native | cpu (GNNRL_BACKEND overrides)',
+    parse: (raw, where) => parseChoice(raw, where, BACKEND_CHOICES),
   },
   {
     flag: 'out', key: 'out', value: 'DIR', defaultText: `${DEFAULTS.out}/`,

@@ -16,6 +16,7 @@ import { simulatorConfig, type SimulatorOptions } from '../rl/env/simulator.js';
 import { AGENTS, agentFamily, resolveAgentName } from '../rl/registry.js';
 import { UsageError, formatHelp, parseBool, parseChoice, parseInt32, parseList, parseNumber, parseString, resolveOptions, type OptionSpec } from './args.js';
 import { formatEnvSpec, parseEnvSpec } from './rl-config.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../engine.js';
 
 /** One target policy: a registry name (fixed policies) or an agent checkpoint written by `gnnrl rl`. */
 export type PolicySpec = { kind: 'name'; name: string } | { kind: 'checkpoint'; path: string };
@@ -47,7 +48,7 @@ export interface OpeConfig {
   /** Training of the models the run fits (state GNN, greedy:<model>, logger, direct). */
   modelEpochs: number;
   modelDim: number;
-  backend: 'auto' | 'webgpu' | 'cpu';
+  backend: BackendChoice;
   out: string;
   quiet: boolean;
   json: boolean;
@@ -204,7 +205,7 @@ export const OPE_OPTIONS: Spec[] = [
   },
   { flag: 'model-epochs', key: 'modelEpochs', value: 'N', defaultText: String(DEFAULTS.modelEpochs), help: 'epochs of the models fitted on the world log', parse: (raw, where) => parseInt32(raw, where, 1) },
   { flag: 'model-dim', key: 'modelDim', value: 'N', defaultText: String(DEFAULTS.modelDim), help: 'dimension of the models fitted on the world log', parse: (raw, where) => parseInt32(raw, where, 1, 4096) },
-  { flag: 'backend', key: 'backend', value: 'NAME', defaultText: DEFAULTS.backend, help: 'auto | webgpu | cpu (GNNRL_BACKEND overrides)', parse: (raw, where) => parseChoice(raw, where, ['auto', 'webgpu', 'cpu'] as const) },
+  { flag: 'backend', key: 'backend', value: 'NAME', defaultText: DEFAULTS.backend, help: 'auto | webgpu | native | cpu (GNNRL_BACKEND overrides)', parse: (raw, where) => parseChoice(raw, where, BACKEND_CHOICES) },
   { flag: 'out', key: 'out', value: 'DIR', defaultText: `${DEFAULTS.out}/`, help: 'output folder (created): config.json, manifest.json, metrics.json, log.jsonl (sim logs)', parse: (raw, where) => parseString(raw, where, 'a folder path') },
   { flag: 'config', key: 'config', value: 'FILE', defaultText: '', flagOnly: true, help: 'JSON file with any of these options as keys (camelCase); flags override it', parse: (raw, where) => parseString(raw, where, 'a file path') },
   { flag: 'quiet', key: 'quiet', boolean: true, defaultText: 'off', help: 'no progress output on stderr', parse: parseBool },

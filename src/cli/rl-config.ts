@@ -19,6 +19,7 @@ import { agentFamily } from '../rl/registry.js';
 import { checkEnvOptions, formatRlEnvSpec, parseRlEnvSpec } from './rl-env.js';
 import { WORLD_PRESETS, type WorldPreset } from '../data/synthetic.js';
 import { AGENTS, checkAgentOptions, parseAgentList, resolveAgentName } from '../rl/registry.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../engine.js';
 
 /** Per-model options of the GNN / greedy models the run fits (or loads). */
 export interface RlModelOptions {
@@ -55,7 +56,7 @@ export interface RlConfig {
   agentOptions: Record<string, Record<string, unknown>>;
   /** Per-model options of the fitted models (state GNN and greedy:<model>). */
   modelOptions: Record<string, RlModelOptions>;
-  backend: 'auto' | 'webgpu' | 'cpu';
+  backend: BackendChoice;
   out: string;
   quiet: boolean;
   json: boolean;
@@ -235,8 +236,8 @@ export const RL_OPTIONS: Spec[] = [
   },
   {
     flag: 'backend', key: 'backend', value: 'NAME', defaultText: DEFAULTS.backend,
-    help: 'auto | webgpu | cpu (GNNRL_BACKEND overrides)',
-    parse: (raw, where) => parseChoice(raw, where, ['auto', 'webgpu', 'cpu'] as const),
+    help: 'auto | webgpu | native | cpu (GNNRL_BACKEND overrides)',
+    parse: (raw, where) => parseChoice(raw, where, BACKEND_CHOICES),
   },
   {
     flag: 'out', key: 'out', value: 'DIR', defaultText: `${DEFAULTS.out}/`,

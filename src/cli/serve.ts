@@ -13,7 +13,7 @@
 import { existsSync, unwatchFile, watchFile } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UsageError, formatHelp, parseBool, parseChoice, parseInt32, parseString, resolveOptions, type OptionSpec } from './args.js';
-import { Engine } from '../engine.js';
+import { BACKEND_CHOICES, Engine, type BackendChoice } from '../engine.js';
 import { RecommendServer } from '../serve/http.js';
 import { FeedbackPublisher, Learner, SnapshotFollower } from '../serve/broker.js';
 import type { OnlineOptions, UnknownUserPolicy } from '../serve/recommender.js';
@@ -23,7 +23,7 @@ export interface ServeConfig {
   model: string;
   port: number;
   host: string;
-  backend: 'auto' | 'webgpu' | 'cpu';
+  backend: BackendChoice;
   unknownUser: UnknownUserPolicy;
   online: OnlineOptions;
   maxBody: number;
@@ -82,7 +82,7 @@ const OPTIONS: OptionSpec[] = [
   { flag: 'model', key: 'model', value: 'FILE', defaultText: '', help: 'a checkpoint written by `gnnrl train` (run/<model>/best.ckpt) or a snapshot', parse: (r, w) => parseString(r, w, 'a file path') },
   { flag: 'port', key: 'port', value: 'N', defaultText: String(DEFAULTS.port), help: 'TCP port (0 picks a free one)', parse: (r, w) => parseInt32(r, w, 0, 65535) },
   { flag: 'host', key: 'host', value: 'ADDR', defaultText: DEFAULTS.host, help: 'address to bind (0.0.0.0 for every interface)', parse: (r, w) => parseString(r, w, 'an address') },
-  { flag: 'backend', key: 'backend', value: 'NAME', defaultText: DEFAULTS.backend, help: 'auto | webgpu | cpu (GNNRL_BACKEND overrides)', parse: (r, w) => parseChoice(r, w, ['auto', 'webgpu', 'cpu'] as const) },
+  { flag: 'backend', key: 'backend', value: 'NAME', defaultText: DEFAULTS.backend, help: 'auto | webgpu | native | cpu (GNNRL_BACKEND overrides)', parse: (r, w) => parseChoice(r, w, BACKEND_CHOICES) },
   { flag: 'unknown-user', key: 'unknownUser', value: 'POLICY', defaultText: DEFAULTS.unknownUser, help: 'popularity (answer with popular items) | error (404)', parse: (r, w) => parseChoice(r, w, ['popularity', 'error'] as const) },
   { flag: 'online-options', key: 'online', value: 'JSON', defaultText: '', help: `online updates: ${ONLINE_KEYS.join(', ')}`, parse: parseOnline },
   { flag: 'max-body', key: 'maxBody', value: 'BYTES', defaultText: String(DEFAULTS.maxBody), help: 'largest request body (413 beyond)', parse: (r, w) => parseInt32(r, w, 64) },

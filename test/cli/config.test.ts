@@ -92,6 +92,7 @@ describe('train options', () => {
     expect(parse(['--split', 'user-time']).split).toBe('user-time:0.8');
     expect(parse(['--data', 'csv:a.csv', '--map', 'user=u,item=2,ts=when']).map).toBe('user=u,item=2,ts=when');
     expect(parse(['--epochs', 'auto']).epochs).toBeNull();
+    expect(parse(['--backend', 'native']).backend).toBe('native');
   });
 
   test('the config file sets options and flags override it', () => {
@@ -120,7 +121,7 @@ describe('train options', () => {
       [['--val', '1'], /^--val: expected a number in \[0, 1\), got '1'$/],
       [['--split', 'user-time:1.5'], /^--split: user-time ratio: expected a number in \(0, 1\), got '1.5'$/],
       [['--split', 'kfold'], /^--split: unknown split 'kfold'/],
-      [['--backend', 'metal'], /^--backend: expected one of auto, webgpu, cpu, got 'metal'$/],
+      [['--backend', 'metal'], /^--backend: expected one of auto, webgpu, native, cpu, got 'metal'$/],
       [['--k', '10,,20'], /^--k: expected a non-empty comma-separated list/],
       [['--k', '0'], /^--k: expected an integer in \[1, 1000\], got '0'$/],
       [['--lr', '-1'], /^--lr: expected a number in \(0, 10\]/],

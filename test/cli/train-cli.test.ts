@@ -67,7 +67,7 @@ describe('gnnrl train (built CLI)', () => {
     const help = gnnrl(['train', '--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^usage: gnnrl train \[options\]/);
-    expect(help.stdout).toMatch(/--backend NAME +auto \| webgpu \| cpu .*\(default: auto\)/);
+    expect(help.stdout).toMatch(/--backend NAME +auto \| webgpu \| native \| cpu .*\(default: auto\)/);
     expect(gnnrl(['help']).stdout).toMatch(/^ {2}train \[options\]/m);
   });
 
