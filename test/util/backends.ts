@@ -1,7 +1,8 @@
 /**
- * Runs one suite against every backend: the CPU backend is the oracle, the WebGPU
- * backend must match it. WebGPU cases are skipped (visibly) only when no adapter
- * exists and GNNRL_REQUIRE_GPU is not set, or when GNNRL_BACKEND=cpu forces the CPU.
+ * Runs one suite against every backend: the CPU backend is the oracle, the WebGPU and
+ * native backends must match it. WebGPU cases are skipped (visibly) only when no adapter
+ * exists and GNNRL_REQUIRE_GPU is not set, native ones only when the addon does not load
+ * and GNNRL_REQUIRE_NATIVE is not set; GNNRL_BACKEND=<kind> runs that backend alone.
  */
 import { afterAll, beforeAll, describe, type TestContext } from 'vitest';
 import { Engine } from '../../src/engine.js';
@@ -15,7 +16,7 @@ export interface BackendHandle {
 
 export function forEachBackend(title: string, body: (b: BackendHandle) => void): void {
   const forced = process.env.GNNRL_BACKEND?.toLowerCase();
-  const kinds: BackendKind[] = forced === 'cpu' ? ['cpu'] : forced === 'webgpu' ? ['webgpu'] : ['cpu', 'webgpu'];
+  const kinds: BackendKind[] = forced === 'cpu' ? ['cpu'] : forced === 'webgpu' ? ['webgpu'] : forced === 'native' ? ['native'] : ['cpu', 'webgpu', 'native'];
   for (const kind of kinds) {
     describe(`${title} [${kind}]`, () => {
       let engine: Engine | null = null;
@@ -24,7 +25,9 @@ export function forEachBackend(title: string, body: (b: BackendHandle) => void):
         try {
           engine = await Engine.create({ backend: kind, quiet: true });
         } catch (err) {
-          if (process.env.GNNRL_REQUIRE_GPU === '1') throw err;
+          // CI requires both: WebGPU (GNNRL_REQUIRE_GPU) and the addon (GNNRL_REQUIRE_NATIVE).
+          if (kind === 'webgpu' && process.env.GNNRL_REQUIRE_GPU === '1') throw err;
+          if (kind === 'native' && process.env.GNNRL_REQUIRE_NATIVE === '1') throw err;
           unavailable = (err as Error).message;
           console.warn(`skipping ${kind} cases: ${unavailable}`);
         }
