@@ -34,6 +34,10 @@ export interface TrainConfig {
   model: string[];
   /** 'user-time:0.8', 'loo', 'random:0.8' or 'time:0.8'. */
   split: string;
+  /** A predefined test part (a data spec read like `data`, with the same `map`); `split` is then unused. */
+  test: string | null;
+  /** 'model.key=v1,v2,…': trains `model` once per value of its option `key` (sweep.csv, sweep.svg). */
+  sweep: string | null;
   /** Share of train carved out for validation (0 = none: no early stopping, last epoch kept). */
   val: number;
   /** Epochs per iterative model; null = each model's default. */
@@ -73,6 +77,8 @@ const DEFAULTS: TrainConfig = {
   map: null,
   model: [...DEFAULT_MODELS],
   split: 'user-time:0.8',
+  test: null,
+  sweep: null,
   val: 0.1,
   epochs: null,
   patience: 5,
@@ -139,6 +145,21 @@ export const TRAIN_OPTIONS: Spec[] = [
     flag: 'split', key: 'split', value: 'SPEC', defaultText: DEFAULTS.split,
     help: 'train/test split: user-time:RATIO (per user, by time) | loo (last event per user) | random:RATIO | time:RATIO (global)',
     parse: (raw, where) => formatSplitSpec(parseSplitSpec(raw, where)),
+  },
+  {
+    flag: 'test', key: 'test', value: 'SPEC', defaultText: '',
+    help: 'a predefined test part (published train/test pairs), read like --data with the same --map; replaces --split. Test events naming users or items that --data lacks are dropped and counted',
+    parse: (raw, where) => {
+      if (raw === null) return null;
+      const d = parseDataSpec(raw, where);
+      if (d.kind === 'synthetic') throw new UsageError(`${where}: a predefined test part is a file or folder, not ${formatDataSpec(d)} (synthetic data is split with --split)`, where);
+      return formatDataSpec(d);
+    },
+  },
+  {
+    flag: 'sweep', key: 'sweep', value: 'MODEL.KEY=V1,V2,…', defaultText: '',
+    help: "trains MODEL once per value of its option KEY (e.g. ddpg-la.gamma=0.1,0.5,0.9 or svd.factors=10,50,100); one row per value in sweep.csv, the metrics against the value in sweep.svg, each run in <out>/KEY=VALUE/",
+    parse: (raw, where) => (raw === null ? null : formatSweepSpec(parseSweepSpec(raw, where))),
   },
   {
     flag: 'val', key: 'val', value: 'SHARE', defaultText: String(DEFAULTS.val),
@@ -271,8 +292,47 @@ export function parseTrainArgs(argv: readonly string[], read?: (p: string) => st
   const r = resolveOptions(TRAIN_OPTIONS, argv, defaultTrainConfig(), read);
   if (r.help) return { help: true };
   const c = r.config as unknown as TrainConfig;
+  if (c.sweep) {
+    // A sweep trains its one model: it is the model list unless the list was given.
+    const swept = parseSweepSpec(c.sweep, '--sweep').model;
+    const given = r.flags.has('model') || (r.configFile !== null && JSON.stringify(c.model) !== JSON.stringify(DEFAULTS.model));
+    if (!given) c.model = [swept];
+    else if (c.model.length !== 1 || c.model[0] !== swept) {
+      throw new UsageError(`--sweep: sweeps ${swept} alone; --model lists ${c.model.join(', ')} (give --model ${swept}, or leave --model out)`, '--sweep');
+    }
+  }
   crossCheck(c, r.configFile !== null && !r.flags.has('map') ? `'map' in ${r.configFile}` : '--map');
   return { help: false, config: c, configFile: r.configFile };
+}
+
+/** `--sweep MODEL.KEY=V1,V2,…`: the model (canonical), the option and its values (numbers, booleans or strings). */
+export interface SweepSpec {
+  model: string;
+  key: string;
+  values: (number | boolean | string)[];
+}
+
+export function parseSweepSpec(raw: unknown, where: string): SweepSpec {
+  const want = 'MODEL.KEY=V1,V2,… (e.g. svd.factors=10,50,100)';
+  if (typeof raw !== 'string') throw new UsageError(`${where}: expected ${want}, got ${JSON.stringify(raw)}`, where);
+  const m = /^\s*([^.=\s]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$/.exec(raw);
+  if (!m) throw new UsageError(`${where}: expected ${want}, got '${raw}'`, where);
+  const model = rethrowAsUsage(where, () => parseModelList([m[1]], where))[0];
+  const values = m[3].split(',').map((v, i) => {
+    const t = v.trim();
+    if (!t) throw new UsageError(`${where}: value ${i + 1} of '${m[3]}' is empty`, where);
+    if (/^(true|false)$/i.test(t)) return t.toLowerCase() === 'true';
+    const x = Number(t);
+    return Number.isFinite(x) ? x : t;
+  });
+  const seen = new Set(values.map((v) => JSON.stringify(v)));
+  if (seen.size !== values.length) throw new UsageError(`${where}: repeated value in '${m[3]}'`, where);
+  if (values.length < 2) throw new UsageError(`${where}: a sweep needs at least two values, got '${m[3]}'`, where);
+  return { model, key: m[2], values };
+}
+
+export function formatSweepSpec(s: SweepSpec): string {
+  return `${s.model}.${s.key}=${s.values.map(String).join(',')}`;
 }
 
 /** Checks between options (each was valid on its own). */
@@ -281,6 +341,10 @@ function crossCheck(c: TrainConfig, mapWhere: string): void {
   const needsMap = data.kind === 'csv' || data.kind === 'tsv' || data.kind === 'jsonl';
   if (needsMap && !c.map) throw new UsageError(`--map: required with ${data.kind}: data, e.g. --map user=userId,item=movieId,rating=rating,ts=timestamp`, '--map');
   if (!needsMap && c.map) throw new UsageError(`${mapWhere}: only applies to csv:, tsv: and jsonl: data (this run reads ${c.data})`, '--map');
+  if (c.test) {
+    const t = parseDataSpec(c.test, '--test');
+    if (t.kind !== data.kind) throw new UsageError(`--test: is read like --data, so it must be ${data.kind} data too (--data is ${c.data}, --test is ${c.test})`, '--test');
+  }
   if (data.kind === 'jsonl' && c.map) {
     const cols = parseColumnSpec(c.map, mapWhere);
     for (const [role, col] of Object.entries(cols)) {

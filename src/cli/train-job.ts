@@ -19,7 +19,8 @@ import type { FitOptions, RecommenderModel } from '../models/types.js';
 import type { InteractionGraph } from '../graph/interaction-graph.js';
 import { UsageError } from './args.js';
 import { columnSpecOf, dataSpecOf, splitSpecOf, type TrainConfig } from './config.js';
-import { applySplit, carveValidation, checkDataPaths, loadData, type LoadedData } from './data-spec.js';
+import { applySplit, carveValidation, checkDataPaths, loadData, parseDataSpec, type LoadedData } from './data-spec.js';
+import { alignToTrain } from '../data/align.js';
 import { ProgressReporter, type ProgressStream } from './progress.js';
 import { formatDuration, formatMetric } from './table.js';
 import { curvesSvg, epochsCsv, metricsJson, type ModelResult } from './train-output.js';
@@ -111,6 +112,8 @@ export async function runTrainJob(config: TrainConfig, io: TrainIO = {}): Promis
   const dataSpec = dataSpecOf(config);
   const split = splitSpecOf(config);
   checkDataPaths(dataSpec, '--data');
+  const testSpec = config.test ? parseDataSpec(config.test, '--test') : null;
+  if (testSpec) checkDataPaths(testSpec, '--test');
   const entries = config.model.map((n) => getModel(n));
 
   const outDir = resolve(config.out);
@@ -161,24 +164,40 @@ export async function runTrainJob(config: TrainConfig, io: TrainIO = {}): Promis
     };
     progress.message(`  ${counts(x).events} events, ${x.nUsers} users, ${x.nItems} items${x.rating ? '' : ' (implicit: no ratings)'} in ${formatDuration((performance.now() - t0) / 1000)}`);
 
-    // ---- split
-    const s = applySplit(x, split, config.seed);
+    // ---- split (or the predefined test part)
+    let s: { train: Interactions; test: Interactions };
+    let predefined: ReturnType<typeof alignToTrain> | null = null;
+    if (testSpec) {
+      const loadedTest = await loadData(testSpec, columnSpecOf(config), config.seed);
+      try {
+        predefined = alignToTrain(x, loadedTest.interactions, '--test');
+      } catch (err) {
+        throw new UsageError((err as Error).message, '--test');
+      }
+      s = { train: x, test: predefined.test };
+      manifest.test = { ...loadedTest.source, read: predefined.read, dropped: predefined.dropped, unknownUsers: predefined.unknownUsers, unknownItems: predefined.unknownItems };
+      const lost = predefined.dropped > 0 ? `; dropped ${predefined.dropped} that name ${predefined.unknownUsers} users and ${predefined.unknownItems} items --data lacks (a model fitted on --data has no vectors for them)` : '';
+      progress.message(`  test ${config.test}: ${predefined.read} events${lost}`);
+    } else {
+      s = applySplit(x, split, config.seed);
+    }
     let parts: Parts = { trainAll: s.train, fit: s.train, val: null, test: s.test };
     if (config.val > 0) {
       const v = carveValidation(s.train, split, config.val, config.seed);
       parts = { trainAll: s.train, fit: v.train, val: v.test.user.length > 0 ? v.test : null, test: s.test };
     }
     if (parts.fit.user.length === 0 || parts.test.user.length === 0) {
+      if (predefined) throw new UsageError(`--test: ${config.test} leaves ${parts.test.user.length} test events in the training data's id space (of ${predefined.read} read)`, '--test');
       throw new UsageError(`--split: ${config.split} leaves ${parts.fit.user.length} training and ${parts.test.user.length} test events; the data is too small for it`, '--split');
     }
     manifest.split = {
-      spec: config.split,
+      spec: predefined ? `predefined: ${config.test}` : config.split,
       val: config.val,
       train: interactionCount(parts.fit),
       validation: parts.val ? interactionCount(parts.val) : 0,
       test: interactionCount(parts.test),
     };
-    progress.message(`  split ${config.split}: ${interactionCount(parts.fit)} train, ${parts.val ? interactionCount(parts.val) : 0} validation, ${interactionCount(parts.test)} test`);
+    progress.message(`  split ${predefined ? 'predefined' : config.split}: ${interactionCount(parts.fit)} train, ${parts.val ? interactionCount(parts.val) : 0} validation, ${interactionCount(parts.test)} test`);
 
     // ---- which models can run on this data
     const runnable = entries.filter((e) => !e.needsRatings || x.rating);

@@ -10,6 +10,7 @@
 import { UsageError } from './args.js';
 import { parseTrainArgs, trainHelp } from './config.js';
 import { runTrainJob, type TrainResult } from './train-job.js';
+import { runTrainSweep } from './train-sweep.js';
 import { resultsTable } from './train-output.js';
 import { toJson } from './json.js';
 
@@ -45,6 +46,26 @@ export async function trainCommand(argv: readonly string[], io: TrainCommandIO =
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
+  if (config.sweep) {
+    try {
+      const sweep = await runTrainSweep(config, { stderr: io.stderr, signal: abort.signal, argv });
+      const rows = sweep.rows.map((r) => ({ ...r.result, display: `${r.result.display} ${sweep.spec.key}=${String(r.value)}` }));
+      if (config.json) io.stdout.write(toJson({ out: sweep.outDir, model: sweep.spec.model, key: sweep.spec.key, rows: rows.map((m, i) => ({ value: sweep.rows[i].value, status: m.status, metrics: m.metrics, ...(m.ci ? { ci: m.ci } : {}) })) }) + '\n');
+      else {
+        io.stdout.write(resultsTable(rows, config.k) + '\n');
+        if (!config.quiet) io.stderr.write(`wrote ${sweep.outDir}: sweep.csv, sweep.json, sweep.svg, and one run folder per value\n`);
+      }
+      if (sweep.interrupted) return 130;
+      return sweep.failed ? 1 : 0;
+    } catch (err) {
+      if (err instanceof UsageError) return usage(err, io);
+      io.stderr.write(`gnnrl train: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 1;
+    } finally {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+    }
+  }
   let result: TrainResult;
   try {
     result = await runTrainJob(config, { stderr: io.stderr, signal: abort.signal, argv });

@@ -64,6 +64,8 @@ describe('train options', () => {
       map: null,
       model: ['svdpp', 'popularity', 'lightgcn'],
       split: 'random:0.7',
+      test: null,
+      sweep: null,
       val: 0.2,
       epochs: 7,
       patience: 0,
