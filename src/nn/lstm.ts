@@ -114,6 +114,9 @@ export function lstmForward(x: Tensor, w: LSTMWeights, opts: LSTMForwardOptions 
   const output = opts.output ?? 'last';
   const engine = x.engine;
   const G = 4 * H;
+  // Masks are uploaded before the first dispatch: an upload between dispatches would
+  // submit what was recorded so far, and a training step should stay one submit.
+  const masks = Array.from({ length: len }, (_, t) => stepMask(engine, opts.lengths, t, batch));
   // All steps' input projections in one GEMM (+ bias once), then a column range per step.
   const xw = add(matmul(x.reshape([batch * len, nIn]), w.wx), w.bias).reshape([batch, len * G]);
   let h: Tensor | null = null;
@@ -132,7 +135,7 @@ export function lstmForward(x: Tensor, w: LSTMWeights, opts: LSTMForwardOptions 
     const ce = enhanceCell(cNew, w.kappa);
     let hNew: Tensor = mul(o, tanh(ce));
     if (opts.enhanceCarry) cNew = ce;
-    const mask = stepMask(engine, opts.lengths, t, batch);
+    const mask = masks[t];
     if (mask) {
       // Padded steps keep the previous state: s ← s_prev + m ⊙ (s_new − s_prev), m ∈ {0, 1} per sequence.
       hNew = h ? add(h, mul(mask, sub(hNew, h))) : mul(mask, hNew);

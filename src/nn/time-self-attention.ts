@@ -29,7 +29,7 @@ import { recencyWeights, SEQ_MAX_DIM, SEQ_MAX_LEN } from '../kernels/seq-attenti
 import { Tensor } from '../tensor/tensor.js';
 import { parameter, xavierUniform, type RandomSource } from '../tensor/create.js';
 import { matmul } from '../tensor/ops/matmul.js';
-import { gather, slice } from '../tensor/ops/gather.js';
+import { gather, gatherIndices, slice } from '../tensor/ops/gather.js';
 import { selfAttention } from '../tensor/ops/attention.js';
 import { fmtShape } from '../tensor/shape.js';
 import { Module } from './module.js';
@@ -95,8 +95,19 @@ function diagonalRows(batch: number, window: number): Int32Array {
   return idx;
 }
 
-/** x [batch, w, in] → the short-term interest [batch, dv] (the α-weighted pool of Z). */
-export function timeSelfAttentionForward(x: Tensor, p: TimeSelfAttentionWeights): Tensor {
+/**
+ * The gather index of the per-position projections for `batch` windows (see the file
+ * header), with its backward index built and uploaded now.
+ */
+export function positionRows(engine: Engine, batch: number, window: number): Tensor {
+  return gatherIndices(engine, diagonalRows(batch, window), batch * window * window);
+}
+
+/**
+ * x [batch, w, in] → the short-term interest [batch, dv] (the α-weighted pool of Z).
+ * `rows` is positionRows(engine, batch, w), made here when not given.
+ */
+export function timeSelfAttentionForward(x: Tensor, p: TimeSelfAttentionWeights, rows?: Tensor): Tensor {
   const { window: w, dk, dv } = p;
   const P = 2 * dk + dv;
   const nIn = p.w.shape[0];
@@ -104,9 +115,11 @@ export function timeSelfAttentionForward(x: Tensor, p: TimeSelfAttentionWeights)
     fail('x', `is ${fmtShape(x.shape)}, expected batch×${w}×${nIn} (full windows of ${w} records)`);
   }
   const batch = x.shape[0];
-  const x2 = x.reshape([batch * w, nIn]);
-  let proj = matmul(x2, p.w);
-  if (p.perPosition) proj = gather(proj.reshape([batch * w * w, P]), diagonalRows(batch, w));
+  if (p.perPosition && rows && rows.size !== batch * w) fail('rows', `expected the ${batch * w} indices of positionRows(engine, ${batch}, ${w}), got ${rows.size}`);
+  // Made before the first dispatch: an upload between dispatches would submit early.
+  const idx = p.perPosition ? (rows ?? positionRows(x.engine, batch, w)) : null;
+  let proj = matmul(x.reshape([batch * w, nIn]), p.w);
+  if (idx) proj = gather(proj.reshape([batch * w * w, P]), idx);
   const q = slice(proj, 0, dk);
   const k = slice(proj, dk, 2 * dk);
   const v = slice(proj, 2 * dk, P);
@@ -123,6 +136,8 @@ export class TimeSelfAttention extends Module {
   readonly weighting: TimeWeighting;
   /** The time weights α (length `window`, sum 1). */
   readonly alpha: Float32Array;
+  /** Gather indices per batch size (not parameters: a Map is not walked by namedParameters). */
+  private readonly rowIndex = new Map<number, Tensor>();
 
   constructor(
     engine: Engine,
@@ -159,6 +174,27 @@ export class TimeSelfAttention extends Module {
 
   /** x [batch, window, inFeatures] (oldest record first) → short-term interest [batch, dv]. */
   forward(x: Tensor): Tensor {
-    return timeSelfAttentionForward(x, this.weights());
+    const batch = x.shape.length === 3 ? x.shape[0] : 0;
+    return timeSelfAttentionForward(x, this.weights(), this.perPosition && batch > 0 ? this.rowsFor(batch) : undefined);
+  }
+
+  /**
+   * The per-position gather index for `batch` windows, kept per batch size (a training
+   * loop reuses one or two), so it and its backward index are uploaded once rather than
+   * in the middle of every step.
+   */
+  rowsFor(batch: number): Tensor {
+    let t = this.rowIndex.get(batch);
+    if (!t) {
+      t = this.w.engine.keep(positionRows(this.w.engine, batch, this.window));
+      this.rowIndex.set(batch, t);
+    }
+    return t;
+  }
+
+  override dispose(): void {
+    for (const t of this.rowIndex.values()) t.dispose();
+    this.rowIndex.clear();
+    super.dispose();
   }
 }

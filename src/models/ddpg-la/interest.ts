@@ -57,12 +57,23 @@ export interface InterestFeatures {
  * timestamp scaler fit on `train` (default `data`): a coded input error names what
  * DDPG-LA needs when a side file or the timestamp column is missing.
  */
-export function interestFeatures(data: Interactions, train: Interactions = data): InterestFeatures {
+export function interestFeatures(data: Interactions & { format?: string }, train: Interactions = data): InterestFeatures {
+  // A MovieLens load says its layout, so the message can name the one file to add.
+  const f = data.format;
   if (!data.userFeatures) {
-    throw new GnnrlError('input', 'DDPG-LA needs user side features (gender, age, occupation): load the data with its user file (u.user for ML-100K, users.dat for ML-1M)', { arg: 'userFeatures', file: 'u.user' });
+    const file = f === '1m' ? 'users.dat' : f === 'latest' ? undefined : 'u.user';
+    const where =
+      f === 'latest'
+        ? 'the ML-latest layout has no user file; use ML-100K or ML-1M, or a log with user side features'
+        : f === '100k' || f === '1m'
+          ? `the folder has no readable ${file}`
+          : 'load the data with its user file (u.user for ML-100K, users.dat for ML-1M)';
+    throw new GnnrlError('input', `DDPG-LA needs user side features (gender, age, occupation): ${where}`, file ? { arg: 'userFeatures', file } : { arg: 'userFeatures' });
   }
   if (!data.itemFeatures) {
-    throw new GnnrlError('input', 'DDPG-LA needs item side features (genres): load the data with its item file (u.item for ML-100K, movies.dat for ML-1M)', { arg: 'itemFeatures', file: 'u.item' });
+    const file = f === '1m' || f === 'latest' ? (f === '1m' ? 'movies.dat' : 'movies.csv') : 'u.item';
+    const where = f ? `the folder has no readable ${file}` : 'load the data with its item file (u.item for ML-100K, movies.dat for ML-1M)';
+    throw new GnnrlError('input', `DDPG-LA needs item side features (genres): ${where}`, { arg: 'itemFeatures', file });
   }
   if (!train.ts) throw new GnnrlError('input', 'DDPG-LA needs a timestamp column (the records are ordered and the timestamp is a feature); this log has none', { arg: 'ts', field: 'ts' });
   return { userFeatures: data.userFeatures, itemFeatures: data.itemFeatures, ts: timestampScaler(train) };
@@ -167,9 +178,14 @@ export class InterestEncoder extends Module {
   /** The state [B, stateDim] for every row of `batch`, with gradients to the modules' parameters. */
   forward(batch: InterestBatch): Tensor {
     const x = this.records(batch);
+    const B = batch.users.length;
+    // Both inputs are uploaded before the first dispatch (an upload between dispatches submits early).
+    const xl = this.long ? tensor(this.engine, x, [B, batch.len, this.recordDim]) : null;
+    const xs = this.short ? tensor(this.engine, this.lastWindow(batch, x), [B, this.window, this.recordDim]) : null;
+    if (this.short?.perPosition && B > 0) this.short.rowsFor(B);
     const parts: Tensor[] = [];
-    if (this.long) parts.push(this.long.forward(tensor(this.engine, x, [batch.users.length, batch.len, this.recordDim]), { lengths: batch.lengths }));
-    if (this.short) parts.push(this.short.forward(tensor(this.engine, this.lastWindow(batch, x), [batch.users.length, this.window, this.recordDim])));
+    if (this.long) parts.push(this.long.forward(xl!, { lengths: batch.lengths }));
+    if (this.short) parts.push(this.short.forward(xs!));
     return parts.length === 1 ? parts[0] : concat(parts);
   }
 

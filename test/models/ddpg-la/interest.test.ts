@@ -9,7 +9,12 @@ import { Engine } from '../../../src/engine.js';
 import type { BackendKind } from '../../../src/backend/arrays.js';
 import { GnnrlError } from '../../../src/errors.js';
 import { syntheticWorld } from '../../../src/data/synthetic.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { movieLensFeatures } from '../../../src/data/features.js';
+import { loadMovieLens, type MovieLensFormat } from '../../../src/data/movielens.js';
+import { writeMovieLens } from '../../../src/data/writers.js';
 import type { Interactions } from '../../../src/data/interactions.js';
 import * as T from '../../../src/tensor/index.js';
 import { INTEREST_ABLATIONS, InterestEncoder, interestFeatures, type InterestBatch, type InterestFeatures } from '../../../src/models/ddpg-la/interest.js';
@@ -111,6 +116,27 @@ test('interestFeatures: the record width is user + item features + timestamp; mi
   expect(noUsers.message).toMatch(/u\.user/);
   expect(errorOf(() => interestFeatures({ ...data, itemFeatures: undefined })).details.arg).toBe('itemFeatures');
   expect(errorOf(() => interestFeatures({ ...data, ts: null })).details.arg).toBe('ts');
+});
+
+test('interestFeatures on loaded MovieLens folders: a missing side file is named per layout', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gnnrl-ddpg-la-'));
+  try {
+    const x = syntheticWorld({ preset: 'tiny', seed: 6 }).interactions;
+    const cases: [MovieLensFormat, string, string][] = [
+      ['100k', 'userFeatures', 'u.user'],
+      ['1m', 'userFeatures', 'users.dat'],
+    ];
+    for (const [format, arg, file] of cases) {
+      const ml = join(dir, format);
+      await writeMovieLens(ml, x, { format });
+      const loaded = await loadMovieLens(ml);
+      const err = errorOf(() => interestFeatures(loaded));
+      expect([err.code, err.details.arg, err.details.file]).toEqual(['input', arg, file]);
+      expect(err.message).toContain(file);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 eachBackend('InterestEncoder', (engineFor) => {
