@@ -27,7 +27,7 @@ import type { Engine } from '../engine.js';
 import { Rng } from '../util/rng.js';
 import { recencyWeights, SEQ_MAX_DIM, SEQ_MAX_LEN } from '../kernels/seq-attention.js';
 import { Tensor } from '../tensor/tensor.js';
-import { parameter, xavierUniform, type RandomSource } from '../tensor/create.js';
+import { parameter, randUniform, type RandomSource } from '../tensor/create.js';
 import { matmul } from '../tensor/ops/matmul.js';
 import { gather, gatherIndices, slice } from '../tensor/ops/gather.js';
 import { selfAttention } from '../tensor/ops/attention.js';
@@ -161,11 +161,9 @@ export class TimeSelfAttention extends Module {
     this.perPosition = projections === 'per-position';
     const rng = typeof opts.rng === 'number' ? new Rng(opts.rng) : opts.rng;
     const P = 2 * dk + dv;
-    // Glorot over one position's [in, P] block, whichever layout holds it.
+    // Glorot over one position's [in, P] block, whichever layout holds the blocks.
     const limit = Math.sqrt(6 / (inFeatures + P));
-    const blocks = this.perPosition ? window : 1;
-    const init = xavierUniform(engine, [inFeatures, blocks * P], rng, limit / Math.sqrt(6 / (inFeatures + blocks * P)));
-    this.w = parameter(init);
+    this.w = parameter(randUniform(engine, [inFeatures, (this.perPosition ? window : 1) * P], { lo: -limit, hi: limit, rng }));
   }
 
   weights(): TimeSelfAttentionWeights {
@@ -174,8 +172,9 @@ export class TimeSelfAttention extends Module {
 
   /** x [batch, window, inFeatures] (oldest record first) → short-term interest [batch, dv]. */
   forward(x: Tensor): Tensor {
-    const batch = x.shape.length === 3 ? x.shape[0] : 0;
-    return timeSelfAttentionForward(x, this.weights(), this.perPosition && batch > 0 ? this.rowsFor(batch) : undefined);
+    // Only a well-shaped x gets a cached index; anything else falls through to the shape error.
+    const ok = x.shape.length === 3 && x.shape[1] === this.window && x.shape[2] === this.inFeatures && x.shape[0] > 0;
+    return timeSelfAttentionForward(x, this.weights(), this.perPosition && ok ? this.rowsFor(x.shape[0]) : undefined);
   }
 
   /**
