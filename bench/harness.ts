@@ -3,6 +3,7 @@
  * samples into the project's row shape (medians, not means) and names the machine.
  */
 import Benchmark from 'benchmark';
+import { nativeKernelsUnavailable } from '../src/native.js';
 
 /** One measured line of the report; the JSON written by `--json` is a list of these. */
 export interface BenchRow {
@@ -113,3 +114,13 @@ export async function measureWithBenchmarkJs(
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
+
+/**
+ * The engine backends a suite measures: WebGPU and the TypeScript CPU backend always (a
+ * missing adapter is the suite's error to report), the native C++ backend when its addon
+ * loads (`npm run build:native`), so a machine without a compiler still benches the rest.
+ */
+export function engineBackends(order: readonly ('webgpu' | 'cpu')[] = ['webgpu', 'cpu']): ('webgpu' | 'cpu' | 'native')[] {
+  return nativeKernelsUnavailable() ? [...order] : [...order, 'native'];
+}
+

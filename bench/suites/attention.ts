@@ -8,7 +8,7 @@ import { Engine } from '../../src/engine.js';
 import { recencyWeights, seqAttention } from '../../src/kernels/seq-attention.js';
 import { Rng } from '../../src/util/rng.js';
 import { loadTfjsWebGpu } from '../tfjs.js';
-import type { Suite } from '../harness.js';
+import { engineBackends, type Suite } from '../harness.js';
 
 export const suite: Suite = {
   name: 'attention',
@@ -27,7 +27,8 @@ export const suite: Suite = {
       const flops = 2 * 2 * B * ((L * (L + 1)) / 2) * d;
       const bytes = 3 * n * 4 + B * d * 4;
       const caseName = `B=${B} L=${L} d=${d} causal pooled`;
-      const impls: ('webgpu' | 'cpu' | 'tfjs-webgpu')[] = ctx.quick ? ['webgpu', 'tfjs-webgpu', 'cpu'] : B === 4096 ? ['webgpu', 'tfjs-webgpu'] : ['webgpu', 'cpu'];
+      const native = engineBackends().includes('native') ? (['native'] as const) : [];
+      const impls: ('webgpu' | 'cpu' | 'native' | 'tfjs-webgpu')[] = ctx.quick ? ['webgpu', 'tfjs-webgpu', 'cpu', ...native] : B === 4096 ? ['webgpu', 'tfjs-webgpu', ...native] : ['webgpu', 'cpu', ...native];
       for (const impl of impls) {
         if (impl === 'tfjs-webgpu') {
           const tf = await loadTfjsWebGpu();

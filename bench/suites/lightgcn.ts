@@ -16,7 +16,7 @@ import { fromExternal } from '../../src/data/interactions.js';
 import { InteractionGraph } from '../../src/graph/interaction-graph.js';
 import { powerLawInteractions } from '../../src/graph/powerlaw.js';
 import { LightGCN } from '../../src/models/encoders/lightgcn.js';
-import type { Suite } from '../harness.js';
+import { engineBackends, type Suite } from '../harness.js';
 
 const BATCH = 2048;
 
@@ -33,7 +33,7 @@ export const suite: Suite = {
     const adj = graph.adjacency();
     ctx.log(`graph: ${train.nUsers} users × ${train.nItems} items, ${train.user.length} interactions, adjacency ${adj.colIdx.length} entries; ${stepsPerEpoch} steps per epoch`);
     const caseName = `gsyn${ctx.quick ? '-quick' : ''} K3 d64 B${BATCH}: ${steps} steps`;
-    for (const backend of ['cpu', 'webgpu'] as const) {
+    for (const backend of engineBackends(['cpu', 'webgpu'])) {
       const engine = await Engine.create({ backend });
       const model = new LightGCN(engine, graph, { dim: 64, layers: 3, batchSize: BATCH, seed: 7, syncEvery: steps });
       const runSteps = async () => {

@@ -8,7 +8,7 @@
 import { Engine } from '../../src/engine.js';
 import { matmulKernel, type MatmulShape } from '../../src/kernels/matmul.js';
 import type { DeviceArray } from '../../src/backend/arrays.js';
-import type { Suite } from '../harness.js';
+import { engineBackends, type Suite } from '../harness.js';
 
 function pattern(n: number, salt: number): Float32Array {
   const a = new Float32Array(n);
@@ -42,7 +42,7 @@ export const suite: Suite = {
       const flops = 2 * M * N * K;
       const bytes = 4 * (M * K + K * N + M * N);
       const heavy = flops > 5e9;
-      for (const backend of ['webgpu', 'cpu'] as const) {
+      for (const backend of engineBackends()) {
         const engine = await Engine.create({ backend, quiet: true });
         const b = engine.array(pattern(K * N, 2));
         // Row chunks of A (M×K) map to row chunks of C; transA cases are never chunked.

@@ -7,7 +7,7 @@ import { Engine } from '../../src/engine.js';
 import { Module, Linear } from '../../src/nn/index.js';
 import { Adam, mseLoss, tensor, type Tensor } from '../../src/tensor/index.js';
 import { Rng } from '../../src/util/rng.js';
-import type { Suite } from '../harness.js';
+import { engineBackends, type Suite } from '../harness.js';
 
 class TwoLayer extends Module {
   readonly l1: Linear;
@@ -34,7 +34,7 @@ export const suite: Suite = {
     const y = Float32Array.from({ length: batch * dOut }, () => rng.uniform(-1, 1));
     // Forward, and twice that for the two backward products per layer.
     const flops = 3 * 2 * batch * (dIn * hidden + hidden * dOut);
-    for (const backend of ['webgpu', 'cpu'] as const) {
+    for (const backend of engineBackends()) {
       const engine = await Engine.create({ backend, quiet: true });
       const model = new TwoLayer(engine, dIn, hidden, dOut, 7);
       const X = engine.keep(tensor(engine, x, [batch, dIn]));

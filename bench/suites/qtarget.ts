@@ -11,7 +11,7 @@ import { qTargets } from '../../src/kernels/qtarget.js';
 import { topK } from '../../src/kernels/topk.js';
 import { Rng } from '../../src/util/rng.js';
 import { loadTfjsWebGpu } from '../tfjs.js';
-import type { Suite } from '../harness.js';
+import { engineBackends, type Suite } from '../harness.js';
 
 function randomArray(rng: Rng, n: number, scale = 0.1): Float32Array {
   const a = new Float32Array(n);
@@ -36,7 +36,8 @@ export const suite: Suite = {
       const flops = 2 * batch * nItems * d;
       const bytes = (batch * d + 2 * nItems * d + 3 * batch) * 4;
       const caseName = `B=${batch} I=${nItems} d=${d}`;
-      const impls: ('webgpu' | 'cpu' | 'tfjs-webgpu')[] = ctx.quick ? ['webgpu', 'tfjs-webgpu', 'cpu'] : batch === 4096 ? ['webgpu', 'tfjs-webgpu'] : ['webgpu', 'cpu'];
+      const native = engineBackends().includes('native') ? (['native'] as const) : [];
+      const impls: ('webgpu' | 'cpu' | 'native' | 'tfjs-webgpu')[] = ctx.quick ? ['webgpu', 'tfjs-webgpu', 'cpu', ...native] : batch === 4096 ? ['webgpu', 'tfjs-webgpu', ...native] : ['webgpu', 'cpu', ...native];
       for (const impl of impls) {
         if (impl === 'tfjs-webgpu') {
           const tf = await loadTfjsWebGpu();
@@ -114,7 +115,7 @@ async function topKCases(ctx: Parameters<Suite['run']>[0], items: Float32Array, 
     parts.dispose();
   }, { flops, bytes, minSamples: 3, maxTime: ctx.quick ? 1 : 10 });
   tf.dispose([Q, E]);
-  for (const impl of ['webgpu', 'cpu'] as const) {
+  for (const impl of engineBackends()) {
     const engine = await Engine.create({ backend: impl });
     const args = { queries: engine.array(queries), batch, dim: d, items: engine.array(items), nItems, k };
     await ctx.measure('qtarget', caseName, impl, async () => {

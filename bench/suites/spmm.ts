@@ -13,7 +13,7 @@ import { uploadCsrForSpmm } from '../../src/graph/upload.js';
 import { gsynAdjacency, rowOfEntries } from '../gsyn.js';
 import { Rng } from '../../src/util/rng.js';
 import { loadTfjsWebGpu } from '../tfjs.js';
-import type { Suite } from '../harness.js';
+import { engineBackends, type Suite } from '../harness.js';
 
 export const suite: Suite = {
   name: 'spmm',
@@ -31,7 +31,7 @@ export const suite: Suite = {
     // The least traffic any SpMM needs: the CSR once, X once, Y once.
     const bytes = nnz * 8 + (n + 1) * 4 + 2 * n * d * 4;
     const caseName = `gsyn${ctx.quick ? '-quick' : ''} d=${d}`;
-    for (const backend of ['webgpu', 'cpu'] as const) {
+    for (const backend of engineBackends()) {
       const engine = await Engine.create({ backend });
       const A = uploadCsrForSpmm(engine, adj);
       const X = engine.array(x);
