@@ -33,7 +33,7 @@ import { Linear } from '../../nn/linear.js';
 import { noGrad } from '../../tensor/autograd.js';
 import { binaryRaw, mul, relu, sigmoid, tanh } from '../../tensor/ops/elementwise.js';
 import { mean } from '../../tensor/ops/reduce.js';
-import { concat } from '../../tensor/ops/gather.js';
+import { concat, gather } from '../../tensor/ops/gather.js';
 import { mseLoss } from '../../tensor/ops/loss.js';
 import { Adam } from '../../tensor/optim.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -117,6 +117,11 @@ export interface DdpgBatch {
   done: Uint8Array | Float32Array;
   /** B discounts γ^m of the bootstrap term. */
   discount: Float32Array;
+  /**
+   * Targets the caller formed itself (B values), e.g. by `candidateTargets` over discrete
+   * candidates (Wolpertinger); when given, `update` skips `targets` and ignores s2.
+   */
+  y?: Float32Array;
 }
 
 export interface DdpgUpdateReport {
@@ -379,6 +384,60 @@ export class DdpgCore {
     });
   }
 
+  /**
+   * Targets over discrete candidate actions (the Wolpertinger target, where the policy's
+   * action in s' is the best of the k real actions nearest μ'(s')):
+   *
+   *     y = r + γ^m (1 − done) · max_c min_j Q'_j(s', a_c)
+   *
+   * `candidates` holds k rows per state (B·k × actionDim, state b's at rows b·k … b·k + k),
+   * `valid` B·k flags (0 for padding, e.g. fewer eligible items than k); a row without a
+   * valid candidate does not bootstrap. TD3's smoothing adds clipped noise to each
+   * candidate (no range clip: candidates are real actions, not the actor's output).
+   * Returns y and each row's best candidate (−1 where none).
+   */
+  async candidateTargets(t: { s2: Rows; candidates: Rows; valid: Uint8Array; k: number; r: Float32Array; done: Uint8Array | Float32Array; discount: Float32Array }): Promise<{ y: Float32Array; best: Int32Array; value: Float32Array }> {
+    this.alive();
+    const o = this.options;
+    const B = t.r.length;
+    const k = t.k;
+    if (!(Number.isInteger(k) && k >= 1)) throw new GnnrlError('input', `ddpg: candidateTargets: k: expected an integer >= 1, got ${k}`, { arg: 'k' });
+    if (t.valid.length !== B * k || t.done.length !== B || t.discount.length !== B) throw new GnnrlError('input', `ddpg: candidateTargets: expected ${B}·${k} valid flags and ${B} done and discount values`, { arg: 'batch' });
+    const q = await this.engine.scopeAsync(async () => {
+      const s2 = noGrad(() => this.rows(t.s2, o.stateDim, 's2', B)).detach();
+      let cand = this.rows(t.candidates, o.actionDim, 'candidates', B * k).detach();
+      if (o.targetNoise > 0) {
+        const e = new Float32Array(B * k * o.actionDim);
+        smoothActions(e, o.targetNoise, o.targetNoiseClip, [-Infinity, Infinity], this.noiseRng);
+        cand = noGrad(() => cand.add(Tensor.fromArray(this.engine, e, [B * k, o.actionDim])));
+      }
+      const rep = new Int32Array(B * k);
+      for (let i = 0; i < rep.length; i++) rep[i] = Math.floor(i / k);
+      const sRep = noGrad(() => gather(s2, rep));
+      const qs = this.criticTargets.map((_, j) => this.targetQ(sRep, cand, j));
+      return (await this.engine.readMany(qs.map((x) => x.f32('ddpg.candidateTargets')))) as Float32Array[];
+    });
+    const y = new Float32Array(B);
+    const best = new Int32Array(B).fill(-1);
+    const value = new Float32Array(B);
+    for (let b = 0; b < B; b++) {
+      let v = -Infinity;
+      for (let c = 0; c < k; c++) {
+        const i = b * k + c;
+        if (!t.valid[i]) continue;
+        let m = q[0][i];
+        for (let j = 1; j < q.length; j++) m = Math.min(m, q[j][i]);
+        if (m > v) {
+          v = m;
+          best[b] = c;
+        }
+      }
+      value[b] = best[b] < 0 ? 0 : v;
+      y[b] = t.r[b] + (t.done[b] || best[b] < 0 ? 0 : t.discount[b] * v);
+    }
+    return { y, best, value };
+  }
+
   /** Σ_j mean (Q_j(s, a) − y)² over the critics (y: B × 1 tensor, no grad). */
   criticLoss(s: Tensor, a: Tensor, y: Tensor): Tensor {
     let loss: Tensor | null = null;
@@ -403,7 +462,8 @@ export class DdpgCore {
     this.alive();
     const o = this.options;
     const B = batch.r.length;
-    const { y } = await this.targets(batch);
+    if (batch.y !== undefined && !(batch.y instanceof Float32Array && batch.y.length === B)) throw new GnnrlError('input', `ddpg: y: expected ${B} target values, got ${batch.y?.length}`, { arg: 'y' });
+    const y = batch.y ?? (await this.targets(batch)).y;
     const actorStep = (this.updates + 1) % o.policyDelay === 0;
     const out = await this.engine.scopeAsync(async () => {
       const sIn = this.rows(batch.s, o.stateDim, 's', B);
