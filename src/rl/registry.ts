@@ -11,6 +11,8 @@
  *   oracle                   the simulator's myopic oracle
  *   linucb, lints            learned: linear contextual bandits (LinUCB, linear Thompson
  *                            sampling) on one shared model over GNN (or --state random) vectors
+ *   reinforce, reinforce-topk  learned: REINFORCE over the catalogue softmax on GNN window
+ *                            state, and its top-K off-policy corrected form (agents/reinforce.ts)
  *
  * Agent options (`--agent-options '{"dqn":{"lr":0.001}}'`) are validated here, by name and
  * value, before anything runs: an unknown key or a value out of range is an `input` error
@@ -33,6 +35,7 @@ import { DqnAgent, type DqnOptions } from './agents/dqn.js';
 import { TabularSlateAgent, type TabularSlateOptions } from './agents/tabular-slate.js';
 import { LinUcbAgent, type LinUcbOptions } from './agents/linucb.js';
 import { LinTsAgent, type LinTsOptions } from './agents/lin-ts.js';
+import { createReinforceAgent, type ReinforceOptions } from './agents/reinforce.js';
 
 /** One registered agent family. */
 export interface AgentInfo {
@@ -56,6 +59,8 @@ export const AGENTS: readonly AgentInfo[] = [
   { name: 'oracle', display: 'Myopic oracle', learns: false, summary: "the simulator's myopic oracle (best expected immediate reward)", unavailable: null },
   { name: 'linucb', display: 'LinUCB', learns: true, summary: 'LinUCB contextual bandit: one shared ridge model over [u⊙e_a, w̄⊙e_a, e_a, 1] from GNN vectors, upper-confidence acting', unavailable: null },
   { name: 'lints', display: 'Linear TS', learns: true, summary: 'linear Thompson sampling on the same shared model (θ ~ N(θ̂, ν²A⁻¹) per slot)', unavailable: null },
+  { name: 'reinforce', display: 'REINFORCE', learns: true, summary: 'REINFORCE over the catalogue softmax π(a|s) ∝ exp(φ(s)·e_a + b_a), learned baseline, entropy bonus', unavailable: null },
+  { name: 'reinforce-topk', display: 'REINFORCE (top-K)', learns: true, summary: 'REINFORCE with the top-K off-policy correction (behaviour head β, capped π/β, λ_K = K(1 − π)^{K−1})', unavailable: null },
 ];
 
 const ALIASES: Record<string, string> = {
@@ -76,6 +81,10 @@ const ALIASES: Record<string, string> = {
   popular: 'popularity',
   greedy: 'greedy:lightgcn',
   myopic: 'oracle',
+  pg: 'reinforce',
+  'policy-gradient': 'reinforce',
+  'reinforce-top-k': 'reinforce-topk',
+  topk: 'reinforce-topk',
 };
 
 /** The names `--agent` accepts, for messages. */
@@ -198,7 +207,29 @@ const BANDIT_COMMON: Record<string, Check> = {
   updatesPerStep: int(0),
 };
 
+/** Options of the REINFORCE agents (ReinforceOptions minus `topK`, which the name sets), plus the run loop's. */
+const REINFORCE_OPTIONS: Record<string, Check> = {
+  gamma: num((x) => x >= 0 && x <= 1, 'a number in [0, 1]'),
+  lr: num((x) => x >= 0, 'a number >= 0'),
+  hidden: (v) => (Array.isArray(v) && v.length > 0 && v.every((h) => Number.isInteger(h) && h >= 1) ? null : 'a non-empty array of positive integers'),
+  batchSize: int(1),
+  entropy: num((x) => x >= 0, 'a number >= 0'),
+  baseline: bool,
+  valueCoef: num((x) => x >= 0, 'a number >= 0'),
+  clipNorm: num((x) => x > 0, 'a number > 0'),
+  behaviour: (v) => (v === 'logged' || v === 'learned' ? null : "'logged' or 'learned'"),
+  behaviourLr: num((x) => x >= 0, 'a number >= 0'),
+  clip: num((x) => x >= 0 && x < 1, 'a number in [0, 1)'),
+  cap: (v) => (v === null || (typeof v === 'number' && v > 0) ? null : 'a number > 0 (or null: uncapped)'),
+  chunkElements: int(1),
+  seed: int(0),
+  updatesPerStep: int(0),
+  fineTune: bool,
+};
+
 const OPTIONS_BY_FAMILY: Record<string, Record<string, Check>> = {
+  reinforce: REINFORCE_OPTIONS,
+  'reinforce-topk': REINFORCE_OPTIONS,
   linucb: { alpha: num((x) => x >= 0, 'a number >= 0'), ...BANDIT_COMMON },
   lints: { nu: num((x) => x >= 0, 'a number >= 0'), ...BANDIT_COMMON },
   dqn: DQN_OPTIONS,
@@ -314,6 +345,21 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
       const agent = info.name === 'linucb' ? new LinUcbAgent(bctx, { seed: ctx.seed, ...given }) : new LinTsAgent(bctx, { seed: ctx.seed, ...given });
       return { agent, updatesPerStep: updatesPerStep ?? 1 };
     }
+    case 'reinforce':
+    case 'reinforce-topk': {
+      const { updatesPerStep, fineTune, cap, ...given } = opts as Omit<ReinforceOptions, 'cap'> & { cap?: number | null; updatesPerStep?: number; fineTune?: boolean };
+      const tables = ctx.state === 'random' ? randomTables(env.nUsers, env.nItems, RANDOM_STATE_DIM, ctx.seed) : await tablesFromModel(ctx.engine, await stateModel(ctx, env));
+      const encoder = new WindowStateEncoder(ctx.engine, tables, env.historyLen, { fineTune: fineTune === true });
+      try {
+        // JSON has no Infinity: null asks for an uncapped weight.
+        const capOpt = cap === null ? { cap: Infinity } : cap === undefined ? {} : { cap };
+        const agent = await createReinforceAgent({ engine: ctx.engine, encoder, slots: env.batch, slateSize: k, nItems: env.nItems }, { seed: ctx.seed, ...given, ...capOpt, topK: info.name === 'reinforce-topk' });
+        return { agent: withEncoder(agent, encoder), updatesPerStep: updatesPerStep ?? 1 };
+      } catch (err) {
+        encoder.dispose();
+        throw asOptionError(name, err);
+      }
+    }
     case 'dqn':
     case 'double-dqn': {
       const { updatesPerStep, fineTune, ...given } = opts as DqnOptions & { updatesPerStep?: number; fineTune?: boolean };
@@ -325,8 +371,7 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
         return { agent: withEncoder(agent, encoder), updatesPerStep: updatesPerStep ?? defaultUps };
       } catch (err) {
         encoder.dispose();
-        if (err instanceof GnnrlError && err.code === 'input') throw new GnnrlError('input', `agent-options: ${name}.${err.details.arg ?? '?'}: ${err.message}`, { arg: 'agent-options', field: `${name}.${err.details.arg ?? ''}`, cause: err });
-        throw err;
+        throw asOptionError(name, err);
       }
     }
     default:
@@ -349,8 +394,14 @@ export function checkModelFits(model: RecommenderModel, env: Environment, what: 
   }
 }
 
-/** DqnAgent does not own its (frozen) encoder: dispose it with the agent. */
-function withEncoder(agent: DqnAgent, encoder: WindowStateEncoder): DqnAgent {
+/** An agent's own `input` error about one of its options, re-said as an --agent-options error naming `<agent>.<option>`. */
+function asOptionError(name: string, err: unknown): unknown {
+  if (err instanceof GnnrlError && err.code === 'input') return new GnnrlError('input', `agent-options: ${name}.${err.details.arg ?? '?'}: ${err.message}`, { arg: 'agent-options', field: `${name}.${err.details.arg ?? ''}`, cause: err });
+  return err;
+}
+
+/** The agents do not own their (frozen) encoder: dispose it with the agent. */
+function withEncoder<A extends Agent>(agent: A, encoder: WindowStateEncoder): A {
   const dispose = agent.dispose.bind(agent);
   agent.dispose = () => {
     dispose();
