@@ -305,6 +305,7 @@ describe('DDPG agent: reproducibility, state, errors', () => {
       [{ policyDelay: 0 }, 'policyDelay'],
       [{ targetNoise: -1 }, 'targetNoise'],
       [{ epsilon: 0.1 } as never, 'epsilon'],
+      [{ td3: 'yes' } as never, 'td3'],
     ];
     try {
       for (const [o, arg] of bad) await expect(createDdpgAgent(ctx, o), arg).rejects.toMatchObject({ code: 'input', details: { arg } });

@@ -135,7 +135,9 @@ type Resolved = {
   seed: number;
 };
 
-const KNOWN = new Set(['gamma', 'lr', 'actorLr', 'criticLr', 'hidden', 'actorHidden', 'criticHidden', 'tau', 'batchSize', 'capacity', 'learningStarts', 'nStep', 'knn', 'noise', 'sigma', 'theta', 'head', 'actionScale', 'targetAction', 'clipNorm', 'td3', 'policyDelay', 'targetNoise', 'targetNoiseClip', 'seed']);
+/** Every option key `DdpgOptions` takes (for the registry's unknown-key check). */
+export const DDPG_OPTION_KEYS: readonly string[] = ['gamma', 'lr', 'actorLr', 'criticLr', 'hidden', 'actorHidden', 'criticHidden', 'tau', 'batchSize', 'capacity', 'learningStarts', 'nStep', 'knn', 'noise', 'sigma', 'theta', 'head', 'actionScale', 'targetAction', 'clipNorm', 'td3', 'policyDelay', 'targetNoise', 'targetNoiseClip', 'seed'];
+const KNOWN = new Set(DDPG_OPTION_KEYS);
 
 function resolve(o: DdpgOptions): Resolved {
   const bad = (arg: string, want: string, v: unknown): never => {
@@ -155,6 +157,7 @@ function resolve(o: DdpgOptions): Resolved {
   num(o.knn, 'knn', (x) => int(x) && x >= 1 && x <= TOPK_MAX, `an integer in [1, ${TOPK_MAX}]`);
   num(o.sigma, 'sigma', (x) => x >= 0, 'a number >= 0');
   num(o.theta, 'theta', (x) => x > 0 && x <= 1, 'a number in (0, 1]');
+  if (o.td3 !== undefined && typeof o.td3 !== 'boolean') bad('td3', 'true or false', o.td3);
   if (o.noise !== undefined && o.noise !== 'gaussian' && o.noise !== 'ou') bad('noise', "'gaussian' or 'ou'", o.noise);
   if (o.targetAction !== undefined && o.targetAction !== 'knn' && o.targetAction !== 'proto') bad('targetAction', "'knn' or 'proto'", o.targetAction);
   if (o.hidden !== undefined && !(Array.isArray(o.hidden) && o.hidden.length > 0 && o.hidden.every((h) => int(h) && h >= 1))) bad('hidden', 'a non-empty array of positive integers', o.hidden);
