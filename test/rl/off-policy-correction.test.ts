@@ -1,9 +1,22 @@
 /**
- * The top-K correction's arithmetic against hand values (λ_K, clipped and capped
- * importance weights, K = 1 as plain importance sampling), its refusals, and the softmax
- * policy's chunked log-normaliser against a float64 full one on awkward sizes, on the
- * engine the environment picks (native here, WebGPU with GNNRL_REQUIRE_GPU=1, CPU with
- * GNNRL_BACKEND=cpu).
+ * The top-K off-policy correction:
+ *
+ * - its arithmetic against hand values (λ_K, clipped and capped importance weights, K = 1
+ *   as plain importance sampling) and its refusals;
+ * - the softmax policy's chunked log-normaliser against a float64 full one on awkward
+ *   sizes, and its Gumbel-top-K sampling against π, on the engine the environment picks
+ *   (native here, WebGPU with GNNRL_REQUIRE_GPU=1, CPU with GNNRL_BACKEND=cpu);
+ * - learning from a log: from one log of a skewed popularity-softmax logger (temperature
+ *   0.2, ε 0.1), the corrected agent (K = 1: the logged propensity as β, w capped at 10),
+ *   run in the simulator (which knows the truth), beats the uncorrected agent trained on
+ *   the same log with the same seed, and beats the logger, each with a 95% bootstrap CI
+ *   above 0. Measured on six (agent seed, log seed) pairs of this preset: corrected −
+ *   uncorrected excluded 0 in all six (lower ends 0.006 … 0.93); with 2 epochs instead of
+ *   3 it reversed on one pair, and at a milder logger (temperature 0.5) the uncorrected
+ *   agent won on the default pair. So the check pins the skewed logger the correction is
+ *   for, and the seeds. Like the other learning checks it runs on the native backend
+ *   where the addon loads (CPU where GNNRL_BACKEND=cpu forces it): it checks learning,
+ *   not kernels.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Engine } from '../../src/engine.js';
@@ -13,6 +26,16 @@ import { MASKED, logNormaliser, maskChunk, rowsPerChunk, sampleWithoutReplacemen
 import { windowExclusions } from '../../src/rl/state/exclusions.js';
 import { Tensor } from '../../src/tensor/index.js';
 import { Rng } from '../../src/util/rng.js';
+import { syntheticWorld } from '../../src/data/synthetic.js';
+import { getModel, trainingGraph } from '../../src/models/registry.js';
+import type { RecommenderModel } from '../../src/models/types.js';
+import { Simulator } from '../../src/rl/env/simulator.js';
+import { SoftmaxLoggingPolicy, popularityScorer } from '../../src/rl/policies/logging.js';
+import { collectLog } from '../../src/rl/log/collect.js';
+import type { LoggedData } from '../../src/rl/log/format.js';
+import { WindowStateEncoder, tablesFromModel } from '../../src/rl/state/window-state.js';
+import { createReinforceAgent, trainReinforceFromLog, type ReinforceAgent, type ReinforceOptions } from '../../src/rl/agents/reinforce.js';
+import { differenceCI, evaluateAgent, type Evaluation } from '../../src/rl/evaluate.js';
 
 function codedError(fn: () => unknown, arg: string, field?: string): void {
   let caught: unknown;
@@ -181,5 +204,94 @@ describe('softmax policy: chunked log-normaliser and sampling', () => {
     for (let a = 0; a < cols; a++) expect(Math.abs(counts[a] / draws - pi[a])).toBeLessThan(4 * Math.sqrt((pi[a] * (1 - pi[a])) / draws) + 1e-9);
     // Fewer eligible items than the slate: refused.
     expect(sampleWithoutReplacement(Float32Array.from([MASKED, 0, MASKED]), 0, 3, 2, rng, out, 0, new Float64Array(3))).toBe(false);
+  });
+});
+
+/** Native where the addon loads, else the CPU (GNNRL_BACKEND still forces its choice). */
+async function learningEngine(): Promise<Engine> {
+  try {
+    return await Engine.create({ backend: 'native', quiet: true });
+  } catch {
+    return Engine.create({ backend: 'cpu', quiet: true });
+  }
+}
+
+describe('top-K correction from a skewed log', () => {
+  const world = syntheticWorld({ preset: 'tiny', seed: 7 });
+  const EPISODES = 512;
+  const returns = (e: Evaluation) => e.records.map((r) => r.return);
+  let eng: Engine;
+  let model: RecommenderModel;
+  let log: LoggedData;
+  let logger: SoftmaxLoggingPolicy;
+
+  async function withAgent<T>(opts: ReinforceOptions & { topK?: boolean }, fn: (agent: ReinforceAgent) => Promise<T>): Promise<T> {
+    const encoder = new WindowStateEncoder(eng, await tablesFromModel(eng, model), 10);
+    const agent = await createReinforceAgent({ engine: eng, encoder, slots: 64, slateSize: 1, nItems: world.nItems }, opts);
+    try {
+      return await fn(agent);
+    } finally {
+      agent.dispose();
+      encoder.dispose();
+    }
+  }
+
+  beforeAll(async () => {
+    eng = await learningEngine();
+    const train = world.interactions;
+    model = await getModel('lightgcn').create({ engine: eng, train, graph: trainingGraph(train.user, train.item, world.nUsers, world.nItems), options: { dim: 32, seed: 1 } });
+    await model.fit(train, { epochs: 20 });
+    logger = new SoftmaxLoggingPolicy(popularityScorer(world.interactions), 1, { temperature: 0.2, epsilon: 0.1, seed: 3 });
+    ({ log } = await collectLog(new Simulator(world, { batch: 64 }), logger, { steps: 100, seed: 5 }));
+  });
+  afterAll(async () => {
+    model?.dispose();
+    await eng?.dispose();
+  });
+
+  const fromLog = (topK: boolean) =>
+    withAgent({ lr: 3e-3, seed: 1, batchSize: 256, topK, behaviour: 'logged' }, async (agent) => {
+      const r = await trainReinforceFromLog(agent, log, { epochs: 3 });
+      expect(r.updates).toBe(3 * Math.ceil(log.n / 256));
+      if (topK) expect(r.meanWeight).toBeGreaterThan(0);
+      return evaluateAgent(new Simulator(world, { batch: 64 }), agent, { episodes: EPISODES });
+    });
+
+  test('the corrected agent beats the uncorrected one trained on the same log, and the logger (95% CIs, true values by simulation)', async () => {
+    const plain = await fromLog(false);
+    const corrected = await fromLog(true);
+    const byLogger = await evaluateAgent(new Simulator(world, { batch: 64 }), logger, { episodes: EPISODES });
+    const gain = differenceCI(returns(corrected), returns(plain), { seed: 3 });
+    const overLogger = differenceCI(returns(corrected), returns(byLogger), { seed: 3 });
+    const msg = `corrected ${corrected.metrics.meanReturn.toFixed(3)}, uncorrected ${plain.metrics.meanReturn.toFixed(3)}, logger ${byLogger.metrics.meanReturn.toFixed(3)}; CIs ${gain.map((x) => x.toFixed(3))} / ${overLogger.map((x) => x.toFixed(3))}`;
+    expect(gain[0], msg).toBeGreaterThan(0);
+    expect(overLogger[0], msg).toBeGreaterThan(0);
+  });
+
+  test('learned β: the behaviour head is fitted (its likelihood improves) and the policy still learns', async () => {
+    await withAgent({ lr: 3e-3, seed: 1, batchSize: 256, topK: true, behaviour: 'learned' }, async (agent) => {
+      const nll: number[] = [];
+      const first = await agent.learn({ user: log.user.slice(0, 256), history: log.history.slice(0, 2560), action: log.slate.slice(0, 256), ret: log.reward.slice(0, 256), beta: null });
+      nll.push(first.extra!.behaviourNll);
+      await trainReinforceFromLog(agent, log, { epochs: 2, behaviour: 'learned' });
+      const last = await agent.learn({ user: log.user.slice(0, 256), history: log.history.slice(0, 2560), action: log.slate.slice(0, 256), ret: log.reward.slice(0, 256), beta: null });
+      nll.push(last.extra!.behaviourNll);
+      expect(nll[1]).toBeLessThan(nll[0]);
+      // The head learns the logger: its β of the logged actions tracks the logged propensities.
+      const beta = await agent.probabilities(log.user.slice(0, 512), log.history.slice(0, 5120), log.slate.slice(0, 512), 'behaviour');
+      let corr = 0;
+      const lb = Array.from(beta, Math.log);
+      const lp = Array.from(log.propensity.slice(0, 512), Math.log);
+      const mb = lb.reduce((a, x) => a + x, 0) / lb.length;
+      const mp = lp.reduce((a, x) => a + x, 0) / lp.length;
+      let sb = 0;
+      let sp = 0;
+      lb.forEach((x, i) => {
+        corr += (x - mb) * (lp[i] - mp);
+        sb += (x - mb) ** 2;
+        sp += (lp[i] - mp) ** 2;
+      });
+      expect(corr / Math.sqrt(sb * sp)).toBeGreaterThan(0.5);
+    });
   });
 });
