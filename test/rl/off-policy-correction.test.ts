@@ -268,7 +268,7 @@ describe('top-K correction from a skewed log', () => {
     expect(overLogger[0], msg).toBeGreaterThan(0);
   });
 
-  test('learned β: the behaviour head is fitted (its likelihood improves) and the policy still learns', async () => {
+  test('learned β: the behaviour head fits the logger (its likelihood improves and β tracks the logged propensities)', async () => {
     await withAgent({ lr: 3e-3, seed: 1, batchSize: 256, topK: true, behaviour: 'learned' }, async (agent) => {
       const nll: number[] = [];
       const first = await agent.learn({ user: log.user.slice(0, 256), history: log.history.slice(0, 2560), action: log.slate.slice(0, 256), ret: log.reward.slice(0, 256), beta: null });

@@ -236,6 +236,46 @@ describe('determinism and bad inputs', () => {
     for (const [k, v] of Object.entries(a.state.arrays)) expect(Array.from(b.state.arrays[k]), k).toEqual(Array.from(v));
   });
 
+  test("on-policy 'logged' β is π's own acting probability: with lr 0, w = 1 and λ_K = K(1 − π)^{K−1} ≤ K", async () => {
+    const { agent, encoder } = await small({ seed: 3, topK: true, behaviour: 'logged', lr: 0 });
+    try {
+      const r = await trainAgent(new Simulator(world, { batch: 8, historyLen: H, slateSize: 2 }), agent, { steps: 40, seed: 4 });
+      const extra = r.lastUpdate!.extra!;
+      expect(Math.abs(extra.meanWeight - 1)).toBeLessThan(1e-4);
+      expect(extra.meanLambda).toBeGreaterThan(1);
+      expect(extra.meanLambda).toBeLessThanOrEqual(2);
+    } finally {
+      agent.dispose();
+      encoder.dispose();
+    }
+  });
+
+  test('rank and greedy acting skip the window; memory stays flat across updates', async () => {
+    const { agent, encoder } = await small({ seed: 5, lr: 1e-2, topK: true });
+    try {
+      const env = new Simulator(world, { batch: 8, historyLen: H, slateSize: 2 });
+      const obs = env.reset(3);
+      const ranked = await agent.rank(obs, 7);
+      const acted = await agent.act(obs, { explore: false });
+      for (let b = 0; b < 8; b++) {
+        const window = new Set(Array.from(obs.historyItems.subarray(b * H, (b + 1) * H)));
+        const row = Array.from(ranked.subarray(b * 7, (b + 1) * 7));
+        expect(new Set(row).size).toBe(7);
+        row.forEach((i) => expect(window.has(i)).toBe(false));
+        expect(Array.from(acted.subarray(b * 2, b * 2 + 2))).toEqual(row.slice(0, 2));
+      }
+      const batch = () => ({ user: Int32Array.from({ length: 30 }, (_, i) => i % world.nUsers), history: new Int32Array(30 * H).fill(-1), action: Int32Array.from({ length: 30 }, (_, i) => (i * 7) % world.nItems), ret: new Float32Array(30).fill(1), beta: null });
+      await agent.learn(batch());
+      const before = engine.memoryStats().liveBytes;
+      for (let i = 0; i < 3; i++) await agent.learn(batch());
+      expect(engine.memoryStats().liveBytes).toBe(before);
+      expect(agent.updates).toBe(4);
+    } finally {
+      agent.dispose();
+      encoder.dispose();
+    }
+  });
+
   test('state() round-trips through load(), and a state for another catalogue is refused', async () => {
     const { agent, encoder } = await small({ seed: 1 });
     try {
