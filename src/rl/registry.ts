@@ -13,6 +13,8 @@
  *                            sampling) on one shared model over GNN (or --state random) vectors
  *   reinforce, reinforce-topk  learned: REINFORCE over the catalogue softmax on GNN window
  *                            state, and its top-K off-policy corrected form (agents/reinforce.ts)
+ *   ddpg, td3                learned: DDPG / TD3 actor–critic with Wolpertinger item actions
+ *                            (proto-action → k nearest items by topK → critic re-rank; agents/ddpg.ts)
  *
  * Agent options (`--agent-options '{"dqn":{"lr":0.001}}'`) are validated here, by name and
  * value, before anything runs: an unknown key or a value out of range is an `input` error
@@ -36,6 +38,8 @@ import { TabularSlateAgent, type TabularSlateOptions } from './agents/tabular-sl
 import { LinUcbAgent, type LinUcbOptions } from './agents/linucb.js';
 import { LinTsAgent, type LinTsOptions } from './agents/lin-ts.js';
 import { createReinforceAgent, type ReinforceOptions } from './agents/reinforce.js';
+import { createDdpgAgent, type DdpgOptions } from './agents/ddpg.js';
+import { TOPK_MAX } from '../kernels/topk.js';
 
 /** One registered agent family. */
 export interface AgentInfo {
@@ -60,6 +64,8 @@ export const AGENTS: readonly AgentInfo[] = [
   { name: 'linucb', display: 'LinUCB', learns: true, summary: 'LinUCB contextual bandit: one shared ridge model over [u⊙e_a, w̄⊙e_a, e_a, 1] from GNN vectors, upper-confidence acting', unavailable: null },
   { name: 'lints', display: 'Linear TS', learns: true, summary: 'linear Thompson sampling on the same shared model (θ ~ N(θ̂, ν²A⁻¹) per slot)', unavailable: null },
   { name: 'reinforce', display: 'REINFORCE', learns: true, summary: 'REINFORCE over the catalogue softmax π(a|s) ∝ exp(φ(s)·e_a + b_a), learned baseline, entropy bonus', unavailable: null },
+  { name: 'ddpg', display: 'DDPG', learns: true, summary: 'DDPG actor–critic: proto-item μ(s) + noise, its k nearest items (topK), the critic Q(s, e_a) re-ranks them (Wolpertinger)', unavailable: null },
+  { name: 'td3', display: 'TD3', learns: true, summary: "DDPG with TD3's twin critics, delayed actor updates and target policy smoothing", unavailable: null },
   { name: 'reinforce-topk', display: 'REINFORCE (top-K)', learns: true, summary: 'REINFORCE with the top-K off-policy correction (behaviour head β, capped π/β, λ_K = K(1 − π)^{K−1})', unavailable: null },
 ];
 
@@ -85,6 +91,8 @@ const ALIASES: Record<string, string> = {
   'policy-gradient': 'reinforce',
   'reinforce-top-k': 'reinforce-topk',
   topk: 'reinforce-topk',
+  wolpertinger: 'ddpg',
+  'actor-critic': 'ddpg',
 };
 
 /** The names `--agent` accepts, for messages. */
@@ -227,7 +235,41 @@ const REINFORCE_OPTIONS: Record<string, Check> = {
   fineTune: bool,
 };
 
+const widths: Check = (v) => (Array.isArray(v) && v.length > 0 && v.every((h) => Number.isInteger(h) && h >= 1) ? null : 'a non-empty array of positive integers');
+const oneOf = (...choices: string[]): Check => (v) => (typeof v === 'string' && choices.includes(v) ? null : choices.map((c) => `'${c}'`).join(' or '));
+
+/** Options of the DDPG agents (DdpgOptions minus `td3`, which the name sets), plus the run loop's. */
+const DDPG_OPTIONS: Record<string, Check> = {
+  gamma: num((x) => x >= 0 && x <= 1, 'a number in [0, 1]'),
+  lr: num((x) => x >= 0, 'a number >= 0'),
+  actorLr: num((x) => x >= 0, 'a number >= 0'),
+  criticLr: num((x) => x >= 0, 'a number >= 0'),
+  hidden: widths,
+  actorHidden: widths,
+  criticHidden: widths,
+  tau: num((x) => x > 0 && x <= 1, 'a number in (0, 1]'),
+  batchSize: int(1),
+  capacity: int(1),
+  learningStarts: int(0),
+  nStep: int(1),
+  knn: num((x) => Number.isInteger(x) && x >= 1 && x <= TOPK_MAX, `an integer in [1, ${TOPK_MAX}]`),
+  noise: oneOf('gaussian', 'ou'),
+  sigma: num((x) => x >= 0, 'a number >= 0'),
+  theta: num((x) => x > 0 && x <= 1, 'a number in (0, 1]'),
+  head: oneOf('tanh', 'linear'),
+  actionScale: num((x) => x > 0, 'a number > 0'),
+  targetAction: oneOf('knn', 'proto'),
+  clipNorm: num((x) => x > 0, 'a number > 0'),
+  policyDelay: int(1),
+  targetNoise: num((x) => x >= 0, 'a number >= 0'),
+  targetNoiseClip: num((x) => x > 0, 'a number > 0'),
+  seed: int(0),
+  updatesPerStep: int(0),
+};
+
 const OPTIONS_BY_FAMILY: Record<string, Record<string, Check>> = {
+  ddpg: DDPG_OPTIONS,
+  td3: DDPG_OPTIONS,
   reinforce: REINFORCE_OPTIONS,
   'reinforce-topk': REINFORCE_OPTIONS,
   linucb: { alpha: num((x) => x >= 0, 'a number >= 0'), ...BANDIT_COMMON },
@@ -354,6 +396,20 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
         // JSON has no Infinity: null asks for an uncapped weight.
         const capOpt = cap === null ? { cap: Infinity } : cap === undefined ? {} : { cap };
         const agent = await createReinforceAgent({ engine: ctx.engine, encoder, slots: env.batch, slateSize: k, nItems: env.nItems }, { seed: ctx.seed, ...given, ...capOpt, topK: info.name === 'reinforce-topk' });
+        return { agent: withEncoder(agent, encoder), updatesPerStep: updatesPerStep ?? 1 };
+      } catch (err) {
+        encoder.dispose();
+        throw asOptionError(name, err);
+      }
+    }
+    case 'ddpg':
+    case 'td3': {
+      const { updatesPerStep, ...given } = opts as DdpgOptions & { updatesPerStep?: number };
+      // Actions live in the encoder's item space, so the encoder stays frozen (no fineTune).
+      const tables = ctx.state === 'random' ? randomTables(env.nUsers, env.nItems, RANDOM_STATE_DIM, ctx.seed) : await tablesFromModel(ctx.engine, await stateModel(ctx, env));
+      const encoder = new WindowStateEncoder(ctx.engine, tables, env.historyLen, { fineTune: false });
+      try {
+        const agent = await createDdpgAgent({ engine: ctx.engine, encoder, slots: env.batch, slateSize: k, nItems: env.nItems }, { seed: ctx.seed, ...given, td3: info.name === 'td3' });
         return { agent: withEncoder(agent, encoder), updatesPerStep: updatesPerStep ?? 1 };
       } catch (err) {
         encoder.dispose();

@@ -47,11 +47,13 @@ const err = (f: () => unknown): GnnrlError => {
   throw new Error('expected a throw');
 };
 
-const FAMILIES = ['reinforce', 'reinforce-topk'];
+const FAMILIES = ['reinforce', 'reinforce-topk', 'ddpg', 'td3'];
 
 describe('registry: policy-gradient and actor–critic agents', () => {
   test('names and aliases resolve', () => {
     expect(parseAgentList('REINFORCE,pg,reinforce-top-k')).toEqual(['reinforce', 'reinforce-topk']);
+    expect(parseAgentList('DDPG,wolpertinger,TD3')).toEqual(['ddpg', 'td3']);
+    expect(err(() => checkAgentOptions('ddpg', { noise: 'pink' })).message).toMatch(/ddpg\.noise: expected 'gaussian' or 'ou', got "pink"/);
   });
 
   test.each(FAMILIES)('%s: unknown or out-of-range options are input errors naming <agent>.<key>', (name) => {
@@ -63,7 +65,7 @@ describe('registry: policy-gradient and actor–critic agents', () => {
   });
 
   test.each(FAMILIES)('%s: built by the registry, it trains through the loop and gives a state', async (name) => {
-    const ctx = context({ batchSize: 16 });
+    const ctx = context(name.startsWith('reinforce') ? { batchSize: 16 } : { batchSize: 16, learningStarts: 32 });
     const { agent, updatesPerStep } = await createAgent(name, ctx);
     try {
       expect(agent.kind).toBe(name);
