@@ -392,6 +392,121 @@ describe('DDPG core learns a continuous bandit', () => {
   }, 30_000);
 });
 
+/**
+ * A multi-step control check with a known optimum, so the bootstrap (γ, the target actor
+ * and critics) is exercised, not only the 1-step fit: a 1-D reach. State [x, g] (position,
+ * goal), action a ∈ [−1, 1] (tanh head), x′ = clip(x + 0.25·a, ±1), reward −|x′ − g|,
+ * 8 steps per episode (a time limit, so no step is terminal: every target bootstraps).
+ * The optimum moves straight to the goal, a = clip((g − x)/0.25, ±1). On a software WebGPU
+ * adapter these runs use the CPU backend (overhead per dispatch makes them ~8 s there);
+ * the bandit above runs on the backend under test.
+ */
+describe('DDPG and TD3 solve a 1-D reach task', () => {
+  const N = 64;
+  const T = 8;
+  const STEP = 0.25;
+  /** Rows the longest run stores (50 episodes × 8 steps × 64 slots). */
+  const CAP = 50 * T * N;
+  let lengine: Engine;
+  beforeAll(async () => {
+    lengine = engine.backend === 'webgpu' && engine.adapter?.software !== false ? await Engine.create({ backend: 'cpu', quiet: true }) : engine;
+  });
+  afterAll(async () => {
+    if (lengine && lengine !== engine) await lengine.dispose();
+  });
+
+  type Policy = (s: Float32Array) => Promise<Float32Array> | Float32Array;
+  const optimal: Policy = (s) => Float32Array.from({ length: N }, (_, b) => Math.max(-1, Math.min(1, (s[2 * b + 1] - s[2 * b]) / STEP)));
+  const still: Policy = () => new Float32Array(N);
+
+  /** A host replay of (s, a, r, s′) rows and one batched episode of N slots; returns per-slot returns. */
+  class Reach {
+    readonly s = new Float32Array(CAP * 2);
+    readonly a = new Float32Array(CAP);
+    readonly r = new Float32Array(CAP);
+    readonly s2 = new Float32Array(CAP * 2);
+    n = 0;
+    async episode(policy: Policy, rng: Rng, onStep?: () => Promise<void>, noise = 0, noiseRng?: Rng): Promise<number[]> {
+      const s = new Float32Array(N * 2);
+      for (let b = 0; b < N; b++) {
+        s[2 * b] = rng.uniform(-1, 1);
+        s[2 * b + 1] = rng.uniform(-0.8, 0.8);
+      }
+      const ret: number[] = new Array<number>(N).fill(0);
+      for (let t = 0; t < T; t++) {
+        const a = Float32Array.from(await policy(s));
+        if (noise > 0) for (let b = 0; b < N; b++) a[b] = Math.max(-1, Math.min(1, a[b] + noise * noiseRng!.normal()));
+        for (let b = 0; b < N; b++) {
+          const x2 = Math.max(-1, Math.min(1, s[2 * b] + STEP * a[b]));
+          const rew = -Math.abs(x2 - s[2 * b + 1]);
+          ret[b] += rew;
+          if (onStep) {
+            const i = this.n++;
+            this.s.set(s.subarray(2 * b, 2 * b + 2), 2 * i);
+            this.a[i] = a[b];
+            this.r[i] = rew;
+            this.s2[2 * i] = x2;
+            this.s2[2 * i + 1] = s[2 * b + 1];
+          }
+          s[2 * b] = x2;
+        }
+        if (onStep) await onStep();
+      }
+      return ret;
+    }
+  }
+
+  async function evaluate(policy: Policy): Promise<number[]> {
+    const env = new Reach();
+    const rng = new Rng(77);
+    const out: number[] = [];
+    for (let e = 0; e < 4; e++) out.push(...(await env.episode(policy, rng)));
+    return out;
+  }
+
+  const m = (x: number[]) => x.reduce((a, v) => a + v, 0) / x.length;
+
+  for (const [name, td3, episodes] of [
+    ['DDPG', false, 25],
+    // TD3's actor steps every second update: twice the episodes for the same actor steps.
+    ['TD3', true, 50],
+  ] as const) {
+    test(`${name} closes most of the gap from standing still to the optimum (95% CI above still and untrained)`, async () => {
+      const core = await DdpgCore.create(lengine, { stateDim: 2, actionDim: 1, actorHidden: [32], criticHidden: [32], actorLr: 3e-3, criticLr: 3e-3, tau: 0.05, td3, seed: 1 });
+      try {
+        const act: Policy = (s) => core.act(s);
+        const untrained = await evaluate(act);
+        const env = new Reach();
+        const rng = new Rng(5);
+        const B = 128;
+        const batch = { s: new Float32Array(B * 2), a: new Float32Array(B), r: new Float32Array(B), s2: new Float32Array(B * 2), done: new Uint8Array(B), discount: new Float32Array(B).fill(0.8) };
+        const learn = async () => {
+          if (env.n < 256) return;
+          for (let j = 0; j < B; j++) {
+            const i = rng.int(env.n);
+            batch.s.set(env.s.subarray(2 * i, 2 * i + 2), 2 * j);
+            batch.a[j] = env.a[i];
+            batch.r[j] = env.r[i];
+            batch.s2.set(env.s2.subarray(2 * i, 2 * i + 2), 2 * j);
+          }
+          await core.update(batch);
+        };
+        for (let e = 0; e < episodes; e++) await env.episode(act, rng, learn, 0.3, rng);
+        const learned = await evaluate(act);
+        const [best, none] = [await evaluate(optimal), await evaluate(still)];
+        for (const [what, base] of [['still', none], ['untrained', untrained]] as const) {
+          const [lo] = differenceCI(learned, base, { seed: 2 });
+          expect(lo, `${name} ${m(learned).toFixed(3)} vs ${what} ${m(base).toFixed(3)} (optimum ${m(best).toFixed(3)})`).toBeGreaterThan(0);
+        }
+        // Most of the way: at least 60% of the gap between standing still and the optimum.
+        expect((m(learned) - m(none)) / (m(best) - m(none))).toBeGreaterThan(0.6);
+      } finally {
+        core.dispose();
+      }
+    }, 30_000);
+  }
+});
+
 describe('DDPG core: encoder hook, reproducibility, errors', () => {
   test('a state tensor with grad trains its encoder with the actor only (actorExtraParams)', async () => {
     for (const actorLr of [1e-2, 0]) {
