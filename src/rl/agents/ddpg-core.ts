@@ -472,8 +472,10 @@ export class DdpgCore {
       const a = this.rows(batch.a, o.actionDim, 'a', B).detach();
       const yT = Tensor.fromArray(this.engine, y, [B, 1]);
       this.criticOpt?.zeroGrad();
-      const q1 = noGrad(() => this.q(sCritic, a, 0));
-      const closs = this.criticLoss(sCritic, a, yT);
+      // One forward per critic serves the loss and the reported mean Q₁.
+      const qs = this.critics.map((_, j) => this.q(sCritic, a, j));
+      const closs = qs.map((q) => mseLoss(q, yT)).reduce((x, l) => x.add(l));
+      const q1 = qs[0];
       if (this.criticOpt) {
         closs.backward();
         this.criticOpt.step();
