@@ -28,8 +28,9 @@
  * where β(a | s) is the behaviour policy's probability of the action: the logged
  * propensity (`behaviour: 'logged'`), or a separately trained behaviour head (`'learned'`,
  * the paper's): a second softmax over the catalogue on the same φ(s) with the gradient
- * blocked from φ (it reads φ detached), fitted by maximum likelihood to the actions taken.
- * On-policy, 'logged' is π's own probability when it acted.
+ * blocked from φ (it reads φ detached), fitted by maximum likelihood to the actions taken
+ * on the batches that need it (β not given). On-policy, 'logged' is π's own probability
+ * when it acted (a batch with steps this agent did not sample falls back to the head).
  *
  * Learning from logs: `trainReinforceFromLog` walks a propensity log (src/rl/log) in
  * minibatches: the state of an event is its logged history window, the return its
@@ -559,8 +560,10 @@ export class ReinforceAgent implements Agent {
         const mask = maskChunk(this.engine, rows, r0, r1, I);
         const { logp, entropy } = policyTerms(policyLogits(phi, this.net.items, this.net.itemBias, mask), actions);
         const value = o.baseline ? this.net.baseline(x) : null;
-        // The behaviour head reads φ detached: its likelihood never moves the policy's state (the paper's block-gradient).
-        const betaLogp = o.topK ? policyTerms(policyLogits(phi.detach(), this.net.behaviourItems!, this.net.behaviourBias!, mask), actions).logp : null;
+        // The behaviour head reads φ detached: its likelihood never moves the policy's state
+        // (the paper's block-gradient). It runs only where β is not given (learned β), as
+        // it is as costly as the policy's own softmax.
+        const betaLogp = o.topK && !batch.beta ? policyTerms(policyLogits(phi.detach(), this.net.behaviourItems!, this.net.behaviourBias!, mask), actions).logp : null;
         const reads = [logp, entropy, ...(value ? [value] : []), ...(betaLogp ? [betaLogp] : [])];
         const host = (await this.engine.readMany(reads.map((t) => t.f32('reinforce.learn')))) as Float32Array[];
         const lp = host[0];
@@ -594,9 +597,9 @@ export class ReinforceAgent implements Agent {
       extra.meanWeight = weightSum / N;
       extra.ess = weightSq > 0 ? (weightSum * weightSum) / weightSq : 0;
       extra.meanLambda = lambdaSum / N;
-      extra.behaviourNll = behaviourNll / N;
+      if (!batch.beta) extra.behaviourNll = behaviourNll / N;
     }
-    const loss = policyLoss - (o.entropy * entropySum) / N + (o.baseline ? (o.valueCoef * valueLoss) / N : 0) + (o.topK ? behaviourNll / N : 0);
+    const loss = policyLoss - (o.entropy * entropySum) / N + (o.baseline ? (o.valueCoef * valueLoss) / N : 0) + (o.topK && !batch.beta ? behaviourNll / N : 0);
     return { loss, extra };
   }
 
