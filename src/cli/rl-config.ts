@@ -45,6 +45,10 @@ export interface RlConfig {
   curvePoints: number;
   /** Episodes per curve point (0 = --episodes). */
   curveEpisodes: number;
+  /** A propensity log (.jsonl/.csv) the policy-gradient agents learn from instead of interacting; null = on-policy. */
+  trainLog: string | null;
+  /** Passes over `trainLog`. */
+  logEpochs: number;
   seed: number;
   /**
    * Environment options, by kind (rl-env.ts): the simulator's (slateSize, horizon, fatigue,
@@ -71,6 +75,8 @@ const DEFAULTS: RlConfig = {
   episodes: 512,
   curvePoints: 4,
   curveEpisodes: 128,
+  trainLog: null,
+  logEpochs: 5,
   seed: 42,
   envOptions: {},
   agentOptions: {},
@@ -215,6 +221,17 @@ export const RL_OPTIONS: Spec[] = [
     parse: (raw, where) => parseInt32(raw, where, 0),
   },
   {
+    flag: 'train-log', key: 'trainLog', value: 'FILE', defaultText: '',
+    help: "a propensity log (.jsonl or .csv, e.g. gnnrl ope's log.jsonl) that reinforce and reinforce-topk learn from off-policy instead of interacting (the top-K correction reweights it); the log's users and items must be the environment's",
+    parse: (raw, where) => {
+      if (raw === null) return null;
+      const s = parseString(raw, where, 'a .jsonl or .csv log file');
+      if (!/\.(jsonl|ndjson|json|csv)$/i.test(s)) throw new UsageError(`${where}: ${s}: expected a .jsonl or .csv propensity log`, where);
+      return s;
+    },
+  },
+  { flag: 'log-epochs', key: 'logEpochs', value: 'N', defaultText: String(DEFAULTS.logEpochs), help: 'passes over --train-log', parse: (raw, where) => parseInt32(raw, where, 1, 10_000) },
+  {
     flag: 'seed', key: 'seed', value: 'N', defaultText: String(DEFAULTS.seed),
     help: 'seed of the world, the models, the agents, the training and the evaluation episodes',
     parse: (raw, where) => parseInt32(raw, where, 0, 2 ** 30),
@@ -271,7 +288,14 @@ export function parseRlArgs(argv: readonly string[], read?: (p: string) => strin
 }
 
 /** Checks between options (each was valid on its own). */
+/** Agents that can learn from a propensity log (`--train-log`). */
+export const LOG_LEARNERS: readonly string[] = ['reinforce', 'reinforce-topk'];
+
 function crossCheck(c: RlConfig): void {
+  if (c.trainLog) {
+    if (!existsSync(c.trainLog)) throw new UsageError(`--train-log: file not found: ${c.trainLog}`, '--train-log');
+    if (!c.agent.some((a) => LOG_LEARNERS.includes(a))) throw new UsageError(`--train-log: only ${LOG_LEARNERS.join(' and ')} learn from a log, and --agent lists neither (${c.agent.join(', ')})`, '--train-log');
+  }
   for (const name of Object.keys(c.agentOptions)) {
     if (!c.agent.includes(name)) throw new UsageError(`--agent-options: options for '${name}', which is not among the agents run (${c.agent.join(', ')})`, '--agent-options');
   }

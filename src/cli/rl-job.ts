@@ -24,6 +24,10 @@ import { getModel, restoreModel, trainingGraph } from '../models/registry.js';
 import type { RecommenderModel } from '../models/types.js';
 import { differenceCI, evaluateAgent } from '../rl/evaluate.js';
 import { trainAgent } from '../rl/train-loop.js';
+import { trainReinforceFromLog, type ReinforceAgent } from '../rl/agents/reinforce.js';
+import { loadLog } from '../rl/log/loader.js';
+import type { LoggedData } from '../rl/log/format.js';
+import { LOG_LEARNERS } from './rl-config.js';
 import { AgentRanker } from '../rl/agent-ranker.js';
 import { evaluateModel } from '../eval/evaluate.js';
 import { agentFamily, checkModelFits, createAgent } from '../rl/registry.js';
@@ -177,6 +181,8 @@ export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResul
     const makeEnv = () => built.make();
     progress.message(`${config.env}: ${data.nUsers} users × ${data.nItems} items, ${log.user.length} logged events${data.test ? ` (train part; ${data.test.user.length} held out)` : ''}; ${built.batch} sessions at once, horizon ${built.horizon}, slate ${built.slateSize}`);
     const evalEnv = makeEnv();
+    // The --train-log events, read once for every agent that learns from them.
+    let trainLog: Promise<LoggedData> | undefined;
     const curveEpisodes = config.curveEpisodes > 0 ? config.curveEpisodes : config.episodes;
     for (const name of config.agent) {
       const info = agentFamily(name);
@@ -200,7 +206,27 @@ export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResul
           result.note = 'interrupted before training';
           return;
         }
-        if (agent.learns) {
+        if (agent.learns && config.trainLog && LOG_LEARNERS.includes(name)) {
+          // Off-policy: learn from the logged events instead of interacting.
+          trainLog ??= loadLog(config.trainLog, { nUsers: data.nUsers, nItems: data.nItems });
+          const logged = await trainLog;
+          progress.message(`${agent.name}: learning from ${config.trainLog} (${logged.n} events, ${config.logEpochs} epochs)`);
+          const tr = await trainReinforceFromLog(agent as ReinforceAgent, logged, {
+            epochs: config.logEpochs,
+            onEpoch: (epoch, loss) => progress.message(`  epoch ${epoch}/${config.logEpochs}: loss ${loss.toFixed(4)}`),
+          });
+          result.train = {
+            steps: tr.updates,
+            episodes: 0,
+            seconds: tr.seconds,
+            stepsPerSecond: (logged.n * tr.epochs) / Math.max(tr.seconds, 1e-9),
+            meanTrainReturn: NaN,
+            lastLoss: tr.loss,
+            epsilon: null,
+            fromLog: { file: config.trainLog, events: logged.n, epochs: tr.epochs, meanWeight: tr.meanWeight, ess: tr.ess },
+          };
+          result.checkpoint = await saveAgent(agent, name, outDir, config, tr.updates, version);
+        } else if (agent.learns) {
           const a = agent;
           const every = config.curvePoints > 0 ? Math.max(1, Math.floor(config.steps / config.curvePoints)) : 0;
           progress.start(agent.name, trainEnv.batch);

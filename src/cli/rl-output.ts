@@ -25,7 +25,18 @@ export interface AgentResult {
   /** The evaluation's episodes. */
   records: EpisodeRecord[];
   /** Learning agents: what training did. */
-  train?: { steps: number; episodes: number; seconds: number; stepsPerSecond: number; meanTrainReturn: number; lastLoss: number | null; epsilon: number | null };
+  train?: {
+    steps: number;
+    episodes: number;
+    seconds: number;
+    /** Slot-steps per second on-policy; logged events per second (× epochs) from a log. */
+    stepsPerSecond: number;
+    meanTrainReturn: number;
+    lastLoss: number | null;
+    epsilon: number | null;
+    /** Set when the agent learned from `--train-log` (steps are then its updates). */
+    fromLog?: { file: string; events: number; epochs: number; meanWeight: number | null; ess: number | null };
+  };
   /** Learning agents: evaluated mean return after each number of training steps. */
   curve: { step: number; meanReturn: number }[];
   /** Checkpoint path relative to the output folder. */
