@@ -31,7 +31,7 @@ import { SoftmaxLoggingPolicy, popularityScorer } from '../../src/rl/policies/lo
 import { collectLog } from '../../src/rl/log/collect.js';
 import { WindowStateEncoder, randomTables, tablesFromModel } from '../../src/rl/state/window-state.js';
 import { windowExclusions } from '../../src/rl/state/exclusions.js';
-import { createReinforceAgent, policyCoefficients, surrogateLoss, trainReinforceFromLog, type ReinforceOptions } from '../../src/rl/agents/reinforce.js';
+import { createReinforceAgent, logSteps, policyCoefficients, surrogateLoss, trainReinforceFromLog, type ReinforceOptions } from '../../src/rl/agents/reinforce.js';
 import { maskChunk, policyLogits, policyTerms } from '../../src/rl/agents/softmax-policy.js';
 import { trainAgent } from '../../src/rl/train-loop.js';
 import { differenceCI, evaluateAgent, type Evaluation } from '../../src/rl/evaluate.js';
@@ -274,6 +274,33 @@ describe('determinism and bad inputs', () => {
       agent.dispose();
       encoder.dispose();
     }
+  });
+
+  test('logSteps: returns within sessions in logged order, right-aligned windows, clicked item else the first, per-item β', () => {
+    const K = 2;
+    // Two sessions interleaved and out of order in the file; session 8 has three events.
+    const log = {
+      n: 5,
+      slateSize: K,
+      historyLen: 2,
+      user: Int32Array.from([0, 1, 0, 0, 1]),
+      session: Int32Array.from([8, 9, 8, 8, 9]),
+      step: Int32Array.from([2, 0, 0, 1, 1]),
+      history: Int32Array.from([5, 6, -1, -1, -1, -1, -1, 5, -1, 3]),
+      slate: Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+      position: Int32Array.from([1, -1, 0, -1, 1]),
+      reward: Float32Array.from([1, 0, 2, 0, 4]),
+      propensity: Float64Array.from([0.1, 0.2, 0.3, 0.4, 0.5]),
+      positionPropensity: Float64Array.from([0.3, 0.31, 0.4, 0.41, 0.5, 0.51, 0.6, 0.61, 0.7, 0.71]),
+      time: Float64Array.from([2, 0, 0, 1, 1]),
+      propensitySource: 'logged' as const,
+    };
+    const s = logSteps(log, { nItems: 20, nUsers: 2, historyLen: 3 }, 0.5, true);
+    // Session 8 in order: event 2 (r 2), event 3 (r 0), event 0 (r 1); session 9: event 1 (r 0), event 4 (r 4).
+    expect(Array.from(s.ret)).toEqual([1, 0 + 0.5 * 4, 2 + 0.5 * (0 + 0.5 * 1), 0 + 0.5 * 1, 4]);
+    expect(Array.from(s.action)).toEqual([2, 3, 5, 7, 10]);
+    expect(Array.from(s.beta!)).toEqual([0.31, 0.4, 0.5, 0.6, 0.71]);
+    expect(Array.from(s.history)).toEqual([-1, 5, 6, -1, -1, -1, -1, -1, -1, -1, -1, 5, -1, -1, 3]);
   });
 
   test('state() round-trips through load(), and a state for another catalogue is refused', async () => {

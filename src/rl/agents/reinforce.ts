@@ -43,6 +43,7 @@ import { GnnrlError, check } from '../../errors.js';
 import type { Engine } from '../../engine.js';
 import type { DeviceArray } from '../../backend/arrays.js';
 import type { ModelState } from '../../models/types.js';
+import { rowLogSumExp } from '../../kernels/softmax.js';
 import { topK } from '../../kernels/topk.js';
 import { Module } from '../../nn/module.js';
 import { Linear } from '../../nn/linear.js';
@@ -61,7 +62,6 @@ import { historyExclusions, windowExclusions, type ExclusionRows } from '../stat
 import type { WindowStateEncoder } from '../state/window-state.js';
 import { checkPropensities, importanceWeight, lambdaK, resolveCorrection, type CorrectionOptions, type ResolvedCorrection } from './off-policy-correction.js';
 import { DEFAULT_CHUNK_ELEMENTS, maskChunk, policyLogits, policyTerms, rowsPerChunk, sampleWithoutReplacement, visitLogits } from './softmax-policy.js';
-import { rowLogSumExp } from '../../kernels/softmax.js';
 
 /**
  * Options of the REINFORCE agents (defaults; ranges). Out-of-range values are `input`
