@@ -8,15 +8,20 @@
  * - DQN: one `update()` (sample 512 transitions, Double-DQN targets through `qTargets`
  *   over the whole catalogue, TD loss, backward, Adam, target sync) over 2,000 and 50,000
  *   items at d 64, on each backend, the CPU backend being the baseline.
+ * - REINFORCE (top-K corrected, β learned): one update from a logged minibatch of 512
+ *   events over 2,000 and 50,000 items at d 64 (catalogue softmax and its normaliser in
+ *   row chunks, the behaviour head's softmax too, backward, Adam), per backend.
  * Slot-steps/s and updates/s are 1000 / median ms (× 1,024 for the simulator).
  */
 import { Engine } from '../../src/engine.js';
 import { syntheticWorld } from '../../src/data/synthetic.js';
 import { Simulator } from '../../src/rl/env/simulator.js';
 import { DqnAgent } from '../../src/rl/agents/dqn.js';
+import { createReinforceAgent, trainReinforceFromLog } from '../../src/rl/agents/reinforce.js';
+import type { LoggedData } from '../../src/rl/log/format.js';
 import { WindowStateEncoder, randomTables } from '../../src/rl/state/window-state.js';
 import { Rng } from '../../src/util/rng.js';
-import type { Suite, SuiteContext } from '../harness.js';
+import { engineBackends, type Suite, type SuiteContext } from '../harness.js';
 
 const SESSIONS = 1024;
 
@@ -35,7 +40,7 @@ async function simulatorCases(ctx: SuiteContext): Promise<void> {
   await ctx.measure('rl', caseName, 'step', () => sim.step(actions), { maxTime: ctx.quick ? 1 : 3 });
 }
 
-async function dqnCase(ctx: SuiteContext, backend: 'cpu' | 'webgpu', nItems: number): Promise<void> {
+async function dqnCase(ctx: SuiteContext, backend: 'cpu' | 'webgpu' | 'native', nItems: number): Promise<void> {
   const batchSize = ctx.quick ? 128 : 512;
   const world = syntheticWorld({ nUsers: SESSIONS, nItems, dim: 8, meanEvents: 5, seed: 3 });
   const sim = new Simulator(world, { batch: SESSIONS });
@@ -66,6 +71,47 @@ async function dqnCase(ctx: SuiteContext, backend: 'cpu' | 'webgpu', nItems: num
   }
 }
 
+/** A seeded single-item propensity log of `n` events over `nItems` items (uniform logger). */
+function randomLog(rng: Rng, n: number, nUsers: number, nItems: number, H: number): LoggedData {
+  const history = Int32Array.from({ length: n * H }, () => rng.int(nItems));
+  return {
+    n,
+    slateSize: 1,
+    historyLen: H,
+    user: Int32Array.from({ length: n }, () => rng.int(nUsers)),
+    session: null,
+    step: new Int32Array(n),
+    history,
+    slate: Int32Array.from({ length: n }, () => rng.int(nItems)),
+    position: new Int32Array(n),
+    reward: Float32Array.from({ length: n }, () => (rng.next() < 0.2 ? 1 : 0)),
+    propensity: new Float64Array(n).fill(1 / nItems),
+    positionPropensity: null,
+    time: new Float64Array(n),
+    propensitySource: 'logged',
+  };
+}
+
+async function reinforceCase(ctx: SuiteContext, backend: 'cpu' | 'webgpu' | 'native', nItems: number): Promise<void> {
+  const batch = ctx.quick ? 128 : 512;
+  const nUsers = 1000;
+  const H = 10;
+  const engine = await Engine.create({ backend, quiet: true });
+  const encoder = new WindowStateEncoder(engine, randomTables(nUsers, nItems, 64, 4), H);
+  const agent = await createReinforceAgent({ engine, encoder, slots: 64, slateSize: 1, nItems }, { batchSize: batch, hidden: [64], topK: true, behaviour: 'learned', seed: 5 });
+  const log = randomLog(new Rng(8), batch, nUsers, nItems, H);
+  try {
+    await ctx.measure('rl', `REINFORCE top-K update B=${batch} I=${nItems} d=64`, backend, async () => {
+      const r = await trainReinforceFromLog(agent, log, { epochs: 1 });
+      if (r.updates !== 1) throw new Error(`bench rl: expected one REINFORCE update, got ${r.updates}`);
+    }, { minSamples: backend === 'cpu' && nItems > 10_000 ? 2 : 3, maxTime: ctx.quick ? 1 : 8 });
+  } finally {
+    agent.dispose();
+    encoder.dispose();
+    await engine.dispose();
+  }
+}
+
 export const suite: Suite = {
   name: 'rl',
   // The simulator's rows compare with its choice model; DQN's with the CPU backend.
@@ -73,7 +119,10 @@ export const suite: Suite = {
   async run(ctx) {
     await simulatorCases(ctx);
     for (const nItems of ctx.quick ? [2_000] : [2_000, 50_000]) {
-      for (const backend of ['cpu', 'webgpu'] as const) await dqnCase(ctx, backend, nItems);
+      for (const backend of engineBackends(['cpu', 'webgpu'])) await dqnCase(ctx, backend, nItems);
+    }
+    for (const nItems of ctx.quick ? [2_000] : [2_000, 50_000]) {
+      for (const backend of engineBackends(['cpu', 'webgpu'])) await reinforceCase(ctx, backend, nItems);
     }
   },
 };
