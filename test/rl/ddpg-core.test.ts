@@ -24,6 +24,15 @@ afterAll(async () => {
   await engine?.dispose();
 });
 
+/** For learning runs on a software adapter: native where the addon loads, else the CPU. */
+async function offAdapterEngine(): Promise<Engine> {
+  try {
+    return await Engine.create({ backend: 'native', quiet: true });
+  } catch {
+    return Engine.create({ backend: 'cpu', quiet: true });
+  }
+}
+
 type Arrays = Record<string, Float64Array>;
 
 /** Float64 MLP (ReLU between layers) over rows x (R × in) from arrays '<prefix>.layers.l.weight|bias'. */
@@ -398,7 +407,8 @@ describe('DDPG core learns a continuous bandit', () => {
  * goal), action a ∈ [−1, 1] (tanh head), x′ = clip(x + 0.25·a, ±1), reward −|x′ − g|,
  * 8 steps per episode (a time limit, so no step is terminal: every target bootstraps).
  * The optimum moves straight to the goal, a = clip((g − x)/0.25, ±1). On a software WebGPU
- * adapter these runs use the CPU backend (overhead per dispatch makes them ~8 s there);
+ * adapter these runs use the native backend (or the CPU where the addon does not load): overhead
+ * per dispatch makes them ~8 s there;
  * the bandit above runs on the backend under test.
  */
 describe('DDPG and TD3 solve a 1-D reach task', () => {
@@ -409,7 +419,7 @@ describe('DDPG and TD3 solve a 1-D reach task', () => {
   const CAP = 50 * T * N;
   let lengine: Engine;
   beforeAll(async () => {
-    lengine = engine.backend === 'webgpu' && engine.adapter?.software !== false ? await Engine.create({ backend: 'cpu', quiet: true }) : engine;
+    lengine = engine.backend === 'webgpu' && engine.adapter?.software !== false ? await offAdapterEngine() : engine;
   });
   afterAll(async () => {
     if (lengine && lengine !== engine) await lengine.dispose();

@@ -33,6 +33,15 @@ afterAll(async () => {
   await engine?.dispose();
 });
 
+/** For learning runs on a software adapter: native where the addon loads, else the CPU. */
+async function offAdapterEngine(): Promise<Engine> {
+  try {
+    return await Engine.create({ backend: 'native', quiet: true });
+  } catch {
+    return Engine.create({ backend: 'cpu', quiet: true });
+  }
+}
+
 async function agentOn(opts: DdpgOptions, slateSize = 1): Promise<{ agent: DdpgAgent; env: Simulator; encoder: WindowStateEncoder }> {
   const env = new Simulator(world, { batch: SLOTS, historyLen: H, slateSize });
   const encoder = new WindowStateEncoder(engine, randomTables(world.nUsers, world.nItems, D, 4), H);
@@ -201,8 +210,8 @@ describe('DDPG agent: Wolpertinger targets', () => {
  * from the GNN's ranking), so "lr 0 does not beat random" is a real control, and the
  * trained agent is also compared with the untrained one. On a software WebGPU adapter
  * the ~300 acting and update steps take ~20 s (overhead per dispatch and readback, not
- * arithmetic), so there the learning run uses the CPU backend: it checks learning, not
- * kernels, which the tests above check on the backend under test.
+ * arithmetic), so there the learning run uses the native backend (the CPU where the addon does not
+ * load): it checks learning, not kernels, which the tests above check on the backend under test.
  */
 describe('DDPG agent learns on the simulator', () => {
   const learnWorld = syntheticWorld({ preset: 'tiny', seed: 7 });
@@ -216,7 +225,7 @@ describe('DDPG agent learns on the simulator', () => {
   const returns = (e: Evaluation) => e.records.map((r) => r.return);
 
   beforeAll(async () => {
-    lengine = engine.backend === 'webgpu' && engine.adapter?.software !== false ? await Engine.create({ backend: 'cpu', quiet: true }) : engine;
+    lengine = engine.backend === 'webgpu' && engine.adapter?.software !== false ? await offAdapterEngine() : engine;
     random = await evaluateAgent(sim(), new RandomPolicy(learnWorld.nItems, 1, 3), { episodes: EPISODES });
   });
   afterAll(async () => {
