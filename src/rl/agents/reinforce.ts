@@ -38,6 +38,11 @@
  * actions at face value (w = 1), the corrected one reweights them.
  *
  * lr = 0 switches learning off: updates compute and report the loss but change nothing.
+ *
+ * A failure mode to watch (seen on the tiny simulator from 2-item-slate logs with learned
+ * β at lr 3e-3, one seed pair in four): π moves its mass off the logged items, every w
+ * falls toward 0 (`meanWeight` ≈ 0.001 in the update report) and learning stops where it
+ * is; a lower lr (1e-3) recovered it. `meanWeight` and `ess` are reported for that reason.
  */
 import { GnnrlError, check } from '../../errors.js';
 import type { Engine } from '../../engine.js';
