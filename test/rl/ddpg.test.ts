@@ -202,6 +202,21 @@ describe('DDPG agent: Wolpertinger targets', () => {
   }
 });
 
+test("targetAction 'proto' bootstraps from Q′(s′, μ′(s′)) (DDPG's plain target) and trains", async () => {
+  const { agent, env, encoder } = await agentOn({ targetAction: 'proto' });
+  try {
+    const before = await agent.state();
+    const r = await trainAgent(env, agent, { steps: 8, seed: 2, updatesPerStep: 2 });
+    expect(agent.updates).toBeGreaterThan(0);
+    expect(Number.isFinite(r.lastUpdate!.loss) && Number.isFinite(r.lastUpdate!.extra!.meanTarget)).toBe(true);
+    const after = await agent.state();
+    expect(after.config.targetAction).toBe('proto');
+    expect(Array.from(after.arrays['critic0.layers.0.weight'])).not.toEqual(Array.from(before.arrays['critic0.layers.0.weight']));
+  } finally {
+    done(agent, encoder);
+  }
+});
+
 /**
  * Learning on the simulator (tiny world, seed 7). The state tables are the world's own
  * user and item vectors (an "imported vectors" state), so what is learned is the policy,
