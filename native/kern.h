@@ -59,6 +59,21 @@ void topk(const TopKArgs& a, int32_t* indices, float* scores);
 void spmm(int64_t nRows, const int32_t* rowPtr, const int32_t* colIdx, const float* values, const float* X, int64_t d,
           float* Y);
 
+// Element-wise maps of src/kernels/elementwise.ts (op codes as its UNARY / BINARY tables),
+// each element in double, rounded to float once. `axpy` (13) reads `out`.
+struct UnaryParams {
+  double alpha = 1, beta = 0;
+  uint32_t seed = 0, threshold = 0;  // dropout: keep when hash(seed, i) >= threshold
+};
+void unary(int op, const float* x, float* out, int64_t n, const UnaryParams& prm);
+
+// out[r, c] = g(a[r·aRs + c·aCs], b[r·bRs + c·bCs]) over a rows × cols grid (strides
+// checked against the operands' lengths by the caller).
+struct Broadcast {
+  int64_t rows = 0, cols = 0, aRs = 0, aCs = 0, bRs = 0, bCs = 0;
+};
+void binary(int op, const float* a, const float* b, float* out, const Broadcast& bc, double alpha, double beta);
+
 // The SIMD the kernels were compiled for (for `gnnrl doctor`).
 const char* kernelSimd();
 

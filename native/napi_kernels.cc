@@ -153,6 +153,53 @@ Napi::Value Spmm(const Napi::CallbackInfo& info) {
   });
 }
 
+double numArg(Napi::Env env, Napi::Value v, const char* name) {
+  if (!v.IsNumber()) throwInputJs(env, name, "a number, got " + describe(v));
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+// unary(op, x, out, alpha, beta, seed, threshold): out[i] = f(x[i]) over out's length.
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int op = static_cast<int>(intArg(env, info[0], "op", 0, 13));
+    auto out = typedArg<float>(env, info[2], "out", napi_float32_array, "Float32Array", false);
+    auto x = f32AtLeast(env, info[1], "x", out.size);
+    kern::UnaryParams p;
+    p.alpha = numArg(env, info[3], "alpha");
+    p.beta = numArg(env, info[4], "beta");
+    p.seed = static_cast<uint32_t>(intArg(env, info[5], "seed", 0, 0xffffffffLL));
+    p.threshold = static_cast<uint32_t>(intArg(env, info[6], "threshold", 0, 0xffffffffLL));
+    kern::unary(op, x.data, mutableData(out), out.size, p);
+    return env.Undefined();
+  });
+}
+
+// The last element a rows × cols grid reads through strides (rs, cs), plus one.
+int64_t extent(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+  return rows == 0 || cols == 0 ? 0 : (rows - 1) * rs + (cols - 1) * cs + 1;
+}
+
+// binary(op, a, b, out, rows, cols, aRs, aCs, bRs, bCs, alpha, beta).
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int op = static_cast<int>(intArg(env, info[0], "op", 0, 15));
+    kern::Broadcast bc;
+    bc.rows = intArg(env, info[4], "rows", 0, kMaxIndex);
+    bc.cols = intArg(env, info[5], "cols", 0, kMaxIndex);
+    bc.aRs = intArg(env, info[6], "aRs", 0, kMaxIndex);
+    bc.aCs = intArg(env, info[7], "aCs", 0, kMaxIndex);
+    bc.bRs = intArg(env, info[8], "bRs", 0, kMaxIndex);
+    bc.bCs = intArg(env, info[9], "bCs", 0, kMaxIndex);
+    auto a = f32AtLeast(env, info[1], "a", extent(bc.rows, bc.cols, bc.aRs, bc.aCs));
+    auto b = f32AtLeast(env, info[2], "b", extent(bc.rows, bc.cols, bc.bRs, bc.bCs));
+    auto out = f32AtLeast(env, info[3], "out", bc.rows * bc.cols);
+    kern::binary(op, a.data, b.data, mutableData(out), bc, numArg(env, info[10], "alpha"), numArg(env, info[11], "beta"));
+    return env.Undefined();
+  });
+}
+
 }  // namespace
 
 void registerKernels(Napi::Env env, Napi::Object exports) {
@@ -164,6 +211,8 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   k.Set("qtarget", Napi::Function::New(env, QTarget));
   k.Set("topk", Napi::Function::New(env, TopK));
   k.Set("spmm", Napi::Function::New(env, Spmm));
+  k.Set("unary", Napi::Function::New(env, Unary));
+  k.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("kernels", k);
 }
 

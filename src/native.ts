@@ -103,6 +103,9 @@ export interface NativeKernels {
     scores: Float32Array,
   ): void;
   spmm(nRows: number, nCols: number, rowPtr: Int32Array, colIdx: Int32Array, values: Float32Array, x: Float32Array, d: number, out: Float32Array): void;
+  /** Element-wise maps (op codes of kernels/elementwise.ts); absent in addons built before them. */
+  unary?(op: number, x: Float32Array, out: Float32Array, alpha: number, beta: number, seed: number, threshold: number): void;
+  binary?(op: number, a: Float32Array, b: Float32Array, out: Float32Array, rows: number, cols: number, aRs: number, aCs: number, bRs: number, bCs: number, alpha: number, beta: number): void;
 }
 
 /** The addon's exports, as native/addon.cc registers them. */

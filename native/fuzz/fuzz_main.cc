@@ -16,6 +16,8 @@
 
 #include "../csr_core.h"
 #include "../graph_ops_core.h"
+#include "../kern.h"
+#include "../kern_pool.h"
 
 using namespace gnnrl;
 
@@ -170,6 +172,209 @@ void oneIteration(Rand& r, uint64_t iter) {
 
 }  // namespace
 
+// ---------------------------------------------------------------- the native kernels
+//
+// Exact-size buffers (std::vector, so ASan sees one element past the end), random shapes
+// including zeros and sizes of no tile, weird values, exclusion lists with repeats; each
+// kernel runs on 1 and on 3 pool threads and the outputs must be identical bytes.
+
+std::vector<float> randomFloats(Rand& r, int64_t n) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = r.chance(0.02) ? kWeird[r.upto(10)] : static_cast<float>(static_cast<int64_t>(r.upto(2001)) - 1000) / 250.0f;
+  return v;
+}
+
+template <class T>
+bool sameBytes(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
+
+// Runs f (which fills its outputs) on 1 and 3 threads; the two results must match.
+template <class F>
+void onThreads(const char* what, uint64_t iter, F f) {
+  kern::setPoolThreads(1);
+  auto one = f();
+  kern::setPoolThreads(3);
+  auto three = f();
+  if (!(one == three)) {
+    std::fprintf(stderr, "%s: 1 and 3 threads differ\n", what);
+    fail("kernel result depends on the thread count", iter);
+  }
+}
+
+struct Bytes {  // outputs compared bytewise (NaN == NaN)
+  std::vector<std::vector<uint8_t>> parts;
+  template <class T>
+  void add(const std::vector<T>& v) {
+    std::vector<uint8_t> b(v.size() * sizeof(T));
+    if (!v.empty()) std::memcpy(b.data(), v.data(), b.size());
+    parts.push_back(std::move(b));
+  }
+  bool operator==(const Bytes& o) const { return parts == o.parts; }
+};
+
+kern::Exclusions randomExclusions(Rand& r, int64_t batch, int64_t nItems, std::vector<int32_t>& rowPtr, std::vector<int32_t>& colIdx) {
+  rowPtr.assign(static_cast<size_t>(batch + 1), 0);
+  colIdx.clear();
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t m = r.chance(0.1) ? nItems + r.upto(3) : r.upto(std::min<int64_t>(nItems, 6));  // whole rows, repeats
+    for (int64_t j = 0; j < m; ++j) colIdx.push_back(static_cast<int32_t>(r.upto(nItems)));
+    rowPtr[static_cast<size_t>(b + 1)] = static_cast<int32_t>(colIdx.size());
+  }
+  kern::Exclusions e;
+  if (colIdx.empty()) colIdx.push_back(0);  // a valid pointer even when no row excludes anything
+  e.rowPtr = rowPtr.data();
+  e.colIdx = colIdx.data();
+  return e;
+}
+
+void kernelIteration(Rand& r, uint64_t iter) {
+  // GEMM with every transpose combination.
+  {
+    kern::GemmShape s;
+    s.M = r.upto(40);
+    s.K = r.upto(70);
+    s.N = r.upto(40);
+    s.transA = r.chance(0.5);
+    s.transB = r.chance(0.5);
+    auto A = randomFloats(r, s.M * s.K), B = randomFloats(r, s.K * s.N);
+    onThreads("gemm", iter, [&] {
+      std::vector<float> C(static_cast<size_t>(s.M * s.N), std::numeric_limits<float>::quiet_NaN());
+      kern::gemm(A.data(), B.data(), C.data(), s);
+      Bytes out;
+      out.add(C);
+      return out;
+    });
+  }
+  // top-K and Q-targets over a small catalogue with exclusions.
+  {
+    const int64_t batch = r.upto(12), dim = 1 + r.upto(20), nItems = 1 + r.upto(300), k = 1 + r.upto(std::min<int64_t>(nItems + 3, 130));
+    auto q = randomFloats(r, batch * dim), items = randomFloats(r, nItems * dim), bias = randomFloats(r, nItems);
+    std::vector<int32_t> rowPtr, colIdx;
+    const kern::Exclusions ex = r.chance(0.7) ? randomExclusions(r, batch, nItems, rowPtr, colIdx) : kern::Exclusions{};
+    kern::TopKArgs t;
+    t.queries = q.data();
+    t.batch = batch;
+    t.dim = dim;
+    t.nItems = nItems;
+    t.k = k;
+    t.items = items.data();
+    t.bias = r.chance(0.5) ? bias.data() : nullptr;
+    t.exclude = ex;
+    onThreads("topk", iter, [&] {
+      std::vector<int32_t> idx(static_cast<size_t>(batch * k), -7);
+      std::vector<float> sc(static_cast<size_t>(batch * k));
+      kern::topk(t, idx.data(), sc.data());
+      for (auto i : idx)
+        if (i < -1 || i >= nItems) fail("topk returned an index outside the catalogue", iter);
+      Bytes out;
+      out.add(idx);
+      out.add(sc);
+      return out;
+    });
+    auto value = randomFloats(r, nItems * dim), reward = randomFloats(r, batch), done = randomFloats(r, batch);
+    kern::QTargetArgs a;
+    a.next = q.data();
+    a.batch = batch;
+    a.dim = dim;
+    a.nItems = nItems;
+    a.chooser = items.data();
+    a.chooserBias = t.bias;
+    a.value = r.chance(0.5) ? value.data() : nullptr;
+    a.reward = reward.data();
+    a.done = done.data();
+    a.exclude = ex;
+    a.gamma = 0.9f;
+    onThreads("qtarget", iter, [&] {
+      std::vector<float> y(static_cast<size_t>(batch));
+      std::vector<int32_t> am(static_cast<size_t>(batch), -7);
+      kern::qtarget(a, y.data(), am.data());
+      for (auto i : am)
+        if (i < -1 || i >= nItems) fail("qtarget returned an argmax outside the catalogue", iter);
+      Bytes out;
+      out.add(y);
+      out.add(am);
+      return out;
+    });
+  }
+  // SpMM over a random well-formed CSR (a huge row now and then); malformed ones must be refused.
+  {
+    const int64_t nRows = r.upto(60), nCols = 1 + r.upto(60), d = 1 + r.upto(r.chance(0.3) ? 256 : 70);
+    std::vector<int32_t> rowPtr(static_cast<size_t>(nRows + 1), 0), colIdx;
+    for (int64_t i = 0; i < nRows; ++i) {
+      const int64_t m = r.chance(0.05) ? 500 : r.upto(8);
+      for (int64_t j = 0; j < m; ++j) colIdx.push_back(static_cast<int32_t>(r.upto(nCols)));
+      rowPtr[static_cast<size_t>(i + 1)] = static_cast<int32_t>(colIdx.size());
+    }
+    auto values = randomFloats(r, static_cast<int64_t>(colIdx.size()));
+    auto X = randomFloats(r, nCols * d);
+    if (r.chance(0.2) && !colIdx.empty()) {
+      colIdx[static_cast<size_t>(r.upto(static_cast<int64_t>(colIdx.size())))] = r.chance(0.5) ? -1 : static_cast<int32_t>(nCols);
+      try {
+        kern::checkIndexCsr(nRows, rowPtr.data(), static_cast<int64_t>(colIdx.size()), colIdx.data(), nCols, "a");
+        fail("checkIndexCsr accepted a column outside the matrix", iter);
+      } catch (const CoreError&) {
+      }
+    } else {
+      kern::checkIndexCsr(nRows, rowPtr.data(), static_cast<int64_t>(colIdx.size()), colIdx.data(), nCols, "a");
+      onThreads("spmm", iter, [&] {
+        std::vector<float> Y(static_cast<size_t>(nRows * d), std::numeric_limits<float>::quiet_NaN());
+        kern::spmm(nRows, rowPtr.data(), colIdx.data(), values.data(), X.data(), d, Y.data());
+        Bytes out;
+        out.add(Y);
+        return out;
+      });
+    }
+  }
+  // Element-wise: every op, broadcast strides, exact-extent operands.
+  {
+    const int op = static_cast<int>(r.upto(14));
+    const int64_t n = r.chance(0.1) ? 70000 + r.upto(50) : r.upto(300);
+    auto x = randomFloats(r, n);
+    kern::UnaryParams p;
+    p.alpha = 0.5;
+    p.beta = -1;
+    p.seed = static_cast<uint32_t>(r.next());
+    p.threshold = static_cast<uint32_t>(r.next());
+    auto start = randomFloats(r, n);
+    onThreads("unary", iter, [&] {
+      auto out = start;
+      kern::unary(op, x.data(), out.data(), n, p);
+      Bytes b;
+      b.add(out);
+      return b;
+    });
+    kern::Broadcast bc;
+    bc.rows = r.upto(50);
+    bc.cols = r.upto(r.chance(0.2) ? 3000 : 50);
+    const auto pick = [&](int64_t& rs, int64_t& cs) {
+      switch (r.upto(4)) {
+        case 0: rs = bc.cols; cs = 1; break;
+        case 1: rs = 0; cs = 1; break;
+        case 2: rs = 1; cs = 0; break;
+        default: rs = 0; cs = 0;
+      }
+    };
+    pick(bc.aRs, bc.aCs);
+    pick(bc.bRs, bc.bCs);
+    const auto extent = [&](int64_t rs, int64_t cs) { return bc.rows == 0 || bc.cols == 0 ? 0 : (bc.rows - 1) * rs + (bc.cols - 1) * cs + 1; };
+    auto a = randomFloats(r, extent(bc.aRs, bc.aCs)), b = randomFloats(r, extent(bc.bRs, bc.bCs));
+    const int bop = static_cast<int>(r.upto(16));
+    onThreads("binary", iter, [&] {
+      std::vector<float> out(static_cast<size_t>(bc.rows * bc.cols), std::numeric_limits<float>::quiet_NaN());
+      kern::binary(bop, a.data(), b.data(), out.data(), bc, 0.7, 1.3);
+      Bytes o;
+      o.add(out);
+      return o;
+    });
+    try {
+      kern::unary(14 + static_cast<int>(r.upto(5)), x.data(), x.data(), n, p);
+      fail("unary accepted an unknown op code", iter);
+    } catch (const CoreError&) {
+    }
+  }
+}
+
 int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 20;
   const uint64_t seed = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1;
@@ -181,6 +386,7 @@ int main(int argc, char** argv) {
     if (el >= seconds) break;
     try {
       oneIteration(r, iter);
+      if (iter % 4 == 0) kernelIteration(r, iter);
     } catch (const CoreError& e) {
       std::fprintf(stderr, "unexpected CoreError outside the checked calls: %s\n", e.message.c_str());
       fail("CoreError escaped", iter);

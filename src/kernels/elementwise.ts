@@ -9,6 +9,7 @@ import type { DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { hashU32 } from '../util/rng.js';
 import { buf, host, launch1d, packUniforms, type Arr } from './pack.js';
+import { nativeKernels } from '../native.js';
 
 /** Unary op codes; keep in sync with shaders/tensor/elementwise.wgsl. */
 export const UNARY = {
@@ -256,7 +257,22 @@ const binaryGpu: BinaryImpl = (engine, op, a, b, out, bc, prm = {}) => {
   return out;
 };
 
+/** Native backend: native/kern_elementwise_core.cc (the same double arithmetic, on the pool); the CPU loop where the addon predates it. */
+const unaryNative: UnaryImpl = (engine, op, x, out, prm = {}) => {
+  const k = nativeKernels();
+  if (!k.unary) return unaryCpu(engine, op, x, out, prm);
+  k.unary(UNARY[op], host(x), host(out), prm.alpha ?? 1, prm.beta ?? 0, (prm.seed ?? 0) >>> 0, op === 'dropout' ? dropoutThreshold(prm.p ?? 0) : 0);
+  return out;
+};
+
+const binaryNative: BinaryImpl = (engine, op, a, b, out, bc, prm = {}) => {
+  const k = nativeKernels();
+  if (!k.binary) return binaryCpu(engine, op, a, b, out, bc, prm);
+  k.binary(BINARY[op], host(a), host(b), host(out), bc.rows, bc.cols, bc.aRs, bc.aCs, bc.bRs, bc.bCs, prm.alpha ?? 1, prm.beta ?? 0);
+  return out;
+};
+
 /** out = f(x), element-wise; `out` must hold x.length elements (`axpy` accumulates into it). */
-export const unaryKernel = defineKernel<UnaryImpl>('tensor.unary', { cpu: unaryCpu, webgpu: unaryGpu });
+export const unaryKernel = defineKernel<UnaryImpl>('tensor.unary', { cpu: unaryCpu, webgpu: unaryGpu, native: unaryNative });
 /** out = g(a, b) over a rows×cols grid with broadcast strides. */
-export const binaryKernel = defineKernel<BinaryImpl>('tensor.binary', { cpu: binaryCpu, webgpu: binaryGpu });
+export const binaryKernel = defineKernel<BinaryImpl>('tensor.binary', { cpu: binaryCpu, webgpu: binaryGpu, native: binaryNative });

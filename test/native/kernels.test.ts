@@ -13,6 +13,7 @@ import { matmulKernel, matmulRef, type MatmulShape } from '../../src/kernels/mat
 import { qTargets, qTargetsReference } from '../../src/kernels/qtarget.js';
 import { topK, topKReference } from '../../src/kernels/topk.js';
 import { spmm, spmmReference } from '../../src/kernels/spmm.js';
+import { BINARY, UNARY, binaryKernel, binaryRef, fullBroadcast, unaryKernel, unaryRef, type BinaryOp, type Broadcast, type UnaryOp } from '../../src/kernels/elementwise.js';
 import '../../src/tensor/index.js';
 import { Rng } from '../../src/util/rng.js';
 import type { Csr } from '../../src/backend/arrays.js';
@@ -339,5 +340,90 @@ describeNative('native kernels', () => {
     const res = topK(engine, { queries: engine.array(new Float32Array([1])), batch: 1, dim: 1, items: engine.array(items), nItems, k: 100 });
     const zeros = [...Array(nItems).keys()].filter((i) => i !== 3 && i !== 300 && i !== 599).slice(0, 97);
     expect([...(res.indices as { data: Int32Array }).data]).toEqual([3, 300, 599, ...zeros]);
+  });
+  // ------------------------------------------------------------ element-wise
+
+  /** Inputs each op is defined on (log and sqrt of positives; div by values away from 0). */
+  function unaryInput(rng: Rng, op: UnaryOp, n: number): Float32Array {
+    const x = randomF32(rng, n, -3, 3);
+    if (op === 'log' || op === 'sqrt') for (let i = 0; i < n; i++) x[i] = Math.abs(x[i]) + 0.05;
+    return x;
+  }
+
+  for (const op of Object.keys(UNARY) as UnaryOp[]) {
+    for (const n of [0, 1, 17, 70_001]) {
+      test(`unary ${op}, n ${n}, matches the reference on 1, 2 and 7 threads`, () => {
+        const seed = testSeed();
+        const rng = new Rng(seed);
+        const x = unaryInput(rng, op, n);
+        const prm = { alpha: 0.7, beta: -0.3, seed: 12345, p: 0.3 };
+        // axpy accumulates into out: start both from the same values, not NaN.
+        const start = op === 'axpy' ? randomF32(rng, n) : poisonF32(n);
+        const want = unaryRef(op, x, new Float64Array(start), prm);
+        const [got] = sameForThreads(`unary ${op}`, () => {
+          const out = engine.array(start.slice());
+          unaryKernel(engine, op, engine.array(x), out, prm);
+          return [(out as { data: Float32Array }).data];
+        });
+        expectAllClose(got, want, { context: `(seed ${seed})` });
+      });
+    }
+  }
+
+  const grids: { name: string; rows: number; cols: number; a: 'full' | 'row' | 'col' | 'scalar'; b: 'full' | 'row' | 'col' | 'scalar' }[] = [
+    { name: 'full 37×129', rows: 37, cols: 129, a: 'full', b: 'full' },
+    { name: 'full 300×301 (several parts)', rows: 300, cols: 301, a: 'full', b: 'full' },
+    { name: 'matrix ⊙ row vector 65×3', rows: 65, cols: 3, a: 'full', b: 'row' },
+    { name: 'column vector ⊙ matrix 5×1000', rows: 5, cols: 1000, a: 'col', b: 'full' },
+    { name: 'matrix ⊙ scalar 1×7', rows: 1, cols: 7, a: 'full', b: 'scalar' },
+    { name: 'empty 0×9', rows: 0, cols: 9, a: 'full', b: 'full' },
+  ];
+  const strides = (kind: 'full' | 'row' | 'col' | 'scalar', cols: number): [number, number] => (kind === 'full' ? [cols, 1] : kind === 'row' ? [0, 1] : kind === 'col' ? [1, 0] : [0, 0]);
+  const lengthOf = (kind: 'full' | 'row' | 'col' | 'scalar', rows: number, cols: number) => (kind === 'full' ? rows * cols : kind === 'row' ? cols : kind === 'col' ? rows : 1);
+
+  for (const op of Object.keys(BINARY) as BinaryOp[]) {
+    for (const g of grids) {
+      test(`binary ${op}, ${g.name}, matches the reference on 1, 2 and 7 threads`, () => {
+        const seed = testSeed();
+        const rng = new Rng(seed);
+        const [aRs, aCs] = strides(g.a, g.cols);
+        const [bRs, bCs] = strides(g.b, g.cols);
+        const bc: Broadcast = { rows: g.rows, cols: g.cols, aRs, aCs, bRs, bCs };
+        const a = randomF32(rng, lengthOf(g.a, g.rows, g.cols), -2, 2);
+        const b = randomF32(rng, lengthOf(g.b, g.rows, g.cols), -2, 2);
+        // Ops dividing by b (div, sqrtBw) or reading it as a probability stay away from 0.
+        if (op === 'div' || op === 'sqrtBw') for (let i = 0; i < b.length; i++) b[i] = Math.sign(b[i] || 1) * (Math.abs(b[i]) + 0.2);
+        const prm = { alpha: 0.8, beta: 1.3 };
+        const want = binaryRef(op, a, b, new Float64Array(g.rows * g.cols), bc, prm);
+        const [got] = sameForThreads(`binary ${op}`, () => {
+          const out = engine.array(poisonF32(g.rows * g.cols));
+          binaryKernel(engine, op, engine.array(a), engine.array(b), out, bc, prm);
+          return [(out as { data: Float32Array }).data];
+        });
+        expectAllClose(got, want, { context: `(seed ${seed})` });
+      });
+    }
+  }
+
+  test('element-wise: dropout keeps exactly the elements the TypeScript hash keeps', () => {
+    const x = new Float32Array(5000).fill(1);
+    const prm = { alpha: 2, seed: 99, p: 0.5 };
+    const out = engine.array(poisonF32(x.length));
+    unaryKernel(engine, 'dropout', engine.array(x), out, prm);
+    expect([...(out as { data: Float32Array }).data]).toEqual([...unaryRef('dropout', x, new Float32Array(x.length), prm)]);
+  });
+
+  test('element-wise: strides reaching past an operand are an input error, not a stray read', () => {
+    const bc: Broadcast = { ...fullBroadcast(3, 4), bRs: 5 };
+    const err = (() => {
+      try {
+        binaryKernel(engine, 'mul', engine.array(new Float32Array(12)), engine.array(new Float32Array(12)), engine.array(new Float32Array(12)), bc);
+      } catch (e) {
+        return e as GnnrlError;
+      }
+    })();
+    expect(err).toBeInstanceOf(GnnrlError);
+    expect(err!.code).toBe('input');
+    expect(err!.message).toMatch(/^b: expected at least 14 elements, got 12/);
   });
 });
