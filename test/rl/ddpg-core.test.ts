@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Engine } from '../../src/engine.js';
-import { DdpgCore, polyakUpdate, type DdpgCoreOptions } from '../../src/rl/agents/ddpg-core.js';
+import { DdpgCore, polyakUpdate, type DdpgCoreOptions } from '../../src/nn/ddpg-core.js';
 import { createNoise, ouStationaryVariance } from '../../src/rl/noise.js';
 import { differenceCI } from '../../src/rl/evaluate.js';
 import { grad, noGrad } from '../../src/tensor/autograd.js';

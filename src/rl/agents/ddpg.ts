@@ -68,7 +68,7 @@ import { NStepAccumulator } from '../memory/nstep.js';
 import { createNoise, type Noise, type NoiseKind } from '../noise.js';
 import { historyExclusions, windowExclusions, type ExclusionRows } from '../state/exclusions.js';
 import type { WindowStateEncoder } from '../state/window-state.js';
-import { DdpgCore, type VectorHead } from './ddpg-core.js';
+import { DdpgCore, type VectorHead } from '../../nn/ddpg-core.js';
 
 export interface DdpgOptions {
   gamma?: number;

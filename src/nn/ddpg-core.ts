@@ -26,18 +26,18 @@
  * lr 0 switches a network's learning off (actorLr 0 and criticLr 0: `update` computes and
  * reports the losses and changes nothing), the control arm of the learning tests.
  */
-import { GnnrlError } from '../../errors.js';
-import type { Engine } from '../../engine.js';
-import { Module } from '../../nn/module.js';
-import { Linear } from '../../nn/linear.js';
-import { noGrad } from '../../tensor/autograd.js';
-import { binaryRaw, mul, relu, sigmoid, tanh } from '../../tensor/ops/elementwise.js';
-import { mean } from '../../tensor/ops/reduce.js';
-import { concat, gather } from '../../tensor/ops/gather.js';
-import { mseLoss } from '../../tensor/ops/loss.js';
-import { Adam } from '../../tensor/optim.js';
-import { Tensor } from '../../tensor/tensor.js';
-import { Rng } from '../../util/rng.js';
+import { GnnrlError } from '../errors.js';
+import type { Engine } from '../engine.js';
+import { Module } from './module.js';
+import { Linear } from './linear.js';
+import { noGrad } from '../tensor/autograd.js';
+import { binaryRaw, mul, relu, sigmoid, tanh } from '../tensor/ops/elementwise.js';
+import { mean } from '../tensor/ops/reduce.js';
+import { concat, gather } from '../tensor/ops/gather.js';
+import { mseLoss } from '../tensor/ops/loss.js';
+import { Adam } from '../tensor/optim.js';
+import { Tensor } from '../tensor/tensor.js';
+import { Rng } from '../util/rng.js';
 
 export type ActionKind = 'vector' | 'scalar';
 export type VectorHead = 'tanh' | 'linear';
