@@ -151,7 +151,7 @@ export async function runTrainJob(config: TrainConfig, io: TrainIO = {}): Promis
     // ---- data
     progress.message(`loading ${config.data}`);
     const t0 = performance.now();
-    const loaded: LoadedData = await loadData(dataSpec, columnSpecOf(config), config.seed, { features: config.features });
+    const loaded: LoadedData = await loadData(dataSpec, columnSpecOf(config), config.seed, { features: config.features, sideFiles: entries.some((e) => e.needsSideFeatures) });
     const x = loaded.interactions;
     if (x.user.length === 0) throw new UsageError(`--data: ${config.data} holds no interactions`, '--data');
     if (split.kind === 'time' && !x.ts) throw new UsageError(`--split: time:${split.ratio} needs timestamps, and ${config.data} has none (map a ts column, or use user-time/random/loo)`, '--split');
@@ -300,6 +300,7 @@ async function trainOne(
     result.history = fit.history;
     result.bestEpoch = fit.bestEpoch;
     result.stoppedEarly = fit.stoppedEarly;
+    if (fit.curves && Object.keys(fit.curves).length) result.curves = fit.curves;
 
     if (signal?.aborted) {
       result.status = 'interrupted';

@@ -37,6 +37,8 @@ export interface ModelResult {
   users?: { evaluated: number; skipped: number };
   /** Checkpoint path relative to the output folder. */
   checkpoint?: string;
+  /** The model's own per-epoch series (FitResult.curves), e.g. DDPG-LA's Ave_Reward per round. */
+  curves?: Record<string, number[]>;
 }
 
 /** metrics.json: every model's final metrics, intervals, and per-epoch history. */
@@ -58,6 +60,7 @@ export function metricsJson(k: number[], models: readonly ModelResult[]): string
       ...(m.ci ? { ci: m.ci } : {}),
       ...(m.users ? { users: m.users } : {}),
       ...(m.checkpoint ? { checkpoint: m.checkpoint } : {}),
+      ...(m.curves ? { curves: m.curves } : {}),
       history: m.history,
     };
   }
@@ -115,7 +118,19 @@ export function curvesSvg(models: readonly ModelResult[], title: string): string
       .map((m) => ({ name: m.display, points: m.history.map((r) => [r.epoch, r.validation?.[metric] ?? NaN] as const) }));
     panels.push({ title: `validation ${metric}`, xLabel: 'epoch', yLabel: metric, series });
   }
+  // Each model-reported series (Ave_Reward per round, …) gets a panel of its own.
+  for (const name of curveNames(models)) {
+    const series = models
+      .filter((m) => m.curves?.[name]?.length)
+      .map((m) => ({ name: m.display, points: m.curves![name].map((v, i) => [i + 1, v] as const) }));
+    panels.push({ title: `${name} per epoch`, xLabel: 'epoch (round)', yLabel: name, series });
+  }
   return renderCurvesSvg(panels, { title, columns: Math.min(3, panels.length), order: withHistory.map((m) => m.display) });
+}
+
+/** The names of the models' own per-epoch series, in order of appearance. */
+export function curveNames(models: readonly ModelResult[]): string[] {
+  return [...new Set(models.flatMap((m) => Object.keys(m.curves ?? {})))];
 }
 
 /** Table headers of metric families. */

@@ -6,7 +6,9 @@
  *
  *   sweep.csv   one row per value: value, status, fit seconds, every final test metric
  *   sweep.json  the same, with confidence intervals when --ci
- *   sweep.svg   each metric against the value (numeric values), one panel per metric
+ *   sweep.svg   each metric against the value (numeric values), one panel per metric; for
+ *               a model's own per-epoch series (FitResult.curves, e.g. Ave_Reward) one line
+ *               per value against the epoch and its mean over the epochs against the value
  */
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -14,7 +16,7 @@ import { Engine } from '../engine.js';
 import { writeFileAtomic } from '../data/io/atomic.js';
 import { parseSweepSpec, type SweepSpec, type TrainConfig } from './config.js';
 import { runTrainJob, type ModelResult, type TrainIO } from './train-job.js';
-import { tableMetricKeys } from './train-output.js';
+import { curveNames, tableMetricKeys } from './train-output.js';
 import { renderCurvesSvg, type Panel } from './svg-plot.js';
 import { toJson } from './json.js';
 
@@ -90,12 +92,20 @@ function csvCell(v: unknown): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/** The mean of a model's own series over its epochs (e.g. Total_Ave_Reward: Ave_Reward averaged over the rounds). */
+export function curveMean(r: SweepRow, name: string): number {
+  const v = r.result.curves?.[name];
+  return v && v.length ? v.reduce((s, x) => s + x, 0) / v.length : NaN;
+}
+
 export function sweepCsv(config: TrainConfig, spec: SweepSpec, rows: readonly SweepRow[]): string {
   const keys = metricKeys(config, rows);
-  const lines = [[spec.key, 'status', 'fit_seconds', 'best_epoch', ...keys].join(',')];
+  const curves = curveNames(rows.map((r) => r.result));
+  const lines = [[spec.key, 'status', 'fit_seconds', 'best_epoch', ...keys, ...curves.map((c) => `mean_${c}`)].join(',')];
   for (const r of rows) {
     const m = r.result;
-    lines.push([csvCell(r.value), m.status, m.fitSeconds.toFixed(3), m.bestEpoch, ...keys.map((k) => (m.metrics[k] === undefined ? '' : String(m.metrics[k])))].join(','));
+    const means = curves.map((c) => curveMean(r, c)).map((v) => (Number.isFinite(v) ? String(v) : ''));
+    lines.push([csvCell(r.value), m.status, m.fitSeconds.toFixed(3), m.bestEpoch, ...keys.map((k) => (m.metrics[k] === undefined ? '' : String(m.metrics[k]))), ...means].join(','));
   }
   return lines.join('\n') + '\n';
 }
@@ -111,6 +121,17 @@ export function sweepSvg(config: TrainConfig, spec: SweepSpec, rows: readonly Sw
     yLabel: k,
     series: [{ name: spec.model, points: rows.map((r, i) => [x(r, i), r.result.metrics[k] ?? NaN] as const) }],
   }));
+  // A model's own per-epoch series: one line per value against the epoch (the seed's
+  // Fig. 7 for Ave_Reward), and its mean over the epochs against the value (Fig. 8).
+  for (const name of curveNames(rows.map((r) => r.result))) {
+    panels.push({
+      title: `${name} per epoch, by ${spec.key}`,
+      xLabel: 'epoch (round)',
+      yLabel: name,
+      series: rows.filter((r) => r.result.curves?.[name]?.length).map((r) => ({ name: `${spec.key}=${String(r.value)}`, points: r.result.curves![name].map((v, i) => [i + 1, v] as const) })),
+    });
+    panels.push({ title: `mean ${name} over the epochs`, xLabel: label, yLabel: `mean ${name}`, series: [{ name: spec.model, points: rows.map((r, i) => [x(r, i), curveMean(r, name)] as const) }] });
+  }
   return renderCurvesSvg(panels, { title: `gnnrl train --sweep ${spec.model}.${spec.key} on ${config.data}`, columns: Math.min(3, Math.max(1, panels.length)) });
 }
 
@@ -119,7 +140,7 @@ async function writeSweepFiles(outDir: string, config: TrainConfig, spec: SweepS
     model: spec.model,
     key: spec.key,
     values: spec.values,
-    rows: rows.map((r) => ({ value: r.value, dir: r.dir, status: r.result.status, fitSeconds: r.result.fitSeconds, metrics: r.result.metrics, ...(r.result.ci ? { ci: r.result.ci } : {}), ...(r.result.error ? { error: r.result.error } : {}) })),
+    rows: rows.map((r) => ({ value: r.value, dir: r.dir, status: r.result.status, fitSeconds: r.result.fitSeconds, metrics: r.result.metrics, ...(r.result.ci ? { ci: r.result.ci } : {}), ...(r.result.curves ? { curves: r.result.curves } : {}), ...(r.result.error ? { error: r.result.error } : {}) })),
   };
   await writeFileAtomic(join(outDir, 'sweep.json'), toJson(json) + '\n');
   await writeFileAtomic(join(outDir, 'sweep.csv'), sweepCsv(config, spec, rows));

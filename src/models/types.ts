@@ -71,6 +71,12 @@ export interface FitResult {
   /** Epoch whose parameters the model holds after `fit` (the best by `monitor` when validating, else the last). */
   bestEpoch: number;
   stoppedEarly: boolean;
+  /**
+   * Per-epoch (per-round) series a model reports besides its loss, by name, one value per
+   * epoch of `history` (e.g. DDPG-LA's 'Ave_Reward'); `gnnrl train` plots each and sweeps
+   * plot them per value.
+   */
+  curves?: Record<string, number[]>;
 }
 
 /** Parameters and configuration enough to rebuild a fitted model (see `checkpoint.ts`). */

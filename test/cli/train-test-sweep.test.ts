@@ -10,7 +10,8 @@ import { Engine } from '../../src/engine.js';
 import { UsageError } from '../../src/cli/args.js';
 import { parseSweepSpec, parseTrainArgs, type TrainConfig } from '../../src/cli/config.js';
 import { runTrainJob } from '../../src/cli/train-job.js';
-import { runTrainSweep, sweepDirName } from '../../src/cli/train-sweep.js';
+import { runTrainSweep, sweepCsv, sweepDirName, sweepSvg, type SweepRow } from '../../src/cli/train-sweep.js';
+import { curvesSvg, metricsJson, type ModelResult } from '../../src/cli/train-output.js';
 import { alignToTrain } from '../../src/data/align.js';
 import { loadCsv } from '../../src/data/csv.js';
 import { Rng } from '../../src/util/rng.js';
@@ -143,3 +144,38 @@ describe('gnnrl train --sweep', () => {
     expect(json.rows.map((x: { dir: string }) => x.dir)).toEqual(['epochs=1', 'epochs=30']);
   });
 });
+
+describe("a model's own per-epoch series (FitResult.curves)", () => {
+  const result = (aveReward: number[], rmse: number): ModelResult => ({
+    name: 'svd', display: 'SVD', kind: 'baseline', status: 'ok', fitSeconds: 1, evalSeconds: 0, monitor: null, bestEpoch: aveReward.length, stoppedEarly: false,
+    history: aveReward.map((v, i) => ({ epoch: i + 1, loss: 1 - v, seconds: 0.1, samplesPerSecond: 10 })),
+    metrics: { rmse }, curves: { Ave_Reward: aveReward },
+  });
+
+  test('curves.svg gets a panel per series and metrics.json keeps them', () => {
+    const svg = curvesSvg([result([0.5, 0.6, 0.7], 1)], 'run');
+    expect(() => parseXml(svg)).not.toThrow();
+    expect(svg).toMatch(/Ave_Reward per epoch/);
+    expect(JSON.parse(metricsJson([10], [result([0.5, 0.6], 1)])).models.svd.curves).toEqual({ Ave_Reward: [0.5, 0.6] });
+  });
+
+  test('a sweep plots the series per value and its mean over the epochs against the value', () => {
+    const config = configOf(['--sweep', 'svd.factors=2,4']);
+    const spec = parseSweepSpec(config.sweep, '--sweep');
+    const rows: SweepRow[] = [
+      { value: 2, dir: 'factors=2', result: result([0.2, 0.4], 1.1) },
+      { value: 4, dir: 'factors=4', result: result([0.6, 0.8], 0.9) },
+    ];
+    const csv = sweepCsv(config, spec, rows).trim().split('\n');
+    const col = csv[0].split(',').indexOf('mean_Ave_Reward');
+    expect(col).toBeGreaterThan(0);
+    expect(Number(csv[1].split(',')[col])).toBeCloseTo(0.3, 6);
+    expect(Number(csv[2].split(',')[col])).toBeCloseTo(0.7, 6);
+    const svg = sweepSvg(config, spec, rows);
+    expect(() => parseXml(svg)).not.toThrow();
+    expect(svg).toMatch(/Ave_Reward per epoch, by factors/);
+    expect(svg).toMatch(/mean Ave_Reward over the epochs/);
+    expect(svg).toMatch(/factors=4/);
+  });
+});
+
