@@ -174,7 +174,12 @@ function movieLensFiles(dir: string, format: MovieLensFormat): string[] {
 }
 
 /** Loads the log a spec names. `seed` seeds synthetic worlds. */
-export async function loadData(d: DataSpec, columns: ColumnSpec | null, seed: number, opts: { features?: boolean } = {}): Promise<LoadedData> {
+/**
+ * `features`: the --features flag (side features for the graph encoders; an error when the
+ * data has none). `sideFiles`: build the side features of MovieLens data when its files are
+ * there, quietly (models that need them, DDPG-LA, name what is missing themselves).
+ */
+export async function loadData(d: DataSpec, columns: ColumnSpec | null, seed: number, opts: { features?: boolean; sideFiles?: boolean } = {}): Promise<LoadedData> {
   const spec = formatDataSpec(d);
   if (opts.features && d.kind !== 'movielens') {
     throw new UsageError(`--features: node features come from MovieLens side files; ${spec} has none (use ml-100k:, ml-1m: or ml-latest: data, or leave --features out)`, '--features');
@@ -189,7 +194,7 @@ export async function loadData(d: DataSpec, columns: ColumnSpec | null, seed: nu
   if (d.kind === 'movielens') {
     const format = d.format === 'auto' ? detectMovieLens(d.path) : d.format;
     // Side-file features are built only when asked for: only the graph encoders use them.
-    x = await loadMovieLens(d.path, { format, features: opts.features === true });
+    x = await loadMovieLens(d.path, { format, features: opts.features === true || opts.sideFiles === true });
     if (opts.features && !x.userFeatures && !x.itemFeatures) {
       throw new UsageError(`--features: ${d.path} has no user or item side files to build features from`, '--features');
     }

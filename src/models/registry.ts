@@ -59,6 +59,12 @@ export interface ModelEntry {
   needsRatings: boolean;
   /** True when the model trains in epochs (reports loss per epoch, early-stops on validation). */
   iterative: boolean;
+  /**
+   * True when the model reads MovieLens side features and timestamps (DDPG-LA): the train
+   * job then loads the side files with MovieLens data, and the model's own coded error
+   * names the missing file or column otherwise.
+   */
+  needsSideFeatures?: boolean;
   /** One line for `--help` and listings. */
   summary: string;
   create(ctx: CreateContext): Promise<RecommenderModel>;
@@ -74,6 +80,7 @@ interface Info {
   kind: ModelEntry['kind'];
   needsRatings: boolean;
   iterative: boolean;
+  needsSideFeatures?: boolean;
   summary: string;
   load?: () => Promise<Factory>;
 }
@@ -90,6 +97,22 @@ function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
   return out as Partial<T>;
 }
 
+/** DDPG-LA and its seven ablations (src/models/ddpg-la/): ratings, timestamps and MovieLens side files. */
+function ddpgLaInfos(): Info[] {
+  const rows: [string, string, string][] = [
+    ['ddpg-la', 'DDPG-LA', 'DDPG rating agent, state = RLSTM long-term + T-self-attention short-term interest'],
+    ['ddpg-rlstm', 'DDPG+RLSTM', 'DDPG-LA ablation: RLSTM long-term interest only'],
+    ['ddpg-lstm', 'DDPG+LSTM', 'DDPG-LA ablation: plain LSTM long-term interest only'],
+    ['ddpg-tsa', 'DDPG+T_self_attention', 'DDPG-LA ablation: T-self-attention short-term interest only'],
+    ['ddpg-sa', 'DDPG+self_attention', 'DDPG-LA ablation: plain self-attention short-term interest only'],
+    ['ddpg-rlstm-sa', 'DDPG+RLSTM+self_attention', 'DDPG-LA ablation: RLSTM + plain self-attention'],
+    ['ddpg-lstm-tsa', 'DDPG+LSTM+T_self_attention', 'DDPG-LA ablation: plain LSTM + T-self-attention'],
+    ['ddpg-lstm-sa', 'DDPG+LSTM+self_attention', 'DDPG-LA ablation: plain LSTM + plain self-attention'],
+  ];
+  return rows.map(([name, display, summary]) => ({ name, display, kind: 'baseline', needsRatings: true, iterative: true, needsSideFeatures: true, summary }));
+}
+const DDPG_LA_INFOS = ddpgLaInfos();
+
 const INFOS: Info[] = [
   { name: 'popularity', display: 'Popularity', kind: 'baseline', needsRatings: false, iterative: false, summary: 'most interacted-with items first' },
   { name: 'baseline-only', display: 'BaselineOnly', kind: 'baseline', needsRatings: true, iterative: true, summary: 'global mean + user and item biases' },
@@ -99,6 +122,7 @@ const INFOS: Info[] = [
   { name: 'svd', display: 'SVD', kind: 'baseline', needsRatings: true, iterative: true, summary: 'biased matrix factorisation (Funk SVD) by SGD' },
   { name: 'svdpp', display: 'SVD++', kind: 'baseline', needsRatings: true, iterative: true, summary: 'SVD with implicit feedback factors' },
   { name: 'nmf', display: 'NMF', kind: 'baseline', needsRatings: true, iterative: true, summary: 'non-negative matrix factorisation' },
+  ...DDPG_LA_INFOS,
   { name: 'lightgcn', display: 'LightGCN', kind: 'encoder', needsRatings: false, iterative: true, summary: 'linear graph propagation of ID embeddings, BPR loss' },
   { name: 'gcn', display: 'GCN', kind: 'encoder', needsRatings: false, iterative: true, summary: 'graph convolutional encoder' },
   { name: 'sage', display: 'GraphSAGE', kind: 'encoder', needsRatings: false, iterative: true, summary: 'GraphSAGE encoder (neighbour aggregation + self)' },
@@ -146,6 +170,7 @@ for (const info of INFOS) {
     kind: info.kind,
     needsRatings: info.needsRatings,
     iterative: info.iterative,
+    ...(info.needsSideFeatures ? { needsSideFeatures: true } : {}),
     summary: info.summary,
     create: async (ctx) => (await get()).create(ctx),
     fromState: async (ctx, state) => (await get()).fromState(ctx, state),
@@ -266,6 +291,18 @@ attach('svd', async () => baseline((await import('./baselines/svd.js')).SVD, (o)
 attach('svdpp', async () => baseline((await import('./baselines/svdpp.js')).SVDpp, (o) => ({ factors: o.dim, lr: o.lr, seed: o.seed })));
 // NMF's updates are multiplicative (no learning rate for the factors).
 attach('nmf', async () => baseline((await import('./baselines/nmf.js')).NMF, (o) => ({ factors: o.dim, seed: o.seed })));
+// DDPG-LA: the common options map to the actor's and critic's rate (lr), the LSTM width
+// (dim), users per batch (batchSize) and the seed; the variant comes from the name.
+for (const info of DDPG_LA_INFOS) {
+  attach(info.name, async () => {
+    const { DdpgLaModel } = await import('./ddpg-la/model.js');
+    return {
+      create: async ({ engine, options: o }) =>
+        new DdpgLaModel({ ...defined({ hidden: o.dim, actorLr: o.lr, criticLr: o.lr === undefined ? undefined : 10 * o.lr, batchUsers: o.batchSize, seed: o.seed }), ...o.extra, variant: info.name } as never, { engine }),
+      fromState: async ({ engine }, state) => DdpgLaModel.fromState(state, { engine }),
+    };
+  });
+}
 attach('lightgcn', async () => encoder('lightgcn', (await import('./encoders/lightgcn.js')).LightGCN));
 attach('gcn', async () => encoder('gcn', (await import('./encoders/gcn.js')).GCN));
 attach('sage', async () => encoder('sage', (await import('./encoders/sage.js')).GraphSAGE));

@@ -87,7 +87,7 @@ describe('train options', () => {
   });
 
   test("'all' expands to every model; data and split forms", () => {
-    expect(parse(['--model', 'all']).model).toHaveLength(12);
+    expect(parse(['--model', 'all']).model).toHaveLength(20);
     expect(parse(['--data', 'synthetic']).data).toBe('synthetic:small');
     expect(parse(['--data', 'synthetic:TINY']).data).toBe('synthetic:tiny');
     expect(parse(['--split', 'loo']).split).toBe('loo');
@@ -130,7 +130,7 @@ describe('train options', () => {
       [['--dim', 'big'], /^--dim: expected an integer in \[1, 4096\], got 'big'$/],
       [['--data', 'parquet:x'], /^--data: unknown data kind 'parquet'/],
       [['--data', 'synthetic:huge'], /^--data: synthetic preset: expected one of tiny, small, medium, large/],
-      [['--model', 'svd,foo'], /^--model: unknown model 'foo'; valid models: popularity, baseline-only, knn-basic, knn-means, knn-baseline, svd, svdpp, nmf, lightgcn, gcn, sage, gat/],
+      [['--model', 'svd,foo'], /^--model: unknown model 'foo'; valid models: popularity, baseline-only, knn-basic, knn-means, knn-baseline, svd, svdpp, nmf, ddpg-la, ddpg-rlstm, ddpg-lstm, ddpg-tsa, ddpg-sa, ddpg-rlstm-sa, ddpg-lstm-tsa, ddpg-lstm-sa, lightgcn, gcn, sage, gat/],
       [['--monitor', 'ndcg@10'], /^--monitor: expected one of rmse, mae, loss, recall@20, ndcg@20, got 'ndcg@10'$/],
       [['--model-options', '{bad'], /^--model-options: expected a JSON object/],
       [['--model-options', '{"gat":{}}', '--model', 'svd'], /^--model-options: options for 'gat', which is not among the models trained/],
