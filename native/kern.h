@@ -74,6 +74,12 @@ struct Broadcast {
 };
 void binary(int op, const float* a, const float* b, float* out, const Broadcast& bc, double alpha, double beta);
 
+// Row softmax / log-softmax of x [rows, cols] (stable: shifted by the row max), and the
+// backward from the saved output y: softmax gx = y ⊙ (g − Σ g⊙y), log-softmax
+// gx = g − exp(y)·Σ g. Sums in double.
+void softmax(const float* x, int64_t rows, int64_t cols, bool log, float* out);
+void softmaxBackward(const float* y, const float* g, int64_t rows, int64_t cols, bool log, float* out);
+
 // The SIMD the kernels were compiled for (for `gnnrl doctor`).
 const char* kernelSimd();
 

@@ -200,6 +200,32 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   });
 }
 
+// softmax(x, rows, cols, log, out) / softmaxBackward(y, g, rows, cols, log, out).
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int64_t rows = intArg(env, info[1], "rows", 0, kMaxIndex);
+    const int64_t cols = intArg(env, info[2], "cols", 0, kMaxIndex);
+    auto x = f32AtLeast(env, info[0], "x", rows * cols);
+    auto out = f32AtLeast(env, info[4], "out", rows * cols);
+    kern::softmax(x.data, rows, cols, info[3].ToBoolean(), mutableData(out));
+    return env.Undefined();
+  });
+}
+
+Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int64_t rows = intArg(env, info[2], "rows", 0, kMaxIndex);
+    const int64_t cols = intArg(env, info[3], "cols", 0, kMaxIndex);
+    auto y = f32AtLeast(env, info[0], "y", rows * cols);
+    auto g = f32AtLeast(env, info[1], "g", rows * cols);
+    auto out = f32AtLeast(env, info[5], "out", rows * cols);
+    kern::softmaxBackward(y.data, g.data, rows, cols, info[4].ToBoolean(), mutableData(out));
+    return env.Undefined();
+  });
+}
+
 }  // namespace
 
 void registerKernels(Napi::Env env, Napi::Object exports) {
@@ -213,6 +239,8 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   k.Set("spmm", Napi::Function::New(env, Spmm));
   k.Set("unary", Napi::Function::New(env, Unary));
   k.Set("binary", Napi::Function::New(env, Binary));
+  k.Set("softmax", Napi::Function::New(env, Softmax));
+  k.Set("softmaxBackward", Napi::Function::New(env, SoftmaxBackward));
   exports.Set("kernels", k);
 }
 

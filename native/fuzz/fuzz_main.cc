@@ -367,6 +367,19 @@ void kernelIteration(Rand& r, uint64_t iter) {
       o.add(out);
       return o;
     });
+    // Softmax rows over exact-size buffers (weird values included: NaN rows stay NaN rows).
+    const int64_t srows = r.upto(20), scols = r.upto(r.chance(0.2) ? 5000 : 60);
+    auto sx = randomFloats(r, srows * scols), sg = randomFloats(r, srows * scols);
+    const bool slog = r.chance(0.5);
+    onThreads("softmax", iter, [&] {
+      std::vector<float> y(static_cast<size_t>(srows * scols)), gx(static_cast<size_t>(srows * scols));
+      kern::softmax(sx.data(), srows, scols, slog, y.data());
+      kern::softmaxBackward(y.data(), sg.data(), srows, scols, slog, gx.data());
+      Bytes o;
+      o.add(y);
+      o.add(gx);
+      return o;
+    });
     try {
       kern::unary(14 + static_cast<int>(r.upto(5)), x.data(), x.data(), n, p);
       fail("unary accepted an unknown op code", iter);

@@ -1,12 +1,14 @@
 /**
  * Row softmax and log-softmax over [rows, cols], with their backwards from the saved
  * output y: softmax gx = y ⊙ (g − Σ g⊙y); log-softmax gx = g − exp(y) · Σ g.
- * GPU: one workgroup per row (shaders/tensor/softmax.wgsl).
+ * GPU: one workgroup per row (shaders/tensor/softmax.wgsl); native: rows on the pool
+ * (native/kern_softmax_core.cc).
  */
 import { defineKernel } from '../backend/kernel-table.js';
 import type { DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { buf, host, packUniforms, type Arr } from './pack.js';
+import { nativeKernels } from '../native.js';
 
 /** log Σ_c exp(x[o + c]) over one row of `cols`, shifted by the row max (stable). */
 export function rowLogSumExp(x: Arr, o: number, cols: number): number {
@@ -57,6 +59,13 @@ export const softmaxKernel = defineKernel<FwdImpl>('tensor.softmax', {
     rowDispatch(engine, 'forward', log, [buf(x), buf(out)], rows, cols);
     return out;
   },
+  // native/kern_softmax_core.cc: the same double arithmetic, rows on the pool.
+  native: (_e, x, rows, cols, log, out) => {
+    const k = nativeKernels();
+    if (k.softmax) k.softmax(host(x), rows, cols, log, host(out));
+    else softmaxRef(host(x), rows, cols, log, host(out));
+    return out;
+  },
 });
 
 export const softmaxBackwardKernel = defineKernel<BwdImpl>('tensor.softmax_backward', {
@@ -66,6 +75,12 @@ export const softmaxBackwardKernel = defineKernel<BwdImpl>('tensor.softmax_backw
   },
   webgpu: (engine, y, g, rows, cols, log, out) => {
     rowDispatch(engine, 'backward', log, [buf(y), buf(g), buf(out)], rows, cols);
+    return out;
+  },
+  native: (_e, y, g, rows, cols, log, out) => {
+    const k = nativeKernels();
+    if (k.softmaxBackward) k.softmaxBackward(host(y), host(g), rows, cols, log, host(out));
+    else softmaxBackwardRef(host(y), host(g), rows, cols, log, host(out));
     return out;
   },
 });

@@ -13,6 +13,7 @@ import { matmulKernel, matmulRef, type MatmulShape } from '../../src/kernels/mat
 import { qTargets, qTargetsReference } from '../../src/kernels/qtarget.js';
 import { topK, topKReference } from '../../src/kernels/topk.js';
 import { spmm, spmmReference } from '../../src/kernels/spmm.js';
+import { softmaxBackwardKernel, softmaxBackwardRef, softmaxKernel, softmaxRef } from '../../src/kernels/softmax.js';
 import { BINARY, UNARY, binaryKernel, binaryRef, fullBroadcast, unaryKernel, unaryRef, type BinaryOp, type Broadcast, type UnaryOp } from '../../src/kernels/elementwise.js';
 import '../../src/tensor/index.js';
 import { Rng } from '../../src/util/rng.js';
@@ -425,5 +426,41 @@ describeNative('native kernels', () => {
     expect(err).toBeInstanceOf(GnnrlError);
     expect(err!.code).toBe('input');
     expect(err!.message).toMatch(/^b: expected at least 14 elements, got 12/);
+  });
+  for (const log of [false, true]) {
+    for (const [rows, cols] of [[0, 5], [1, 1], [7, 1031], [300, 129], [3, 40_000]] as const) {
+      test(`${log ? 'log-' : ''}softmax ${rows}×${cols}, forward and backward, match the reference on 1, 2 and 7 threads`, () => {
+        const seed = testSeed();
+        const rng = new Rng(seed);
+        const x = randomF32(rng, rows * cols, -6, 6);
+        // Masked entries as the catalogue softmax writes them: a very negative logit.
+        for (let i = 0; i < x.length; i += 11) x[i] = -1e30;
+        const g = randomF32(rng, rows * cols);
+        const y = softmaxRef(x, rows, cols, log, new Float64Array(rows * cols));
+        const [got] = sameForThreads('softmax', () => {
+          const out = engine.array(poisonF32(rows * cols));
+          softmaxKernel(engine, engine.array(x), rows, cols, log, out);
+          return [(out as { data: Float32Array }).data];
+        });
+        expectAllClose(got, y, { context: `(seed ${seed})` });
+        const y32 = Float32Array.from(got);
+        const want = softmaxBackwardRef(y32, g, rows, cols, log, new Float64Array(rows * cols));
+        const [gx] = sameForThreads('softmax backward', () => {
+          const out = engine.array(poisonF32(rows * cols));
+          softmaxBackwardKernel(engine, engine.array(y32), engine.array(g), rows, cols, log, out);
+          return [(out as { data: Float32Array }).data];
+        });
+        expectAllClose(gx, want, { context: `(seed ${seed})` });
+      });
+    }
+  }
+
+  test('softmax: a NaN in a row makes that row NaN and leaves the others alone, as the reference', () => {
+    const x = new Float32Array([1, Number.NaN, 2, 0.5, 0.25, 3]);
+    const out = engine.array(poisonF32(6));
+    softmaxKernel(engine, engine.array(x), 2, 3, false, out);
+    const got = (out as { data: Float32Array }).data;
+    expect([...got.subarray(0, 3)].every(Number.isNaN)).toBe(true);
+    expectAllClose(got.subarray(3), softmaxRef(x.subarray(3), 1, 3, false, new Float64Array(3)));
   });
 });
