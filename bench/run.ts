@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json out.json] [--quick] [--suite spmm,csr] [--print saved.json]`
+ * `npm run bench [-- --json out.json] [--quick] [--suite spmm,csr] [--impl native,cpu] [--print saved.json]`
  *
  * Runs every suite in bench/suites/ (or the named ones), each in a fresh child process so
  * JIT, memory and GPU device state cannot leak between suites, then prints one table of
@@ -40,7 +40,11 @@ function parseArgs(argv: string[]): Args {
     else if (a.startsWith('--suite=')) args.suites = a.slice(8).split(',');
     else if (a === '--child') args.child = value();
     else if (a === '--print') args.print = value();
-    else throw new Error(`bench: unknown argument '${a}' (expected --json FILE, --quick, --suite a,b, --print FILE)`);
+    // Only these impls are measured (the suites' children inherit it through the environment):
+    // e.g. the native rows and their baseline, without the minutes of slower backends.
+    else if (a === '--impl') process.env.GNNRL_BENCH_IMPLS = value();
+    else if (a.startsWith('--impl=')) process.env.GNNRL_BENCH_IMPLS = a.slice(7);
+    else throw new Error(`bench: unknown argument '${a}' (expected --json FILE, --quick, --suite a,b, --impl a,b, --print FILE)`);
   }
   return args;
 }
@@ -64,6 +68,8 @@ async function runChild(file: string, out: string, quick: boolean): Promise<void
   const ctx: SuiteContext = {
     quick,
     async measure(suiteName, caseName, impl, fn, opts) {
+      const only = process.env.GNNRL_BENCH_IMPLS?.split(',').map((x) => x.trim());
+      if (only && !only.includes(impl)) return { suite: suiteName, case: caseName, impl, median_ms: NaN, min_ms: NaN, max_ms: NaN, samples: 0 };
       const row = await measureWithBenchmarkJs(suiteName, caseName, impl, fn, { ...opts, quick });
       rows.push(row);
       console.error(`  ${suiteName} | ${caseName} | ${impl}: median ${row.median_ms} ms (${row.samples} samples)`);
