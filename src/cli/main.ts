@@ -10,6 +10,7 @@ commands:
   rl [options]      train and evaluate RL agents in the user simulator, with fixed baselines (rl --help)
   ope [options]     off-policy estimates (IPS, SNIPS, DR) of policies from a propensity log, beside their true value (ope --help)
   serve [options]   serve a trained model over HTTP with online updates (serve --help)
+  generate [options]  write the synthetic world as a MovieLens-100K folder with side files (generate --help)
   help              this text
 
 environment:
@@ -35,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./serve.js')).serveCommand(rest);
     case 'ope':
       return (await import('./ope.js')).opeCommand(rest);
+    case 'generate':
+      return (await import('./generate.js')).generateCommand(rest);
     case undefined:
     case 'help':
     case '--help':
