@@ -314,6 +314,13 @@ async function trainOne(
     const report = await evaluateModel(model, { train: parts.trainAll, test: parts.test, k: config.k, engine, ci: config.ci });
     result.evalSeconds = (performance.now() - t1) / 1000;
     result.metrics = report.metrics;
+    // A model whose predictions live on [0, 1] (DDPG-LA's actions) also reports its errors
+    // on that scale, under names that say so: the seed compares such numbers with 1–5
+    // baselines; the table keeps the 1–5 columns for every model and these beside them.
+    const scale = (model as { ratingScale?: { min: number; max: number } }).ratingScale;
+    if (scale && scale.max > scale.min && typeof report.metrics.rmse === 'number') {
+      result.metrics = { ...report.metrics, 'rmse[0,1]': report.metrics.rmse / (scale.max - scale.min), 'mae[0,1]': report.metrics.mae / (scale.max - scale.min) };
+    }
     if (report.ci) result.ci = report.ci;
     result.users = report.users;
     result.checkpoint = await checkpoint(model, entry, parts, outDir, config, fit.bestEpoch, about);

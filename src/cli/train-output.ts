@@ -141,6 +141,9 @@ export function tableMetricKeys(k: readonly number[]): { key: string; header: st
   const cols = [
     { key: 'rmse', header: 'RMSE' },
     { key: 'mae', header: 'MAE' },
+    // Only models that predict on [0, 1] fill these (labelled: not comparable with RMSE/MAE).
+    { key: 'rmse[0,1]', header: 'RMSE[0,1]' },
+    { key: 'mae[0,1]', header: 'MAE[0,1]' },
   ];
   for (const kk of k) for (const fam of ['precision', 'recall', 'ndcg', 'hr', 'mrr', 'map']) cols.push({ key: `${fam}@${kk}`, header: `${SHORT[fam]}@${kk}` });
   const maxK = Math.max(...k);

@@ -13,6 +13,7 @@ import { runTrainJob } from '../../src/cli/train-job.js';
 import { runTrainSweep, sweepCsv, sweepDirName, sweepSvg, type SweepRow } from '../../src/cli/train-sweep.js';
 import { curvesSvg, metricsJson, type ModelResult } from '../../src/cli/train-output.js';
 import { alignToTrain } from '../../src/data/align.js';
+import { writeSyntheticMovieLens } from '../../src/data/synthetic-movielens.js';
 import { loadCsv } from '../../src/data/csv.js';
 import { Rng } from '../../src/util/rng.js';
 import { parseXml } from './train-helpers.js';
@@ -177,5 +178,23 @@ describe("a model's own per-epoch series (FitResult.curves)", () => {
     expect(svg).toMatch(/mean Ave_Reward over the epochs/);
     expect(svg).toMatch(/factors=4/);
   });
+});
+
+describe("gnnrl train on a generated MovieLens folder: the seed's Table 2 shape", () => {
+  test('DDPG-LA reports its [0, 1]-scale errors beside the 1–5 ones, labelled; the baselines only 1–5', async () => {
+    const ml = join(dir, 'generated-ml');
+    await writeSyntheticMovieLens(ml, { preset: 'tiny', drift: 1, seed: 4 });
+    const out = join(dir, 'table2');
+    const small = { epochs: 1, hidden: 8, attention: 8, maxHistory: 10, actorHidden: [16], criticHidden: [16, 16] };
+    const config = configOf(['--data', `ml-100k:${ml}`, '--split', 'user-time:0.8', '--model', 'ddpg-la,baseline-only', '--val', '0', '--k', '10', '--out', out, '--model-options', JSON.stringify({ 'ddpg-la': small })]);
+    const r = await runTrainJob(config, { engine, stderr: quiet });
+    const [la, base] = r.models;
+    expect(la.status).toBe('ok');
+    expect(la.metrics['rmse[0,1]']).toBeCloseTo(la.metrics.rmse / 4, 6);
+    expect(la.metrics['mae[0,1]']).toBeCloseTo(la.metrics.mae / 4, 6);
+    expect(base.metrics.rmse).toBeGreaterThan(0);
+    expect(base.metrics['rmse[0,1]']).toBeUndefined();
+    expect(la.curves?.Ave_Reward).toHaveLength(1);
+  }, 60_000);
 });
 
