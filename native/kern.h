@@ -80,6 +80,14 @@ void binary(int op, const float* a, const float* b, float* out, const Broadcast&
 void softmax(const float* x, int64_t rows, int64_t cols, bool log, float* out);
 void softmaxBackward(const float* y, const float* g, int64_t rows, int64_t cols, bool log, float* out);
 
+// One Adam (or decoupled AdamW) step in place over n parameters; `clip` scales the gradient.
+struct AdamHyper {
+  double lr = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0;
+  bool decoupled = false;
+  double step = 1;
+};
+void adam(float* w, const float* g, float* m, float* v, int64_t n, double clip, const AdamHyper& h);
+
 // The SIMD the kernels were compiled for (for `gnnrl doctor`).
 const char* kernelSimd();
 

@@ -9,8 +9,9 @@
 // from the size alone: each output element is written by exactly one part, and results do
 // not depend on the thread count.
 //
-// Unlike the dense kernels this file keeps the default floating-point contraction: the
-// double arithmetic then matches the reference's rounding.
+// Unlike the dense kernels this file does not include kern_simd.h, so the build's
+// -ffp-contract=off holds (no fused multiply-add): the double arithmetic then rounds as
+// the reference's does.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

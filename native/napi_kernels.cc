@@ -226,6 +226,28 @@ Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
   });
 }
 
+// adam(w, g, m, v, clip, lr, beta1, beta2, eps, weightDecay, decoupled, step), in place.
+Napi::Value Adam(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto w = typedArg<float>(env, info[0], "w", napi_float32_array, "Float32Array", false);
+    auto g = f32(env, info[1], "g", w.size);
+    auto m = f32(env, info[2], "m", w.size);
+    auto v = f32(env, info[3], "v", w.size);
+    kern::AdamHyper h;
+    const double clip = numArg(env, info[4], "clip");
+    h.lr = numArg(env, info[5], "lr");
+    h.beta1 = numArg(env, info[6], "beta1");
+    h.beta2 = numArg(env, info[7], "beta2");
+    h.eps = numArg(env, info[8], "eps");
+    h.weightDecay = numArg(env, info[9], "weightDecay");
+    h.decoupled = info[10].ToBoolean();
+    h.step = numArg(env, info[11], "step");
+    kern::adam(mutableData(w), g.data, mutableData(m), mutableData(v), w.size, clip, h);
+    return env.Undefined();
+  });
+}
+
 }  // namespace
 
 void registerKernels(Napi::Env env, Napi::Object exports) {
@@ -240,6 +262,7 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   k.Set("unary", Napi::Function::New(env, Unary));
   k.Set("binary", Napi::Function::New(env, Binary));
   k.Set("softmax", Napi::Function::New(env, Softmax));
+  k.Set("adam", Napi::Function::New(env, Adam));
   k.Set("softmaxBackward", Napi::Function::New(env, SoftmaxBackward));
   exports.Set("kernels", k);
 }

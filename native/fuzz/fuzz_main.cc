@@ -380,6 +380,25 @@ void kernelIteration(Rand& r, uint64_t iter) {
       o.add(gx);
       return o;
     });
+    // Adam in place over exact-size state.
+    {
+      auto aw = randomFloats(r, n), ag = randomFloats(r, n);
+      kern::AdamHyper h;
+      h.lr = 0.01;
+      h.weightDecay = r.chance(0.5) ? 0.1 : 0;
+      h.decoupled = r.chance(0.5);
+      h.step = 1 + static_cast<double>(r.upto(100));
+      onThreads("adam", iter, [&] {
+        auto w2 = aw;
+        std::vector<float> m(static_cast<size_t>(n)), v(static_cast<size_t>(n));
+        kern::adam(w2.data(), ag.data(), m.data(), v.data(), n, 0.5, h);
+        Bytes o;
+        o.add(w2);
+        o.add(m);
+        o.add(v);
+        return o;
+      });
+    }
     try {
       kern::unary(14 + static_cast<int>(r.upto(5)), x.data(), x.data(), n, p);
       fail("unary accepted an unknown op code", iter);

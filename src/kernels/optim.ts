@@ -8,6 +8,7 @@ import { defineKernel } from '../backend/kernel-table.js';
 import type { DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { buf, host, launch1d, packUniforms } from './pack.js';
+import { nativeKernels } from '../native.js';
 
 export interface AdamHyper {
   lr: number;
@@ -84,6 +85,12 @@ export const adamKernel = defineKernel<AdamImpl>('tensor.adam', {
     ]);
     const program = { name: h.decoupled ? 'adamw' : 'adam', shader: SHADER, entry: 'adam', constants: { ADAMW: h.decoupled ? 1 : 0 } };
     launch1d(engine.gpu, program, [buf(w), buf(g), buf(m), buf(v), buf(clip)], u, w.length);
+  },
+  // native/kern_optim_core.cc: adamRef's rounding points, blocks on the pool.
+  native: (_e, w, g, m, v, clip, h) => {
+    const k = nativeKernels();
+    if (!k.adam) return adamRef(host(w), host(g), host(m), host(v), host(clip)[0], h);
+    k.adam(host(w), host(g), host(m), host(v), host(clip)[0], h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled, h.step);
   },
 });
 
