@@ -88,6 +88,10 @@ struct AdamHyper {
 };
 void adam(float* w, const float* g, float* m, float* v, int64_t n, double clip, const AdamHyper& h);
 
+// out = scale · reduce(x [rows, cols]) along axis 0 (everything: one value), 1 (per row)
+// or 2 (per column); op 0 sum, 1 sum of squares, 2 max. In double.
+void reduce(int op, const float* x, int64_t rows, int64_t cols, int axis, double scale, float* out);
+
 // The SIMD the kernels were compiled for (for `gnnrl doctor`).
 const char* kernelSimd();
 

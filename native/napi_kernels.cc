@@ -248,6 +248,21 @@ Napi::Value Adam(const Napi::CallbackInfo& info) {
   });
 }
 
+// reduce(op, x, rows, cols, axis, scale, out).
+Napi::Value Reduce(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int op = static_cast<int>(intArg(env, info[0], "op", 0, 2));
+    const int64_t rows = intArg(env, info[2], "rows", 0, kMaxIndex);
+    const int64_t cols = intArg(env, info[3], "cols", 0, kMaxIndex);
+    const int axis = static_cast<int>(intArg(env, info[4], "axis", 0, 2));
+    auto x = f32AtLeast(env, info[1], "x", rows * cols);
+    auto out = f32AtLeast(env, info[6], "out", axis == 0 ? 1 : axis == 1 ? rows : cols);
+    kern::reduce(op, x.data, rows, cols, axis, numArg(env, info[5], "scale"), mutableData(out));
+    return env.Undefined();
+  });
+}
+
 }  // namespace
 
 void registerKernels(Napi::Env env, Napi::Object exports) {
@@ -263,6 +278,7 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   k.Set("binary", Napi::Function::New(env, Binary));
   k.Set("softmax", Napi::Function::New(env, Softmax));
   k.Set("adam", Napi::Function::New(env, Adam));
+  k.Set("reduce", Napi::Function::New(env, Reduce));
   k.Set("softmaxBackward", Napi::Function::New(env, SoftmaxBackward));
   exports.Set("kernels", k);
 }

@@ -380,6 +380,17 @@ void kernelIteration(Rand& r, uint64_t iter) {
       o.add(gx);
       return o;
     });
+    // Reductions along every axis, exact-size output.
+    for (int axis = 0; axis < 3; ++axis) {
+      const int rop = static_cast<int>(r.upto(3));
+      onThreads("reduce", iter, [&] {
+        std::vector<float> out(static_cast<size_t>(axis == 0 ? 1 : axis == 1 ? srows : scols));
+        kern::reduce(rop, sx.data(), srows, scols, axis, 0.5, out.data());
+        Bytes o;
+        o.add(out);
+        return o;
+      });
+    }
     // Adam in place over exact-size state.
     {
       auto aw = randomFloats(r, n), ag = randomFloats(r, n);

@@ -10,6 +10,7 @@ import type { DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { buf, host, packUniforms, type Arr } from './pack.js';
+import { nativeKernels } from '../native.js';
 
 export type ReduceOp = 'sum' | 'sumsq' | 'max';
 /** 'all' → 1 value, 'rows' → one per row (sum along cols), 'cols' → one per column. */
@@ -155,8 +156,18 @@ const reduceGpu: ReduceImpl = (engine, op, x, rows, cols, axis, scale, out) => {
   return out;
 };
 
+const AXIS_CODE: Record<ReduceAxis, number> = { all: 0, rows: 1, cols: 2 };
+
+/** native/kern_reduce_core.cc: per row and per column in the reference's order; over everything in fixed blocks. */
+const reduceNative: ReduceImpl = (engine, op, x, rows, cols, axis, scale, out) => {
+  const k = nativeKernels();
+  if (!k.reduce) return reduceCpu(engine, op, x, rows, cols, axis, scale, out);
+  k.reduce(OP_CODE[op], host(x), rows, cols, AXIS_CODE[axis], scale, host(out));
+  return out;
+};
+
 /** out = scale · reduce(x) along `axis`; `out` holds reduceOutLength(axis, rows, cols) elements. */
-export const reduceKernel = defineKernel<ReduceImpl>('tensor.reduce', { cpu: reduceCpu, webgpu: reduceGpu });
+export const reduceKernel = defineKernel<ReduceImpl>('tensor.reduce', { cpu: reduceCpu, webgpu: reduceGpu, native: reduceNative });
 
 type IntoImpl = (engine: Engine, op: ReduceOp, x: DeviceArray<'f32'>, n: number, out: DeviceArray<'f32'>, outOffset: number) => void;
 

@@ -14,6 +14,7 @@ import { qTargets, qTargetsReference } from '../../src/kernels/qtarget.js';
 import { topK, topKReference } from '../../src/kernels/topk.js';
 import { spmm, spmmReference } from '../../src/kernels/spmm.js';
 import { adamKernel, adamRef, type AdamHyper } from '../../src/kernels/optim.js';
+import { reduceKernel, reduceOutLength, reduceRef, type ReduceAxis, type ReduceOp } from '../../src/kernels/reduce.js';
 import { softmaxBackwardKernel, softmaxBackwardRef, softmaxKernel, softmaxRef } from '../../src/kernels/softmax.js';
 import { BINARY, UNARY, binaryKernel, binaryRef, fullBroadcast, unaryKernel, unaryRef, type BinaryOp, type Broadcast, type UnaryOp } from '../../src/kernels/elementwise.js';
 import '../../src/tensor/index.js';
@@ -487,6 +488,27 @@ describeNative('native kernels', () => {
         expect(Buffer.from(m.buffer, m.byteOffset, m.byteLength).equals(Buffer.from(ref.m.buffer)), `m (seed ${seed})`).toBe(true);
         expect(Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from(ref.v.buffer)), `v (seed ${seed})`).toBe(true);
       });
+    }
+  }
+  for (const op of ['sum', 'sumsq', 'max'] as ReduceOp[]) {
+    for (const axis of ['all', 'rows', 'cols'] as ReduceAxis[]) {
+      for (const [rows, cols] of [[0, 4], [1, 1], [37, 129], [3, 70_001], [5000, 3]] as const) {
+        test(`reduce ${op} over ${axis}, ${rows}×${cols}, matches the reference on 1, 2 and 7 threads`, () => {
+          const seed = testSeed();
+          const rng = new Rng(seed);
+          const x = randomF32(rng, rows * cols, -2, 2);
+          const n = reduceOutLength(axis, rows, cols);
+          const want = reduceRef(op, x, rows, cols, axis, 0.5, new Float64Array(n));
+          const [got] = sameForThreads(`reduce ${op}`, () => {
+            const out = engine.array(poisonF32(n));
+            reduceKernel(engine, op, engine.array(x), rows, cols, axis, 0.5, out);
+            return [(out as { data: Float32Array }).data];
+          });
+          // Per row and per column the order is the reference's; over everything, blocks of
+          // double partial sums (far inside float32's rounding of the result).
+          expectAllClose(got, want, { context: `(seed ${seed})` });
+        });
+      }
     }
   }
 });
