@@ -92,6 +92,16 @@ void adam(float* w, const float* g, float* m, float* v, int64_t n, double clip, 
 // or 2 (per column); op 0 sum, 1 sum of squares, 2 max. In double.
 void reduce(int op, const float* x, int64_t rows, int64_t cols, int axis, double scale, float* out);
 
+// out[i, :] = table[idx[i], :] (a zero row where idx[i] is outside [0, tableRows)).
+void gather(const float* table, int64_t tableRows, const int32_t* idx, int64_t n, int64_t cols, float* out);
+// out[r, :] = Σ_{e ∈ [ptr[r], ptr[r+1])} g[pos[e], :], in CSR order, in double (CSR checked by the caller).
+void segmentSum(const int32_t* ptr, const int32_t* pos, const float* g, int64_t rows, int64_t cols, float* out);
+// dst[r, dstOff .. dstOff + width) = src[r, srcOff .. srcOff + width) for r < rows (extents checked by the caller).
+struct Copy2dShape {
+  int64_t rows = 0, width = 0, srcCols = 0, srcOff = 0, dstCols = 0, dstOff = 0;
+};
+void copy2d(const float* src, float* dst, const Copy2dShape& s);
+
 // The SIMD the kernels were compiled for (for `gnnrl doctor`).
 const char* kernelSimd();
 

@@ -263,6 +263,58 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   });
 }
 
+// gather(table, tableRows, idx, cols, out).
+Napi::Value Gather(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int64_t tableRows = intArg(env, info[1], "tableRows", 0, kMaxIndex);
+    const int64_t cols = intArg(env, info[3], "cols", 0, kMaxIndex);
+    auto table = f32AtLeast(env, info[0], "table", tableRows * cols);
+    auto idx = i32(env, info[2], "idx", -1);
+    auto out = f32AtLeast(env, info[4], "out", idx.size * cols);
+    kern::gather(table.data, tableRows, idx.data, idx.size, cols, mutableData(out));
+    return env.Undefined();
+  });
+}
+
+// segmentSum(ptr, pos, g, gRows, rows, cols, out): the CSR (ptr, pos) is checked against g's rows.
+Napi::Value SegmentSum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const int64_t gRows = intArg(env, info[3], "gRows", 0, kMaxIndex);
+    const int64_t rows = intArg(env, info[4], "rows", 0, kMaxIndex);
+    const int64_t cols = intArg(env, info[5], "cols", 0, kMaxIndex);
+    auto ptr = i32(env, info[0], "ptr", rows + 1);
+    auto pos = i32(env, info[1], "pos", -1);
+    auto g = f32AtLeast(env, info[2], "g", gRows * cols);
+    auto out = f32AtLeast(env, info[6], "out", rows * cols);
+    kern::checkIndexCsr(rows, ptr.data, pos.size, pos.data, gRows, "segment");
+    kern::segmentSum(ptr.data, pos.data, g.data, rows, cols, mutableData(out));
+    return env.Undefined();
+  });
+}
+
+// copy2d(src, dst, rows, width, srcCols, srcOff, dstCols, dstOff).
+Napi::Value Copy2d(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    kern::Copy2dShape s;
+    s.rows = intArg(env, info[2], "rows", 0, kMaxIndex);
+    s.width = intArg(env, info[3], "width", 0, kMaxIndex);
+    s.srcCols = intArg(env, info[4], "srcCols", 0, kMaxIndex);
+    s.srcOff = intArg(env, info[5], "srcOff", 0, kMaxIndex);
+    s.dstCols = intArg(env, info[6], "dstCols", 0, kMaxIndex);
+    s.dstOff = intArg(env, info[7], "dstOff", 0, kMaxIndex);
+    if (s.srcOff + s.width > s.srcCols && s.rows > 0 && s.width > 0) throwInputJs(env, "srcOff", "srcOff + width <= srcCols");
+    if (s.dstOff + s.width > s.dstCols && s.rows > 0 && s.width > 0) throwInputJs(env, "dstOff", "dstOff + width <= dstCols");
+    const bool any = s.rows > 0 && s.width > 0;
+    auto src = f32AtLeast(env, info[0], "src", any ? (s.rows - 1) * s.srcCols + s.srcOff + s.width : 0);
+    auto dst = f32AtLeast(env, info[1], "dst", any ? (s.rows - 1) * s.dstCols + s.dstOff + s.width : 0);
+    kern::copy2d(src.data, mutableData(dst), s);
+    return env.Undefined();
+  });
+}
+
 }  // namespace
 
 void registerKernels(Napi::Env env, Napi::Object exports) {
@@ -279,6 +331,9 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   k.Set("softmax", Napi::Function::New(env, Softmax));
   k.Set("adam", Napi::Function::New(env, Adam));
   k.Set("reduce", Napi::Function::New(env, Reduce));
+  k.Set("gather", Napi::Function::New(env, Gather));
+  k.Set("segmentSum", Napi::Function::New(env, SegmentSum));
+  k.Set("copy2d", Napi::Function::New(env, Copy2d));
   k.Set("softmaxBackward", Napi::Function::New(env, SoftmaxBackward));
   exports.Set("kernels", k);
 }

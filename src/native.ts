@@ -105,6 +105,9 @@ export interface NativeKernels {
   spmm(nRows: number, nCols: number, rowPtr: Int32Array, colIdx: Int32Array, values: Float32Array, x: Float32Array, d: number, out: Float32Array): void;
   /** Element-wise maps (op codes of kernels/elementwise.ts); absent in addons built before them. */
   unary?(op: number, x: Float32Array, out: Float32Array, alpha: number, beta: number, seed: number, threshold: number): void;
+  gather?(table: Float32Array, tableRows: number, idx: Int32Array, cols: number, out: Float32Array): void;
+  segmentSum?(ptr: Int32Array, pos: Int32Array, g: Float32Array, gRows: number, rows: number, cols: number, out: Float32Array): void;
+  copy2d?(src: Float32Array, dst: Float32Array, rows: number, width: number, srcCols: number, srcOff: number, dstCols: number, dstOff: number): void;
   reduce?(op: number, x: Float32Array, rows: number, cols: number, axis: number, scale: number, out: Float32Array): void;
   adam?(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, clip: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, step: number): void;
   softmax?(x: Float32Array, rows: number, cols: number, log: boolean, out: Float32Array): void;

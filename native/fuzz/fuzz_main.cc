@@ -391,6 +391,37 @@ void kernelIteration(Rand& r, uint64_t iter) {
         return o;
       });
     }
+    // Gather (indices sometimes outside the table) and the segment-sum backward over exact-size buffers.
+    {
+      const int64_t tableRows = 1 + r.upto(50), gcols = r.upto(70), m = r.upto(300);
+      auto table = randomFloats(r, tableRows * gcols);
+      std::vector<int32_t> gi(static_cast<size_t>(m));
+      for (auto& t : gi) t = static_cast<int32_t>(r.chance(0.05) ? -1 - r.upto(3) : r.upto(tableRows + (r.chance(0.05) ? 5 : 0)));
+      onThreads("gather", iter, [&] {
+        std::vector<float> out(static_cast<size_t>(m * gcols));
+        kern::gather(table.data(), tableRows, gi.data(), m, gcols, out.data());
+        Bytes o;
+        o.add(out);
+        return o;
+      });
+      std::vector<int32_t> ptr(static_cast<size_t>(tableRows + 1), 0), pos;
+      for (int64_t t = 0; t < tableRows; ++t) {
+        const int64_t k = r.upto(5);
+        for (int64_t j = 0; j < k && m > 0; ++j) pos.push_back(static_cast<int32_t>(r.upto(m)));
+        ptr[static_cast<size_t>(t + 1)] = static_cast<int32_t>(pos.size());
+      }
+      auto gg = randomFloats(r, m * gcols);
+      if (m > 0) {
+        kern::checkIndexCsr(tableRows, ptr.data(), static_cast<int64_t>(pos.size()), pos.data(), m, "segment");
+        onThreads("segmentSum", iter, [&] {
+          std::vector<float> out(static_cast<size_t>(tableRows * gcols));
+          kern::segmentSum(ptr.data(), pos.empty() ? nullptr : pos.data(), gg.data(), tableRows, gcols, out.data());
+          Bytes o;
+          o.add(out);
+          return o;
+        });
+      }
+    }
     // Adam in place over exact-size state.
     {
       auto aw = randomFloats(r, n), ag = randomFloats(r, n);

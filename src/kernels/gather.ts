@@ -2,13 +2,14 @@
  * Row movement: gather rows by index (embedding lookup), its deterministic backward
  * (a segment sum over a CSR of table row → positions, no float atomics), and strided
  * column-block copies for slice and concat along the last axis.
- * GPU: shaders/tensor/gather.wgsl.
+ * GPU: shaders/tensor/gather.wgsl; native: native/kern_gather_core.cc.
  */
 import { defineKernel } from '../backend/kernel-table.js';
 import type { DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { buf, host, launch1d, packUniforms, type Arr } from './pack.js';
 import { bucketByKey } from '../util/bucket.js';
+import { nativeKernels } from '../native.js';
 
 /** For each table row, the positions that index it, ascending (a counting sort: stable). */
 export interface IndexCsr {
@@ -78,6 +79,13 @@ export const gatherKernel = defineKernel<GatherImpl>('tensor.gather', {
     launch1d(engine.gpu, { name: 'gather', shader: SHADER, entry: 'gather' }, [buf(table), buf(idx), buf(out)], u, idx.length * cols);
     return out;
   },
+  // native/kern_gather_core.cc: row copies on the pool.
+  native: (_e, table, tableRows, idx, cols, out) => {
+    const k = nativeKernels();
+    if (k.gather) k.gather(host(table), tableRows, host(idx), cols, host(out));
+    else gatherRef(host(table), host(idx), cols, host(out));
+    return out;
+  },
 });
 
 export const segmentSumKernel = defineKernel<SegmentImpl>('tensor.segment_sum', {
@@ -91,6 +99,13 @@ export const segmentSumKernel = defineKernel<SegmentImpl>('tensor.segment_sum', 
       ['u', cols],
     ]);
     launch1d(engine.gpu, { name: 'segment_sum', shader: SHADER, entry: 'segment_sum' }, [buf(ptr), buf(pos), buf(g), buf(out)], u, rows * cols);
+    return out;
+  },
+  // Summed in CSR order in double, as the reference: bit for bit the same.
+  native: (_e, ptr, pos, g, rows, cols, out) => {
+    const k = nativeKernels();
+    if (k.segmentSum) k.segmentSum(host(ptr), host(pos), host(g), cols > 0 ? Math.floor(g.length / cols) : 0, rows, cols, host(out));
+    else segmentSumRef({ ptr: host(ptr), pos: host(pos) }, host(g), rows, cols, host(out));
     return out;
   },
 });
@@ -110,6 +125,12 @@ export const copy2dKernel = defineKernel<CopyImpl>('tensor.copy2d', {
       ['u', s.dstOff],
     ]);
     launch1d(engine.gpu, { name: 'copy2d', shader: SHADER, entry: 'copy2d' }, [buf(src), buf(dst)], u, s.rows * s.width);
+    return dst;
+  },
+  native: (_e, src, dst, s) => {
+    const k = nativeKernels();
+    if (k.copy2d) k.copy2d(host(src), host(dst), s.rows, s.width, s.srcCols, s.srcOff, s.dstCols, s.dstOff);
+    else copy2dRef(host(src), host(dst), s);
     return dst;
   },
 });

@@ -14,6 +14,7 @@ import { qTargets, qTargetsReference } from '../../src/kernels/qtarget.js';
 import { topK, topKReference } from '../../src/kernels/topk.js';
 import { spmm, spmmReference } from '../../src/kernels/spmm.js';
 import { adamKernel, adamRef, type AdamHyper } from '../../src/kernels/optim.js';
+import { buildIndexCsr, copy2dKernel, copy2dRef, gatherKernel, gatherRef, segmentSumKernel, segmentSumRef } from '../../src/kernels/gather.js';
 import { reduceKernel, reduceOutLength, reduceRef, type ReduceAxis, type ReduceOp } from '../../src/kernels/reduce.js';
 import { softmaxBackwardKernel, softmaxBackwardRef, softmaxKernel, softmaxRef } from '../../src/kernels/softmax.js';
 import { BINARY, UNARY, binaryKernel, binaryRef, fullBroadcast, unaryKernel, unaryRef, type BinaryOp, type Broadcast, type UnaryOp } from '../../src/kernels/elementwise.js';
@@ -511,4 +512,48 @@ describeNative('native kernels', () => {
       }
     }
   }
+  for (const [tableRows, n, cols] of [[1, 0, 4], [7, 1, 1], [1000, 3001, 17], [50, 20_000, 64]] as const) {
+    test(`gather ${n} rows of ${cols} from ${tableRows} (some indices outside the table) and its segment-sum backward match the reference bit for bit`, () => {
+      const seed = testSeed();
+      const rng = new Rng(seed);
+      const table = randomF32(rng, tableRows * cols);
+      // Mostly valid indices, a few outside the table (zero rows, as the reference).
+      const idx = Int32Array.from({ length: n }, () => (rng.next() < 0.05 ? (rng.next() < 0.5 ? -1 : tableRows + 2) : rng.int(tableRows)));
+      const want = gatherRef(table, idx, cols, new Float32Array(n * cols));
+      const [got] = sameForThreads('gather', () => {
+        const out = engine.array(poisonF32(n * cols));
+        gatherKernel(engine, engine.array(table), tableRows, engine.array(idx), cols, out);
+        return [(out as { data: Float32Array }).data];
+      });
+      expect(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(want.buffer)), `gather (seed ${seed})`).toBe(true);
+      const valid = Int32Array.from(idx, (t) => (t >= 0 && t < tableRows ? t : 0));
+      const csr = buildIndexCsr(valid, tableRows);
+      const g = randomF32(rng, n * cols);
+      const wantSum = segmentSumRef(csr, g, tableRows, cols, new Float32Array(tableRows * cols));
+      const [gotSum] = sameForThreads('segment sum', () => {
+        const out = engine.array(poisonF32(tableRows * cols));
+        segmentSumKernel(engine, engine.array(csr.ptr), engine.array(csr.pos), engine.array(g), tableRows, cols, out);
+        return [(out as { data: Float32Array }).data];
+      });
+      expect(Buffer.from(gotSum.buffer, gotSum.byteOffset, gotSum.byteLength).equals(Buffer.from(wantSum.buffer)), `segment sum (seed ${seed})`).toBe(true);
+    });
+  }
+
+  test('copy2d: column blocks move as the reference moves them; an extent past an operand is an input error', () => {
+    const rng = new Rng(testSeed());
+    const src = randomF32(rng, 37 * 20);
+    const shape = { rows: 37, width: 7, srcCols: 20, srcOff: 11, dstCols: 9, dstOff: 1 };
+    const want = copy2dRef(src, new Float32Array(37 * 9).fill(5), shape);
+    const dst = engine.array(new Float32Array(37 * 9).fill(5));
+    copy2dKernel(engine, engine.array(src), dst, shape);
+    expect([...(dst as { data: Float32Array }).data]).toEqual([...want]);
+    expect(() => copy2dKernel(engine, engine.array(src), engine.array(new Float32Array(10)), shape)).toThrow(/dst: expected at least 332 elements, got 10/);
+    expect(() => copy2dKernel(engine, engine.array(src), dst, { ...shape, srcOff: 14 })).toThrow(/srcOff/);
+  });
+
+  test('segment sum refuses a position outside the gradient rows (an input error, not a stray read)', () => {
+    const ptr = engine.array(new Int32Array([0, 1, 2]));
+    const pos = engine.array(new Int32Array([0, 5]));
+    expect(() => segmentSumKernel(engine, ptr, pos, engine.array(new Float32Array(4)), 2, 2, engine.array(new Float32Array(4)))).toThrow(/segment\.colIdx\[1\]: expected a column in \[0, 2\), got 5/);
+  });
 });
