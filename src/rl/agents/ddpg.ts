@@ -63,12 +63,13 @@ import { gather } from '../../tensor/ops/gather.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { Rng } from '../../util/rng.js';
 import type { ActOptions, Agent, Observation, TransitionBatch, UpdateReport } from '../types.js';
-import { ReplayBuffer, transitionSchema, type FieldArray, type FieldSpec } from '../memory/replay.js';
+import { ReplayBuffer, transitionSchema, type FieldSpec } from '../memory/replay.js';
 import { NStepAccumulator } from '../memory/nstep.js';
 import { createNoise, type Noise, type NoiseKind } from '../noise.js';
 import { historyExclusions, windowExclusions, type ExclusionRows } from '../state/exclusions.js';
 import type { WindowStateEncoder } from '../state/window-state.js';
 import { DdpgCore, type VectorHead } from '../../nn/ddpg-core.js';
+import { storeWindowTransitions } from '../memory/window-transitions.js';
 
 export interface DdpgOptions {
   gamma?: number;
@@ -413,41 +414,7 @@ export class DdpgAgent implements Agent {
 
   observe(t: TransitionBatch): void {
     this.alive();
-    const { obs, actions, slateSize: k, result } = t;
-    const B = obs.batch;
-    if (B !== this.slots) throw new GnnrlError('input', `${this.kind}: observe got ${B} slots, the agent was built for ${this.slots}`, { arg: 'batch' });
-    if (obs.historyLen !== this.historyLen) throw new GnnrlError('input', `${this.kind}: observations have a ${obs.historyLen}-item window, the encoder expects ${this.historyLen}`, { arg: 'historyLen' });
-    const action = new Int32Array(B);
-    for (let b = 0; b < B; b++) {
-      const c = result.choice[b];
-      action[b] = actions[b * k + (c >= 0 ? c : 0)];
-    }
-    const fields: Record<string, FieldArray> = { user: obs.user, history: obs.historyItems, action, nextUser: result.next.user, nextHistory: result.next.historyItems };
-    let skipped = 0;
-    for (let b = 0; b < B; b++) skipped += result.skipped[b];
-    if (this.nstep) {
-      if (skipped > 0) throw new GnnrlError('input', `${this.kind}: n-step returns need every step judged; this environment skipped ${skipped} (use nStep 1, or unknown: zero)`, { arg: 'nStep' });
-      const out = this.nstep.push({ reward: result.reward, done: result.done, fields });
-      if (out.count > 0) this.replay.add(out.fields, out.count);
-      return;
-    }
-    fields.reward = result.reward;
-    fields.done = result.done;
-    if (skipped === 0) {
-      this.replay.add(fields, B);
-      return;
-    }
-    const keep: number[] = [];
-    for (let b = 0; b < B; b++) if (!result.skipped[b]) keep.push(b);
-    if (keep.length === 0) return;
-    const rows: Record<string, FieldArray> = {};
-    for (const [name, arr] of Object.entries(fields)) {
-      const w = arr.length / B;
-      const out = new (arr.constructor as new (n: number) => FieldArray)(keep.length * w);
-      keep.forEach((b, j) => out.set(arr.subarray(b * w, b * w + w), j * w));
-      rows[name] = out;
-    }
-    this.replay.add(rows, keep.length);
+    storeWindowTransitions({ kind: this.kind, slots: this.slots, historyLen: this.historyLen }, this.replay, this.nstep, t);
   }
 
   async update(): Promise<UpdateReport | null> {

@@ -43,12 +43,13 @@ import { Adam, type Optimizer } from '../../tensor/optim.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { Rng } from '../../util/rng.js';
 import type { ActOptions, Agent, Observation, TransitionBatch, UpdateReport } from '../types.js';
-import { ReplayBuffer, transitionSchema, type FieldArray, type FieldSpec } from '../memory/replay.js';
+import { ReplayBuffer, transitionSchema, type FieldSpec } from '../memory/replay.js';
 import { PrioritizedReplay } from '../memory/prioritized.js';
 import { NStepAccumulator } from '../memory/nstep.js';
 import { linearSchedule, toSchedule, type Schedule, type ScheduleLike } from '../schedules.js';
 import { historyExclusions, isExcluded, windowExclusions, type ExclusionRows } from '../state/exclusions.js';
 import type { WindowStateEncoder } from '../state/window-state.js';
+import { storeWindowTransitions } from '../memory/window-transitions.js';
 
 export interface DqnOptions {
   /** Double DQN's decoupled argmax (default false; the 'double-dqn' agent sets it). */
@@ -367,48 +368,7 @@ export class DqnAgent implements Agent {
 
   observe(t: TransitionBatch): void {
     this.alive();
-    const { obs, actions, slateSize: k, result } = t;
-    const B = obs.batch;
-    const H = this.historyLen;
-    if (B !== this.slots) throw new GnnrlError('input', `${this.kind}: observe got ${B} slots, the agent was built for ${this.slots}`, { arg: 'batch' });
-    if (obs.historyLen !== H) throw new GnnrlError('input', `${this.kind}: observations have a ${obs.historyLen}-item window, the encoder expects ${H}`, { arg: 'historyLen' });
-    // The action learned from is the item the user took, else the slate's first item.
-    const action = new Int32Array(B);
-    for (let b = 0; b < B; b++) {
-      const c = result.choice[b];
-      action[b] = actions[b * k + (c >= 0 ? c : 0)];
-    }
-    const fields: Record<string, FieldArray> = {
-      user: obs.user,
-      history: obs.historyItems,
-      action,
-      nextUser: result.next.user,
-      nextHistory: result.next.historyItems,
-    };
-    let skipped = 0;
-    for (let b = 0; b < B; b++) skipped += result.skipped[b];
-    if (this.nstep) {
-      if (skipped > 0) throw new GnnrlError('input', `${this.kind}: n-step returns need every step judged; this environment skipped ${skipped} (use nStep 1, or unknown: zero)`, { arg: 'nStep' });
-      const out = this.nstep.push({ reward: result.reward, done: result.done, fields });
-      if (out.count > 0) this.replay.add(out.fields, out.count);
-      return;
-    }
-    fields.reward = result.reward;
-    fields.done = result.done;
-    if (skipped === 0) {
-      this.replay.add(fields, B);
-      return;
-    }
-    const keep: number[] = [];
-    for (let b = 0; b < B; b++) if (!result.skipped[b]) keep.push(b);
-    const rows: Record<string, FieldArray> = {};
-    for (const [name, arr] of Object.entries(fields)) {
-      const w = arr.length / B;
-      const out = new (arr.constructor as new (n: number) => FieldArray)(keep.length * w);
-      keep.forEach((b, j) => out.set(arr.subarray(b * w, b * w + w), j * w));
-      rows[name] = out;
-    }
-    if (keep.length > 0) this.replay.add(rows, keep.length);
+    storeWindowTransitions({ kind: this.kind, slots: this.slots, historyLen: this.historyLen }, this.replay, this.nstep, t);
   }
 
   async update(): Promise<UpdateReport | null> {
