@@ -515,11 +515,7 @@ export class DqnAgent implements Agent {
     const arrays: Record<string, Float32Array> = {};
     for (const [n, v] of Object.entries(await this.online.state())) arrays[`online.${n}`] = v;
     for (const [n, v] of Object.entries(await this.target.state())) arrays[`target.${n}`] = v;
-    if (this.encoder.fineTune) {
-      const [u, i] = (await Promise.all([this.encoder.userTable.read(), this.encoder.itemTable.read()])) as Float32Array[];
-      arrays['encoder.users'] = u;
-      arrays['encoder.items'] = i;
-    }
+    Object.assign(arrays, await this.encoder.stateArrays());
     const { epsilon, ...rest } = this.options;
     return {
       kind: this.kind,
@@ -541,13 +537,7 @@ export class DqnAgent implements Agent {
     };
     this.online.load(part('online.'));
     this.target.load(part('target.'));
-    if (this.encoder.fineTune) {
-      const u = state.arrays['encoder.users'];
-      const i = state.arrays['encoder.items'];
-      if (!u || !i) throw new GnnrlError('input', `${this.kind}: the state lacks the fine-tuned encoder tables`, { arg: 'state', field: 'encoder' });
-      this.engine.write(this.encoder.userTable.data, u as Float32Array);
-      this.engine.write(this.encoder.itemTable.data, i as Float32Array);
-    }
+    this.encoder.loadStateArrays(state.arrays, this.kind);
     this.actSteps = Number(cfg.actSteps ?? 0);
     this.updates = Number(cfg.updates ?? 0);
   }

@@ -632,11 +632,7 @@ export class ReinforceAgent implements Agent {
     this.alive();
     const arrays: Record<string, Float32Array> = {};
     for (const [n, v] of Object.entries(await this.net.state())) arrays[`policy.${n}`] = v;
-    if (this.encoder.fineTune) {
-      const [u, i] = (await Promise.all([this.encoder.userTable.read(), this.encoder.itemTable.read()])) as Float32Array[];
-      arrays['encoder.users'] = u;
-      arrays['encoder.items'] = i;
-    }
+    Object.assign(arrays, await this.encoder.stateArrays());
     return {
       kind: this.kind,
       config: { ...this.options, state: this.encoder.source, fineTune: this.encoder.fineTune, historyLen: this.historyLen, dim: this.dim, nItems: this.nItems, nUsers: this.encoder.nUsers, slateSize: this.slateSize, updates: this.updates },
@@ -653,13 +649,7 @@ export class ReinforceAgent implements Agent {
     const part: Record<string, Float32Array> = {};
     for (const [n, v] of Object.entries(state.arrays)) if (n.startsWith('policy.')) part[n.slice('policy.'.length)] = v as Float32Array;
     this.net.load(part);
-    if (this.encoder.fineTune) {
-      const u = state.arrays['encoder.users'];
-      const i = state.arrays['encoder.items'];
-      if (!u || !i) throw new GnnrlError('input', `${this.kind}: the state lacks the fine-tuned encoder tables`, { arg: 'state', field: 'encoder' });
-      this.engine.write(this.encoder.userTable.data, u as Float32Array);
-      this.engine.write(this.encoder.itemTable.data, i as Float32Array);
-    }
+    this.encoder.loadStateArrays(state.arrays, this.kind);
     this.updates = Number(cfg.updates ?? 0);
   }
 

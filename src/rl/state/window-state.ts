@@ -12,7 +12,7 @@
  */
 import { GnnrlError } from '../../errors.js';
 import type { Engine } from '../../engine.js';
-import type { FactorScores, RecommenderModel } from '../../models/types.js';
+import type { FactorScores, ModelState, RecommenderModel } from '../../models/types.js';
 import { Module } from '../../nn/module.js';
 import { parameter } from '../../tensor/create.js';
 import { concat, gather } from '../../tensor/ops/gather.js';
@@ -125,6 +125,26 @@ export class WindowStateEncoder extends Module {
     this.engine.write(out.userTable.data, u);
     this.engine.write(out.itemTable.data, i);
     return out;
+  }
+
+  /**
+   * The tables an agent's `state()` must carry: the fine-tuned ones ('encoder.users',
+   * 'encoder.items'); none when frozen (they are the GNN's, rebuilt from its checkpoint).
+   */
+  async stateArrays(): Promise<Record<string, Float32Array>> {
+    if (!this.fineTune) return {};
+    const [u, i] = (await Promise.all([this.userTable.read(), this.itemTable.read()])) as Float32Array[];
+    return { 'encoder.users': u, 'encoder.items': i };
+  }
+
+  /** Writes back what `stateArrays` saved (fine-tuned tables); `kind` names the agent in the error. */
+  loadStateArrays(arrays: ModelState['arrays'], kind: string): void {
+    if (!this.fineTune) return;
+    const u = arrays['encoder.users'];
+    const i = arrays['encoder.items'];
+    if (!u || !i) throw new GnnrlError('input', `${kind}: the state lacks the fine-tuned encoder tables`, { arg: 'state', field: 'encoder' });
+    this.engine.write(this.userTable.data, u as Float32Array);
+    this.engine.write(this.itemTable.data, i as Float32Array);
   }
 
   /** Frees both tables (frozen tables are not parameters, so Module.dispose would miss them). */
