@@ -40,6 +40,11 @@ Span<float> f32AtLeast(Napi::Env env, Napi::Value v, const std::string& name, in
   return s;
 }
 
+double numArg(Napi::Env env, Napi::Value v, const char* name) {
+  if (!v.IsNumber()) throwInputJs(env, name, "a number, got " + describe(v));
+  return v.As<Napi::Number>().DoubleValue();
+}
+
 Napi::Object objArg(Napi::Env env, Napi::Value v, const char* name) {
   if (!v.IsObject()) throwInputJs(env, name, "an object, got " + describe(v));
   return v.As<Napi::Object>();
@@ -104,9 +109,7 @@ Napi::Value QTarget(const Napi::CallbackInfo& info) {
     a.reward = f32(env, o.Get("reward"), "reward", a.batch).data;
     a.done = f32(env, o.Get("done"), "done", a.batch).data;
     a.exclude = exclusionsArg(env, o, a.batch, a.nItems);
-    Napi::Value g = o.Get("gamma");
-    if (!g.IsNumber()) throwInputJs(env, "gamma", "a number, got " + describe(g));
-    a.gamma = g.As<Napi::Number>().FloatValue();
+    a.gamma = static_cast<float>(numArg(env, o.Get("gamma"), "gamma"));
     auto y = f32(env, info[1], "y", a.batch);
     auto am = i32(env, info[2], "argmax", a.batch);
     kern::qtarget(a, mutableData(y), mutableData(am));
@@ -151,11 +154,6 @@ Napi::Value Spmm(const Napi::CallbackInfo& info) {
     kern::spmm(nRows, rp.data, ci.data, va.data, x.data, d, mutableData(y));
     return env.Undefined();
   });
-}
-
-double numArg(Napi::Env env, Napi::Value v, const char* name) {
-  if (!v.IsNumber()) throwInputJs(env, name, "a number, got " + describe(v));
-  return v.As<Napi::Number>().DoubleValue();
 }
 
 // unary(op, x, out, alpha, beta, seed, threshold): out[i] = f(x[i]) over out's length.
