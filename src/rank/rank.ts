@@ -255,9 +255,7 @@ export async function recommendFromFactors(
       let q: DeviceArray<'f32'>;
       if (f.dim === 0) q = put(new Float32Array(rows)) as DeviceArray<'f32'>;
       else if (f.users instanceof Float32Array) {
-        const hq = new Float32Array(rows * dim);
-        for (let j = 0; j < rows; j++) hq.set(f.users.subarray(users[r0 + j] * dim, (users[r0 + j] + 1) * dim), j * dim);
-        q = put(hq) as DeviceArray<'f32'>;
+        q = put(queryRows(f.users, users, r0, r1, dim)) as DeviceArray<'f32'>;
       } else {
         q = engine.empty('f32', rows * dim);
         chunkOwned.push(q);
@@ -314,6 +312,13 @@ function biasOnlyTopK(bias: Float32Array, rows: number, k: number, exclude: Excl
   return { items, scores, k };
 }
 
+/** The factor rows of users[r0..r1), packed: one launch's queries. */
+function queryRows(table: Float32Array, users: Int32Array, r0: number, r1: number, dim: number): Float32Array {
+  const q = new Float32Array((r1 - r0) * dim);
+  for (let j = 0; j < r1 - r0; j++) q.set(table.subarray(users[r0 + j] * dim, (users[r0 + j] + 1) * dim), j * dim);
+  return q;
+}
+
 /** The addon's top-K over host tables, in chunks of users (bounded query copies). */
 function nativeFactorTopK(
   dim: number,
@@ -332,8 +337,7 @@ function nativeFactorTopK(
   for (let r0 = 0; r0 < b; r0 += USERS_PER_CHUNK) {
     const r1 = Math.min(b, r0 + USERS_PER_CHUNK);
     const rows = r1 - r0;
-    const q = new Float32Array(rows * dim);
-    for (let j = 0; j < rows; j++) q.set(u.subarray(users[r0 + j] * dim, (users[r0 + j] + 1) * dim), j * dim);
+    const q = queryRows(u, users, r0, r1, dim);
     const ex = exclude ? sliceExclusions(exclude, r0, r1) : null;
     kernels.topk(
       {
