@@ -3,45 +3,16 @@
  * here from the equations in the file header, RLSTM with κ = 0 against the plain LSTM,
  * finite-difference gradients of inputs and every parameter, and the option errors.
  */
-import { describe, expect, test, beforeAll, afterAll, type TestContext } from 'vitest';
-import { Engine } from '../../src/engine.js';
-import type { BackendKind } from '../../src/backend/arrays.js';
+import { expect, test, type TestContext } from 'vitest';
 import { GnnrlError } from '../../src/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import * as T from '../../src/tensor/index.js';
 import { LSTM, RLSTM, lstmForward, type LSTMOptions } from '../../src/nn/lstm.js';
-import { testSeed } from '../util/backends.js';
+import { forEachBackend, testSeed } from '../util/backends.js';
 import { expectAllClose, uniformScale } from '../util/close.js';
 import { gradCheck } from '../tensor/gradcheck.js';
 import { randArr } from '../tensor/helpers.js';
 
-/** cpu, native and webgpu unless GNNRL_BACKEND names one; a missing backend skips visibly unless GNNRL_REQUIRE_GPU=1 needs it. */
-function eachBackend(title: string, body: (engine: (ctx: TestContext) => Engine, kind: BackendKind) => void): void {
-  const forced = process.env.GNNRL_BACKEND?.toLowerCase();
-  const kinds: BackendKind[] = forced === 'cpu' || forced === 'native' || forced === 'webgpu' ? [forced] : ['cpu', 'native', 'webgpu'];
-  for (const kind of kinds) {
-    describe(`${title} [${kind}]`, () => {
-      let engine: Engine | null = null;
-      let why = '';
-      beforeAll(async () => {
-        try {
-          engine = await Engine.create({ backend: kind, quiet: true });
-        } catch (err) {
-          if (kind === 'webgpu' && process.env.GNNRL_REQUIRE_GPU === '1') throw err;
-          why = (err as Error).message;
-          console.warn(`skipping ${kind} cases: ${why}`);
-        }
-      });
-      afterAll(async () => {
-        await engine?.dispose();
-      });
-      body((ctx) => {
-        if (!engine) ctx.skip(`${kind} backend unavailable: ${why}`);
-        return engine!;
-      }, kind);
-    });
-  }
-}
 
 interface RefOpts {
   B: number;
@@ -111,7 +82,8 @@ function errorOf(f: () => unknown): GnnrlError {
   throw new Error('expected a GnnrlError');
 }
 
-eachBackend('LSTM / RLSTM', (engineFor) => {
+forEachBackend('LSTM / RLSTM', (b) => {
+  const engineFor = (ctx: TestContext) => b.engine(ctx);
   // Awkward sizes: nothing a multiple of a tile or workgroup width; ragged lengths including 0 and full.
   const cases: { name: string; opts: Omit<LSTMOptions, 'rng'>; B: number; L: number; I: number; H: number; ragged: boolean }[] = [
     { name: 'plain LSTM', opts: {}, B: 7, L: 9, I: 13, H: 11, ragged: false },

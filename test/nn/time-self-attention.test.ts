@@ -4,45 +4,16 @@
  * equations (per-position and shared projections), plain mode against the unweighted
  * mean of the kernel's unpooled Z, finite-difference gradients, option errors.
  */
-import { describe, expect, test, beforeAll, afterAll, type TestContext } from 'vitest';
-import { Engine } from '../../src/engine.js';
-import type { BackendKind } from '../../src/backend/arrays.js';
+import { describe, expect, test, type TestContext } from 'vitest';
 import { GnnrlError } from '../../src/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import * as T from '../../src/tensor/index.js';
 import { TimeSelfAttention, timeSelfAttentionForward, timeWeights, type TimeWeighting } from '../../src/nn/time-self-attention.js';
-import { testSeed } from '../util/backends.js';
+import { forEachBackend, testSeed } from '../util/backends.js';
 import { expectAllClose, uniformScale } from '../util/close.js';
 import { gradCheck } from '../tensor/gradcheck.js';
 import { randArr } from '../tensor/helpers.js';
 
-/** cpu, native and webgpu unless GNNRL_BACKEND names one; a missing backend skips visibly unless GNNRL_REQUIRE_GPU=1 needs it. */
-function eachBackend(title: string, body: (engine: (ctx: TestContext) => Engine) => void): void {
-  const forced = process.env.GNNRL_BACKEND?.toLowerCase();
-  const kinds: BackendKind[] = forced === 'cpu' || forced === 'native' || forced === 'webgpu' ? [forced] : ['cpu', 'native', 'webgpu'];
-  for (const kind of kinds) {
-    describe(`${title} [${kind}]`, () => {
-      let engine: Engine | null = null;
-      let why = '';
-      beforeAll(async () => {
-        try {
-          engine = await Engine.create({ backend: kind, quiet: true });
-        } catch (err) {
-          if (kind === 'webgpu' && process.env.GNNRL_REQUIRE_GPU === '1') throw err;
-          why = (err as Error).message;
-          console.warn(`skipping ${kind} cases: ${why}`);
-        }
-      });
-      afterAll(async () => {
-        await engine?.dispose();
-      });
-      body((ctx) => {
-        if (!engine) ctx.skip(`${kind} backend unavailable: ${why}`);
-        return engine!;
-      });
-    });
-  }
-}
 
 interface Dims {
   B: number;
@@ -126,7 +97,8 @@ describe('time weights', () => {
   });
 });
 
-eachBackend('T-self-attention', (engineFor) => {
+forEachBackend('T-self-attention', (b) => {
+  const engineFor = (ctx: TestContext) => b.engine(ctx);
   const cases: { dims: Dims; weighting: TimeWeighting; lambda?: number }[] = [
     { dims: { B: 13, w: 5, I: 7, dk: 6, dv: 3, perPosition: true }, weighting: 'linear' },
     { dims: { B: 13, w: 5, I: 7, dk: 6, dv: 3, perPosition: true }, weighting: 'exp', lambda: 1.1 },

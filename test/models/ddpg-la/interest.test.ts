@@ -4,9 +4,7 @@
  * right width with gradients in every parameter; the full model's state equals its two
  * modules run on hand-built records and windows; coded errors for what DDPG-LA needs.
  */
-import { describe, expect, test, beforeAll, afterAll, type TestContext } from 'vitest';
-import { Engine } from '../../../src/engine.js';
-import type { BackendKind } from '../../../src/backend/arrays.js';
+import { expect, test, type TestContext } from 'vitest';
 import { GnnrlError } from '../../../src/errors.js';
 import { syntheticWorld } from '../../../src/data/synthetic.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,35 +16,8 @@ import { writeMovieLens } from '../../../src/data/writers.js';
 import type { Interactions } from '../../../src/data/interactions.js';
 import * as T from '../../../src/tensor/index.js';
 import { INTEREST_ABLATIONS, InterestEncoder, interestFeatures, type InterestBatch, type InterestFeatures } from '../../../src/models/ddpg-la/interest.js';
-import { testSeed } from '../../util/backends.js';
+import { forEachBackend, testSeed } from '../../util/backends.js';
 
-/** cpu, native and webgpu unless GNNRL_BACKEND names one; a missing backend skips visibly unless GNNRL_REQUIRE_GPU=1 needs it. */
-function eachBackend(title: string, body: (engine: (ctx: TestContext) => Engine) => void): void {
-  const forced = process.env.GNNRL_BACKEND?.toLowerCase();
-  const kinds: BackendKind[] = forced === 'cpu' || forced === 'native' || forced === 'webgpu' ? [forced] : ['cpu', 'native', 'webgpu'];
-  for (const kind of kinds) {
-    describe(`${title} [${kind}]`, () => {
-      let engine: Engine | null = null;
-      let why = '';
-      beforeAll(async () => {
-        try {
-          engine = await Engine.create({ backend: kind, quiet: true });
-        } catch (err) {
-          if (kind === 'webgpu' && process.env.GNNRL_REQUIRE_GPU === '1') throw err;
-          why = (err as Error).message;
-          console.warn(`skipping ${kind} cases: ${why}`);
-        }
-      });
-      afterAll(async () => {
-        await engine?.dispose();
-      });
-      body((ctx) => {
-        if (!engine) ctx.skip(`${kind} backend unavailable: ${why}`);
-        return engine!;
-      });
-    });
-  }
-}
 
 /** The tiny synthetic world with MovieLens-style side features (as loadMovieLens would attach them). */
 function fixture(): Interactions {
@@ -139,7 +110,8 @@ test('interestFeatures on loaded MovieLens folders: a missing side file is named
   }
 });
 
-eachBackend('InterestEncoder', (engineFor) => {
+forEachBackend('InterestEncoder', (b) => {
+  const engineFor = (ctx: TestContext) => b.engine(ctx);
   const [H, dv] = [7, 6];
   for (const [name, kinds] of Object.entries(INTEREST_ABLATIONS)) {
     test(`${name} (${kinds.longTerm} × ${kinds.shortTerm}): state shape and a gradient in every parameter`, async (ctx) => {
