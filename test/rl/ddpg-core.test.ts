@@ -15,6 +15,7 @@ import { parameter, readAll } from '../../src/tensor/create.js';
 import { matmul } from '../../src/tensor/ops/matmul.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { Rng } from '../../src/util/rng.js';
+import { mlp64 } from './mlp-reference.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -35,28 +36,6 @@ async function offAdapterEngine(): Promise<Engine> {
 
 type Arrays = Record<string, Float64Array>;
 
-/** Float64 MLP (ReLU between layers) over rows x (R × in) from arrays '<prefix>.layers.l.weight|bias'. */
-function mlp64(p: Arrays, prefix: string, x: Float64Array, R: number): Float64Array {
-  let h = x;
-  let width = x.length / R;
-  const n = Object.keys(p).filter((k) => k.startsWith(`${prefix}.layers.`) && k.endsWith('.weight')).length;
-  for (let l = 0; l < n; l++) {
-    const W = p[`${prefix}.layers.${l}.weight`];
-    const b = p[`${prefix}.layers.${l}.bias`];
-    const out = b.length;
-    const next = new Float64Array(R * out);
-    for (let r = 0; r < R; r++) {
-      for (let o = 0; o < out; o++) {
-        let s = b[o];
-        for (let i = 0; i < width; i++) s += h[r * width + i] * W[i * out + o];
-        next[r * out + o] = l + 1 < n ? Math.max(0, s) : s;
-      }
-    }
-    h = next;
-    width = out;
-  }
-  return h;
-}
 
 function join(s: Float64Array, a: Float64Array, R: number): Float64Array {
   const sd = s.length / R;

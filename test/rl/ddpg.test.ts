@@ -19,6 +19,7 @@ import { differenceCI, evaluateAgent, type Evaluation } from '../../src/rl/evalu
 import { noGrad } from '../../src/tensor/autograd.js';
 import { gather } from '../../src/tensor/ops/gather.js';
 import { Rng } from '../../src/util/rng.js';
+import { mlp64 } from './mlp-reference.js';
 
 const world = syntheticWorld({ preset: 'tiny', seed: 11 });
 const H = 3;
@@ -53,30 +54,6 @@ function done(...xs: { dispose(): void }[]): void {
   for (const x of xs) x.dispose();
 }
 
-type Arrays = Record<string, Float32Array | Int32Array>;
-
-/** Float64 MLP (ReLU between layers) from '<prefix>.layers.l.weight|bias'. */
-function mlp64(p: Arrays, prefix: string, x: Float64Array, R: number): Float64Array {
-  let h = x;
-  let width = x.length / R;
-  const n = Object.keys(p).filter((k) => k.startsWith(`${prefix}.layers.`) && k.endsWith('.weight')).length;
-  for (let l = 0; l < n; l++) {
-    const W = p[`${prefix}.layers.${l}.weight`];
-    const b = p[`${prefix}.layers.${l}.bias`];
-    const out = b.length;
-    const next = new Float64Array(R * out);
-    for (let r = 0; r < R; r++) {
-      for (let o = 0; o < out; o++) {
-        let s = b[o];
-        for (let i = 0; i < width; i++) s += h[r * width + i] * W[i * out + o];
-        next[r * out + o] = l + 1 < n ? Math.max(0, s) : s;
-      }
-    }
-    h = next;
-    width = out;
-  }
-  return h;
-}
 
 /** [u | window] states (float64) and the action table (first nItems rows) from the encoder. */
 async function hostTables(encoder: WindowStateEncoder) {
