@@ -16,6 +16,7 @@ import { matmul } from '../../src/tensor/ops/matmul.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { Rng } from '../../src/util/rng.js';
 import { mlp64 } from './mlp-reference.js';
+import { learningEngine } from '../util/backends.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -24,15 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await engine?.dispose();
 });
-
-/** For learning runs on a software adapter: native where the addon loads, else the CPU. */
-async function offAdapterEngine(): Promise<Engine> {
-  try {
-    return await Engine.create({ backend: 'native', quiet: true });
-  } catch {
-    return Engine.create({ backend: 'cpu', quiet: true });
-  }
-}
 
 type Arrays = Record<string, Float64Array>;
 
@@ -398,7 +390,7 @@ describe('DDPG and TD3 solve a 1-D reach task', () => {
   const CAP = 50 * T * N;
   let lengine: Engine;
   beforeAll(async () => {
-    lengine = engine.backend === 'webgpu' && engine.adapter?.software !== false ? await offAdapterEngine() : engine;
+    lengine = engine.backend === 'webgpu' && engine.adapter?.software !== false ? await learningEngine() : engine;
   });
   afterAll(async () => {
     if (lengine && lengine !== engine) await lengine.dispose();

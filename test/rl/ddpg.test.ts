@@ -20,6 +20,7 @@ import { noGrad } from '../../src/tensor/autograd.js';
 import { gather } from '../../src/tensor/ops/gather.js';
 import { Rng } from '../../src/util/rng.js';
 import { mlp64 } from './mlp-reference.js';
+import { learningEngine } from '../util/backends.js';
 
 const world = syntheticWorld({ preset: 'tiny', seed: 11 });
 const H = 3;
@@ -33,15 +34,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await engine?.dispose();
 });
-
-/** For learning runs on a software adapter: native where the addon loads, else the CPU. */
-async function offAdapterEngine(): Promise<Engine> {
-  try {
-    return await Engine.create({ backend: 'native', quiet: true });
-  } catch {
-    return Engine.create({ backend: 'cpu', quiet: true });
-  }
-}
 
 async function agentOn(opts: DdpgOptions, slateSize = 1): Promise<{ agent: DdpgAgent; env: Simulator; encoder: WindowStateEncoder }> {
   const env = new Simulator(world, { batch: SLOTS, historyLen: H, slateSize });
@@ -217,7 +209,7 @@ describe('DDPG agent learns on the simulator', () => {
   const returns = (e: Evaluation) => e.records.map((r) => r.return);
 
   beforeAll(async () => {
-    lengine = engine.backend === 'webgpu' && engine.adapter?.software !== false ? await offAdapterEngine() : engine;
+    lengine = engine.backend === 'webgpu' && engine.adapter?.software !== false ? await learningEngine() : engine;
     random = await evaluateAgent(sim(), new RandomPolicy(learnWorld.nItems, 1, 3), { episodes: EPISODES });
   });
   afterAll(async () => {

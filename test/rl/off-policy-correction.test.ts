@@ -36,6 +36,7 @@ import type { LoggedData } from '../../src/rl/log/format.js';
 import { WindowStateEncoder, tablesFromModel } from '../../src/rl/state/window-state.js';
 import { createReinforceAgent, trainReinforceFromLog, type ReinforceAgent, type ReinforceOptions } from '../../src/rl/agents/reinforce.js';
 import { differenceCI, evaluateAgent, type Evaluation } from '../../src/rl/evaluate.js';
+import { learningEngine } from '../util/backends.js';
 
 function codedError(fn: () => unknown, arg: string, field?: string): void {
   let caught: unknown;
@@ -206,15 +207,6 @@ describe('softmax policy: chunked log-normaliser and sampling', () => {
     expect(sampleWithoutReplacement(Float32Array.from([MASKED, 0, MASKED]), 0, 3, 2, rng, out, 0, new Float64Array(3))).toBe(false);
   });
 });
-
-/** Native where the addon loads, else the CPU (GNNRL_BACKEND still forces its choice). */
-async function learningEngine(): Promise<Engine> {
-  try {
-    return await Engine.create({ backend: 'native', quiet: true });
-  } catch {
-    return Engine.create({ backend: 'cpu', quiet: true });
-  }
-}
 
 describe('top-K correction from a skewed log', () => {
   const world = syntheticWorld({ preset: 'tiny', seed: 7 });

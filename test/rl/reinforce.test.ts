@@ -37,6 +37,7 @@ import { trainAgent } from '../../src/rl/train-loop.js';
 import { differenceCI, evaluateAgent, type Evaluation } from '../../src/rl/evaluate.js';
 import { grad, parameter, Tensor } from '../../src/tensor/index.js';
 import { Rng } from '../../src/util/rng.js';
+import { learningEngine } from '../util/backends.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -150,15 +151,6 @@ describe('policy-loss gradients against finite differences', () => {
 });
 
 // ------------------------------------------------------------------ 2. on-policy learning
-
-/** Native where the addon loads, else the CPU (GNNRL_BACKEND still forces its choice). */
-async function learningEngine(): Promise<Engine> {
-  try {
-    return await Engine.create({ backend: 'native', quiet: true });
-  } catch {
-    return Engine.create({ backend: 'cpu', quiet: true });
-  }
-}
 
 const world = syntheticWorld({ preset: 'tiny', seed: 7 });
 const EPISODES = 512;

@@ -54,3 +54,16 @@ export function testSeed(): number {
   const env = process.env.GNNRL_TEST_SEED;
   return env ? Number(env) : (Date.now() ^ (process.pid << 8)) >>> 0;
 }
+
+/**
+ * The engine for learning runs (many small steps: a software WebGPU adapter spends them on
+ * dispatch overhead): native where the addon loads, else the CPU; GNNRL_BACKEND still
+ * forces its choice. Kernels are compared across backends by forEachBackend suites.
+ */
+export async function learningEngine(): Promise<Engine> {
+  try {
+    return await Engine.create({ backend: 'native', quiet: true });
+  } catch {
+    return Engine.create({ backend: 'cpu', quiet: true });
+  }
+}

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../../../src/engine.js';
-import { nativeKernelsUnavailable } from '../../../src/native.js';
+import { learningEngine } from '../../util/backends.js';
 import { writeSyntheticMovieLens } from '../../../src/data/synthetic-movielens.js';
 import { loadMovieLens } from '../../../src/data/movielens.js';
 import { splitByUserTime } from '../../../src/data/split.js';
@@ -26,7 +26,7 @@ let engine: Engine;
 let dir: string;
 
 beforeAll(async () => {
-  engine = await Engine.create({ backend: nativeKernelsUnavailable() ? 'cpu' : 'native', quiet: true });
+  engine = await learningEngine();
   dir = mkdtempSync(join(tmpdir(), 'gnnrl-ddpgla-ablation-'));
 });
 afterAll(async () => {
