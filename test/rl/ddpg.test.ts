@@ -20,6 +20,7 @@ import { noGrad } from '../../src/tensor/autograd.js';
 import { gather } from '../../src/tensor/ops/gather.js';
 import { Rng } from '../../src/util/rng.js';
 import { mlp64 } from './mlp-reference.js';
+import { hostWindowStates } from './window-state-reference.js';
 import { learningEngine } from '../util/backends.js';
 
 const world = syntheticWorld({ preset: 'tiny', seed: 11 });
@@ -47,25 +48,6 @@ function done(...xs: { dispose(): void }[]): void {
 }
 
 
-/** [u | window] states (float64) and the action table (first nItems rows) from the encoder. */
-async function hostTables(encoder: WindowStateEncoder) {
-  const [ut, it] = (await Promise.all([encoder.userTable.read(), encoder.itemTable.read()])) as Float32Array[];
-  const states = (users: Int32Array, history: Int32Array) => {
-    const B = users.length;
-    const inDim = (1 + H) * D;
-    const x = new Float64Array(B * inDim);
-    for (let b = 0; b < B; b++) {
-      for (let k = 0; k < D; k++) x[b * inDim + k] = ut[users[b] * D + k];
-      for (let j = 0; j < H; j++) {
-        const i = history[b * H + j];
-        const row = i < 0 ? world.nItems : i;
-        for (let k = 0; k < D; k++) x[b * inDim + D + j * D + k] = it[row * D + k];
-      }
-    }
-    return x;
-  };
-  return { states, items: it.slice(0, world.nItems * D) };
-}
 
 describe('DDPG agent: acting and ranking (Wolpertinger)', () => {
   test('greedy slates and rankings are the critic-re-ranked kNN of μ(s), then the proto-action order', async () => {
@@ -78,7 +60,7 @@ describe('DDPG agent: acting and ranking (Wolpertinger)', () => {
       const ranked = await agent.rank(obs, k);
       const slate = await agent.act(obs, { explore: false });
       const proto = await agent.protoActions(obs);
-      const { items } = await hostTables(encoder);
+      const { items } = await hostWindowStates(encoder);
       const excl = windowExclusions(obs.historyItems, SLOTS, H);
       const ref = topKReference({ queries: proto, batch: SLOTS, dim: D, items, nItems: world.nItems, exclude: excl, k });
       const kc = agent.candidates;
@@ -140,7 +122,7 @@ describe('DDPG agent: Wolpertinger targets', () => {
         const gammaN = Float32Array.from({ length: B }, () => rng.uniform(0.3, 1));
         const got = await agent.targetsFor({ nextUser, nextHistory, reward, done: isDone, gammaN });
 
-        const { states, items } = await hostTables(encoder);
+        const { states, items } = await hostWindowStates(encoder);
         const x = states(nextUser, nextHistory);
         const scale = agent.core.options.actionScale;
         const mu = Float32Array.from(mlp64(st.arrays, 'actorTarget', x, B), (v) => scale * Math.tanh(v));

@@ -8,6 +8,7 @@ import { WindowStateEncoder, randomTables } from '../../src/rl/state/window-stat
 import { windowExclusions } from '../../src/rl/state/exclusions.js';
 import { trainAgent } from '../../src/rl/train-loop.js';
 import { Rng } from '../../src/util/rng.js';
+import { hostWindowStates } from './window-state-reference.js';
 
 const world = syntheticWorld({ preset: 'tiny', seed: 11 });
 const H = 3;
@@ -54,22 +55,6 @@ function phiHost(arrays: Record<string, Float32Array | Int32Array>, prefix: stri
   return phi;
 }
 
-/** [u | window] states on the host from the encoder's (scaled) tables. */
-async function statesHost(encoder: WindowStateEncoder, users: Int32Array, history: Int32Array): Promise<Float64Array> {
-  const [ut, it] = (await Promise.all([encoder.userTable.read(), encoder.itemTable.read()])) as Float32Array[];
-  const B = users.length;
-  const inDim = (1 + H) * D;
-  const x = new Float64Array(B * inDim);
-  for (let b = 0; b < B; b++) {
-    for (let k = 0; k < D; k++) x[b * inDim + k] = ut[users[b] * D + k];
-    for (let j = 0; j < H; j++) {
-      const i = history[b * H + j];
-      const row = i < 0 ? world.nItems : i;
-      for (let k = 0; k < D; k++) x[b * inDim + D + j * D + k] = it[row * D + k];
-    }
-  }
-  return x;
-}
 
 function randomTransitions(B: number, rng: Rng) {
   const nextUser = Int32Array.from({ length: B }, () => rng.int(world.nUsers));
@@ -103,7 +88,7 @@ describe('DQN targets', () => {
         const rng = new Rng(double ? 91 : 19);
         const B = 37;
         const t = randomTransitions(B, rng);
-        const x = await statesHost(encoder, t.nextUser, t.nextHistory);
+        const x = (await hostWindowStates(encoder)).states(t.nextUser, t.nextHistory);
         const inDim = (1 + H) * D;
         const phiT = Float32Array.from(phiHost(st.arrays, 'target', x, B, inDim));
         const phiO = Float32Array.from(phiHost(st.arrays, 'online', x, B, inDim));
