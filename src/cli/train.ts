@@ -8,9 +8,9 @@
  * or SIGTERM (what exists is still written).
  */
 import { UsageError } from './args.js';
-import { parseTrainArgs, trainHelp } from './config.js';
+import { parseTrainArgs, trainHelp, type TrainConfig } from './config.js';
 import { runTrainJob, type TrainResult } from './train-job.js';
-import { runTrainSweep } from './train-sweep.js';
+import { runTrainSweep, type SweepResult } from './train-sweep.js';
 import { resultsTable } from './train-output.js';
 import { toJson } from './json.js';
 
@@ -46,37 +46,18 @@ export async function trainCommand(argv: readonly string[], io: TrainCommandIO =
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
-  if (config.sweep) {
-    try {
-      const sweep = await runTrainSweep(config, { stderr: io.stderr, signal: abort.signal, argv });
-      const rows = sweep.rows.map((r) => ({ ...r.result, display: `${r.result.display} ${sweep.spec.key}=${String(r.value)}` }));
-      if (config.json) io.stdout.write(toJson({ out: sweep.outDir, model: sweep.spec.model, key: sweep.spec.key, rows: rows.map((m, i) => ({ value: sweep.rows[i].value, status: m.status, metrics: m.metrics, ...(m.ci ? { ci: m.ci } : {}) })) }) + '\n');
-      else {
-        io.stdout.write(resultsTable(rows, config.k) + '\n');
-        if (!config.quiet) io.stderr.write(`wrote ${sweep.outDir}: sweep.csv, sweep.json, sweep.svg, and one run folder per value\n`);
-      }
-      if (sweep.interrupted) return 130;
-      return sweep.failed ? 1 : 0;
-    } catch (err) {
-      if (err instanceof UsageError) return usage(err, io);
-      io.stderr.write(`gnnrl train: ${err instanceof Error ? err.message : String(err)}\n`);
-      return 1;
-    } finally {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigint);
-    }
-  }
-  let result: TrainResult;
+  let run: { sweep: SweepResult } | { result: TrainResult };
   try {
-    result = await runTrainJob(config, { stderr: io.stderr, signal: abort.signal, argv });
+    const jobIO = { stderr: io.stderr, signal: abort.signal, argv };
+    run = config.sweep ? { sweep: await runTrainSweep(config, jobIO) } : { result: await runTrainJob(config, jobIO) };
   } catch (err) {
-    if (err instanceof UsageError) return usage(err, io);
-    io.stderr.write(`gnnrl train: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
+    return usage(err, io);
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
   }
+  if ('sweep' in run) return printSweep(run.sweep, config, io);
+  const { result } = run;
 
   if (config.json) {
     const models = result.models.map((m) => ({
@@ -98,6 +79,18 @@ export async function trainCommand(argv: readonly string[], io: TrainCommandIO =
   }
   if (result.interrupted) return 130;
   return result.failed ? 1 : 0;
+}
+
+/** The sweep's table (one row per value) or JSON, and its exit code. */
+function printSweep(sweep: SweepResult, config: TrainConfig, io: TrainCommandIO): number {
+  const rows = sweep.rows.map((r) => ({ ...r.result, display: `${r.result.display} ${sweep.spec.key}=${String(r.value)}` }));
+  if (config.json) io.stdout.write(toJson({ out: sweep.outDir, model: sweep.spec.model, key: sweep.spec.key, rows: rows.map((m, i) => ({ value: sweep.rows[i].value, status: m.status, metrics: m.metrics, ...(m.ci ? { ci: m.ci } : {}) })) }) + '\n');
+  else {
+    io.stdout.write(resultsTable(rows, config.k) + '\n');
+    if (!config.quiet) io.stderr.write(`wrote ${sweep.outDir}: sweep.csv, sweep.json, sweep.svg, and one run folder per value\n`);
+  }
+  if (sweep.interrupted) return 130;
+  return sweep.failed ? 1 : 0;
 }
 
 function usage(err: unknown, io: TrainCommandIO): number {
