@@ -65,7 +65,7 @@ export async function runTrainSweep(config: TrainConfig, io: TrainIO = {}): Prom
         modelOptions: { ...config.modelOptions, [spec.model]: { ...own, [spec.key]: value } },
         out: join(outDir, dir),
       };
-      io.stderr?.write(`sweep ${spec.model}.${spec.key} = ${String(value)} (${rows.length + 1}/${spec.values.length})\n`);
+      if (!config.quiet) io.stderr?.write(`sweep ${spec.model}.${spec.key} = ${String(value)} (${rows.length + 1}/${spec.values.length})\n`);
       const r = await runTrainJob(sub, { ...io, engine });
       rows.push({ value, dir, result: r.models[0] });
       await writeSweepFiles(outDir, config, spec, rows);
