@@ -32,7 +32,7 @@ import { getModel, modelNames, resolveModelName } from '../models/registry.js';
 import type { Agent, Environment } from './types.js';
 import { parseSchedule } from './schedules.js';
 import { GreedyModelPolicy, OraclePolicy, PopularityPolicy, RandomPolicy, isTruthful } from './policies/fixed.js';
-import { WindowStateEncoder, randomTables, tablesFromModel } from './state/window-state.js';
+import { WindowStateEncoder, randomTables, tablesFromModel, type StateTables } from './state/window-state.js';
 import { DqnAgent, type DqnOptions } from './agents/dqn.js';
 import { TabularSlateAgent, type TabularSlateOptions } from './agents/tabular-slate.js';
 import { LinUcbAgent, type LinUcbOptions } from './agents/linucb.js';
@@ -382,7 +382,7 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
     case 'linucb':
     case 'lints': {
       const { updatesPerStep, ...given } = opts as (LinUcbOptions & LinTsOptions) & { updatesPerStep?: number };
-      const tables = ctx.state === 'random' ? randomTables(env.nUsers, env.nItems, RANDOM_STATE_DIM, ctx.seed) : await tablesFromModel(ctx.engine, await stateModel(ctx, env));
+      const tables = await stateTables(ctx, env);
       const bctx = { tables, historyLen: env.historyLen, slateSize: k };
       const agent = info.name === 'linucb' ? new LinUcbAgent(bctx, { seed: ctx.seed, ...given }) : new LinTsAgent(bctx, { seed: ctx.seed, ...given });
       return { agent, updatesPerStep: updatesPerStep ?? 1 };
@@ -390,7 +390,7 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
     case 'reinforce':
     case 'reinforce-topk': {
       const { updatesPerStep, fineTune, cap, ...given } = opts as Omit<ReinforceOptions, 'cap'> & { cap?: number | null; updatesPerStep?: number; fineTune?: boolean };
-      const tables = ctx.state === 'random' ? randomTables(env.nUsers, env.nItems, RANDOM_STATE_DIM, ctx.seed) : await tablesFromModel(ctx.engine, await stateModel(ctx, env));
+      const tables = await stateTables(ctx, env);
       const encoder = new WindowStateEncoder(ctx.engine, tables, env.historyLen, { fineTune: fineTune === true });
       try {
         // JSON has no Infinity: null asks for an uncapped weight.
@@ -406,7 +406,7 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
     case 'td3': {
       const { updatesPerStep, ...given } = opts as DdpgOptions & { updatesPerStep?: number };
       // Actions live in the encoder's item space, so the encoder stays frozen (no fineTune).
-      const tables = ctx.state === 'random' ? randomTables(env.nUsers, env.nItems, RANDOM_STATE_DIM, ctx.seed) : await tablesFromModel(ctx.engine, await stateModel(ctx, env));
+      const tables = await stateTables(ctx, env);
       const encoder = new WindowStateEncoder(ctx.engine, tables, env.historyLen, { fineTune: false });
       try {
         const agent = await createDdpgAgent({ engine: ctx.engine, encoder, slots: env.batch, slateSize: k, nItems: env.nItems }, { seed: ctx.seed, ...given, td3: info.name === 'td3' });
@@ -420,7 +420,7 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
     case 'double-dqn': {
       const { updatesPerStep, fineTune, ...given } = opts as DqnOptions & { updatesPerStep?: number; fineTune?: boolean };
       const { updatesPerStep: defaultUps, ...defaults } = dqnDefaults(ctx.steps ?? 2000);
-      const tables = ctx.state === 'random' ? randomTables(env.nUsers, env.nItems, RANDOM_STATE_DIM, ctx.seed) : await tablesFromModel(ctx.engine, await stateModel(ctx, env));
+      const tables = await stateTables(ctx, env);
       const encoder = new WindowStateEncoder(ctx.engine, tables, env.historyLen, { fineTune: fineTune === true });
       try {
         const agent = await DqnAgent.create({ engine: ctx.engine, encoder, slots: env.batch, slateSize: k }, { ...defaults, seed: ctx.seed, ...given, double: info.name === 'double-dqn' });
@@ -433,6 +433,11 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
     default:
       throw new GnnrlError('input', `agent: ${name} has no builder`, { arg: 'agent' });
   }
+}
+
+/** The state's user and item vectors: the state GNN's (fitted once per run), or seeded random ones (`--state random`). */
+async function stateTables(ctx: AgentContext, env: Environment): Promise<StateTables> {
+  return ctx.state === 'random' ? randomTables(env.nUsers, env.nItems, RANDOM_STATE_DIM, ctx.seed) : tablesFromModel(ctx.engine, await stateModel(ctx, env));
 }
 
 async function stateModel(ctx: AgentContext, env: Environment): Promise<RecommenderModel> {
