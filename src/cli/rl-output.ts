@@ -7,7 +7,7 @@ import type { AgentMetrics, EpisodeRecord } from '../rl/evaluate.js';
 import type { TrainProgress } from '../rl/train-loop.js';
 import type { ProgressStream } from './progress.js';
 import { renderCurvesSvg, type Series } from './svg-plot.js';
-import { formatDuration, formatMetric, formatRate, formatTable, type Column } from './table.js';
+import { csvField, formatDuration, formatMetric, formatRate, formatTable, type Column } from './table.js';
 import { finiteNumbers } from './json.js';
 
 /** One agent's outcome in an rl run. */
@@ -80,10 +80,6 @@ export function rlMetricsJson(about: { env: string; seed: number; steps: number;
     };
   }
   return JSON.stringify({ ...about, agents: out, comparisons }, jsonNumbers, 2) + '\n';
-}
-
-function csvField(v: string): string {
-  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
 export const EPISODES_CSV_HEADER = ['agent', 'episode', 'slot', 'user', 'return', 'discountedReturn', 'length', 'clicks', 'conversions'] as const;

@@ -51,3 +51,8 @@ export function formatRate(v: number): string {
   if (v >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
   return v.toFixed(0);
 }
+
+/** One CSV field (RFC 4180): quoted when it holds a quote, comma or line break. */
+export function csvField(v: string): string {
+  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}

@@ -5,7 +5,7 @@
  */
 import type { EpochReport } from '../models/types.js';
 import { renderCurvesSvg, type Panel } from './svg-plot.js';
-import { formatDuration, formatMetric, formatTable, type Column } from './table.js';
+import { csvField, formatDuration, formatMetric, formatTable, type Column } from './table.js';
 import { toJson } from './json.js';
 
 /** One model's outcome in a train run. */
@@ -66,10 +66,6 @@ export function metricsJson(k: number[], models: readonly ModelResult[]): string
   }
   // JSON has no NaN or Infinity: they become null, which readers take as "no value".
   return toJson({ k, models: out }) + '\n';
-}
-
-function csvField(v: string): string {
-  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
 function csvNumber(v: number | undefined): string {

@@ -19,6 +19,7 @@ import { runTrainJob, type ModelResult, type TrainIO } from './train-job.js';
 import { curveNames, tableMetricKeys } from './train-output.js';
 import { renderCurvesSvg, type Panel } from './svg-plot.js';
 import { toJson } from './json.js';
+import { csvField } from './table.js';
 
 export interface SweepRow {
   value: number | boolean | string;
@@ -87,11 +88,6 @@ function metricKeys(config: TrainConfig, rows: readonly SweepRow[]): string[] {
     .filter((k) => rows.some((r) => r.result.metrics[k] !== undefined));
 }
 
-function csvCell(v: unknown): string {
-  const s = String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
 /** The mean of a model's own series over its epochs (e.g. Total_Ave_Reward: Ave_Reward averaged over the rounds). */
 export function curveMean(r: SweepRow, name: string): number {
   const v = r.result.curves?.[name];
@@ -105,7 +101,7 @@ export function sweepCsv(config: TrainConfig, spec: SweepSpec, rows: readonly Sw
   for (const r of rows) {
     const m = r.result;
     const means = curves.map((c) => curveMean(r, c)).map((v) => (Number.isFinite(v) ? String(v) : ''));
-    lines.push([csvCell(r.value), m.status, m.fitSeconds.toFixed(3), m.bestEpoch, ...keys.map((k) => (m.metrics[k] === undefined ? '' : String(m.metrics[k]))), ...means].join(','));
+    lines.push([csvField(String(r.value)), m.status, m.fitSeconds.toFixed(3), m.bestEpoch, ...keys.map((k) => (m.metrics[k] === undefined ? '' : String(m.metrics[k]))), ...means].join(','));
   }
   return lines.join('\n') + '\n';
 }
