@@ -3,9 +3,14 @@
 // those arrays: lengths against the shapes, and every index (CSR columns, exclusions)
 // in range. The TypeScript wrappers (src/kernels/native/) check the shapes first with the
 // same words as the CPU kernels, so these messages are the last line of defence.
+//
+// The four long calls (gemm, qtarget, topk, spmm) also come as *Async variants that run
+// the same job on a libuv worker thread and return a Promise (see KernelWorker below).
 #include <napi.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "kern.h"
 #include "kern_pool.h"
@@ -19,23 +24,61 @@ T* mutableData(const Span<T>& s) {
   return const_cast<T*>(s.data);
 }
 
-Span<float> f32(Napi::Env env, Napi::Value v, const std::string& name, int64_t length, bool optional = false) {
-  auto s = typedArg<float>(env, v, name, napi_float32_array, "Float32Array", optional);
+// The typed arrays an async call reads and writes, held by persistent references from
+// the moment they are read until the Promise settles, so that no GC in between can free
+// them, whatever the caller does with its own references. Their lengths are recorded so
+// that OnOK can tell when a caller detached or shrank one mid-call (which it must not do:
+// the addon cannot stop that, it can only report it). The sync calls pass no Pins.
+class Pins {
+ public:
+  void add(Napi::Value v) {
+    if (!v.IsTypedArray()) return;
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    refs_.push_back(Napi::Persistent(v));
+    lengths_.push_back(ta.ByteLength());
+  }
+  // True when every pinned array still has its buffer and its byte length.
+  bool intact() const {
+    for (size_t i = 0; i < refs_.size(); ++i) {
+      Napi::TypedArray ta = refs_[i].Value().As<Napi::TypedArray>();
+      if (ta.ArrayBuffer().IsDetached() || ta.ByteLength() != lengths_[i]) return false;
+    }
+    return true;
+  }
+  size_t size() const { return refs_.size(); }
+
+ private:
+  std::vector<Napi::Reference<Napi::Value>> refs_;
+  std::vector<size_t> lengths_;
+};
+
+template <class T>
+Span<T> pinned(Napi::Env env, Napi::Value v, const std::string& name, napi_typedarray_type type, const char* typeName,
+               bool optional, Pins* pins) {
+  auto s = typedArg<T>(env, v, name, type, typeName, optional);
+  if (pins && s.present) pins->add(v);
+  return s;
+}
+
+Span<float> f32(Napi::Env env, Napi::Value v, const std::string& name, int64_t length, bool optional = false,
+                Pins* pins = nullptr) {
+  auto s = pinned<float>(env, v, name, napi_float32_array, "Float32Array", optional, pins);
   if (s.present && s.size != length)
     throwInputJs(env, name, std::to_string(length) + " elements, got " + std::to_string(s.size));
   return s;
 }
 
-Span<int32_t> i32(Napi::Env env, Napi::Value v, const std::string& name, int64_t length, bool optional = false) {
-  auto s = typedArg<int32_t>(env, v, name, napi_int32_array, "Int32Array", optional);
+Span<int32_t> i32(Napi::Env env, Napi::Value v, const std::string& name, int64_t length, bool optional = false,
+                  Pins* pins = nullptr) {
+  auto s = pinned<int32_t>(env, v, name, napi_int32_array, "Int32Array", optional, pins);
   if (s.present && length >= 0 && s.size != length)
     throwInputJs(env, name, std::to_string(length) + " elements, got " + std::to_string(s.size));
   return s;
 }
 
 // At least `length` elements (GEMM operands may be longer arrays, as the CPU kernel allows).
-Span<float> f32AtLeast(Napi::Env env, Napi::Value v, const std::string& name, int64_t length) {
-  auto s = typedArg<float>(env, v, name, napi_float32_array, "Float32Array", false);
+Span<float> f32AtLeast(Napi::Env env, Napi::Value v, const std::string& name, int64_t length, Pins* pins = nullptr) {
+  auto s = pinned<float>(env, v, name, napi_float32_array, "Float32Array", false, pins);
   if (s.size < length) throwInputJs(env, name, "at least " + std::to_string(length) + " elements, got " + std::to_string(s.size));
   return s;
 }
@@ -50,17 +93,27 @@ Napi::Object objArg(Napi::Env env, Napi::Value v, const char* name) {
   return v.As<Napi::Object>();
 }
 
-// Exclusion lists {excludeRowPtr, excludeColIdx}: both or neither, indices in range.
-kern::Exclusions exclusionsArg(Napi::Env env, Napi::Object o, int64_t batch, int64_t nItems) {
+// Exclusion lists {excludeRowPtr, excludeColIdx}: both or neither. Their indices are
+// checked by checkExclusions() as part of the job (on the worker thread when async).
+struct ExclusionsIn {
   kern::Exclusions e;
-  auto rp = i32(env, o.Get("excludeRowPtr"), "exclude.rowPtr", batch + 1, true);
-  auto ci = i32(env, o.Get("excludeColIdx"), "exclude.colIdx", -1, true);
+  int64_t nnz = 0;
+};
+
+ExclusionsIn exclusionsArg(Napi::Env env, Napi::Object o, int64_t batch, Pins* pins) {
+  ExclusionsIn x;
+  auto rp = i32(env, o.Get("excludeRowPtr"), "exclude.rowPtr", batch + 1, true, pins);
+  auto ci = i32(env, o.Get("excludeColIdx"), "exclude.colIdx", -1, true, pins);
   if (rp.present != ci.present) throwInputJs(env, "exclude", "both rowPtr and colIdx, or neither");
-  if (!rp.present) return e;
-  kern::checkIndexCsr(batch, rp.data, ci.size, ci.data, nItems, "exclude");
-  e.rowPtr = rp.data;
-  e.colIdx = ci.data;
-  return e;
+  if (!rp.present) return x;
+  x.e.rowPtr = rp.data;
+  x.e.colIdx = ci.data;
+  x.nnz = ci.size;
+  return x;
+}
+
+void checkExclusions(const ExclusionsIn& x, int64_t batch, int64_t nItems) {
+  if (x.e.rowPtr) kern::checkIndexCsr(batch, x.e.rowPtr, x.nnz, x.e.colIdx, nItems, "exclude");
 }
 
 Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), kern::poolThreads()); }
@@ -73,87 +126,228 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value Simd(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), kern::kernelSimd()); }
 
+// ---- The long calls: each is read into a Job (pointers into the JS arrays plus the
+// shape), whose run() does the index checks and the kernel. The sync binding runs it at
+// once; the *Async binding queues it on a KernelWorker. Both read the arguments with the
+// same code, so they report the same errors (the async one as a rejection).
+
 // gemm(a, b, c, M, K, N, transA, transB): c = op(a)·op(b).
-Napi::Value Gemm(const Napi::CallbackInfo& info) {
+struct GemmJob {
+  static constexpr const char* kName = "gnnrl.gemm";  // async resource name
+  static constexpr const char* kJs = "gemmAsync";
+  const float* a = nullptr;
+  const float* b = nullptr;
+  float* c = nullptr;
+  kern::GemmShape s;
+  void run() const { kern::gemm(a, b, c, s); }
+};
+
+GemmJob readGemm(const Napi::CallbackInfo& info, Pins* pins) {
   Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    kern::GemmShape s;
-    s.M = intArg(env, info[3], "M", 0, kMaxIndex);
-    s.K = intArg(env, info[4], "K", 0, kMaxIndex);
-    s.N = intArg(env, info[5], "N", 0, kMaxIndex);
-    s.transA = info[6].ToBoolean();
-    s.transB = info[7].ToBoolean();
-    auto a = f32AtLeast(env, info[0], "a", s.M * s.K);
-    auto b = f32AtLeast(env, info[1], "b", s.K * s.N);
-    auto c = f32AtLeast(env, info[2], "out", s.M * s.N);
-    kern::gemm(a.data, b.data, mutableData(c), s);
-    return env.Undefined();
-  });
+  GemmJob j;
+  j.s.M = intArg(env, info[3], "M", 0, kMaxIndex);
+  j.s.K = intArg(env, info[4], "K", 0, kMaxIndex);
+  j.s.N = intArg(env, info[5], "N", 0, kMaxIndex);
+  j.s.transA = info[6].ToBoolean();
+  j.s.transB = info[7].ToBoolean();
+  j.a = f32AtLeast(env, info[0], "a", j.s.M * j.s.K, pins).data;
+  j.b = f32AtLeast(env, info[1], "b", j.s.K * j.s.N, pins).data;
+  j.c = mutableData(f32AtLeast(env, info[2], "out", j.s.M * j.s.N, pins));
+  return j;
 }
 
 // qtarget({next, batch, dim, nItems, chooser, chooserBias?, value?, valueBias?, reward,
 //          done, excludeRowPtr?, excludeColIdx?, gamma}, y, argmax)
-Napi::Value QTarget(const Napi::CallbackInfo& info) {
+struct QTargetJob {
+  static constexpr const char* kName = "gnnrl.qtarget";  // async resource name
+  static constexpr const char* kJs = "qtargetAsync";
+  kern::QTargetArgs a;
+  ExclusionsIn exclude;
+  float* y = nullptr;
+  int32_t* argmax = nullptr;
+  void run() const {
+    checkExclusions(exclude, a.batch, a.nItems);
+    kern::qtarget(a, y, argmax);
+  }
+};
+
+QTargetJob readQTarget(const Napi::CallbackInfo& info, Pins* pins) {
   Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    Napi::Object o = objArg(env, info[0], "args");
-    kern::QTargetArgs a;
-    a.batch = intArg(env, o.Get("batch"), "batch", 0, kMaxIndex);
-    a.dim = intArg(env, o.Get("dim"), "dim", 1, 1 << 16);
-    a.nItems = intArg(env, o.Get("nItems"), "nItems", 1, kMaxIndex);
-    a.next = f32(env, o.Get("next"), "next", a.batch * a.dim).data;
-    a.chooser = f32(env, o.Get("chooser"), "chooser", a.nItems * a.dim).data;
-    a.chooserBias = f32(env, o.Get("chooserBias"), "chooserBias", a.nItems, true).data;
-    a.value = f32(env, o.Get("value"), "value", a.nItems * a.dim, true).data;
-    a.valueBias = f32(env, o.Get("valueBias"), "valueBias", a.nItems, true).data;
-    a.reward = f32(env, o.Get("reward"), "reward", a.batch).data;
-    a.done = f32(env, o.Get("done"), "done", a.batch).data;
-    a.exclude = exclusionsArg(env, o, a.batch, a.nItems);
-    a.gamma = static_cast<float>(numArg(env, o.Get("gamma"), "gamma"));
-    auto y = f32(env, info[1], "y", a.batch);
-    auto am = i32(env, info[2], "argmax", a.batch);
-    kern::qtarget(a, mutableData(y), mutableData(am));
-    return env.Undefined();
-  });
+  Napi::Object o = objArg(env, info[0], "args");
+  QTargetJob j;
+  kern::QTargetArgs& a = j.a;
+  a.batch = intArg(env, o.Get("batch"), "batch", 0, kMaxIndex);
+  a.dim = intArg(env, o.Get("dim"), "dim", 1, 1 << 16);
+  a.nItems = intArg(env, o.Get("nItems"), "nItems", 1, kMaxIndex);
+  a.next = f32(env, o.Get("next"), "next", a.batch * a.dim, false, pins).data;
+  a.chooser = f32(env, o.Get("chooser"), "chooser", a.nItems * a.dim, false, pins).data;
+  a.chooserBias = f32(env, o.Get("chooserBias"), "chooserBias", a.nItems, true, pins).data;
+  a.value = f32(env, o.Get("value"), "value", a.nItems * a.dim, true, pins).data;
+  a.valueBias = f32(env, o.Get("valueBias"), "valueBias", a.nItems, true, pins).data;
+  a.reward = f32(env, o.Get("reward"), "reward", a.batch, false, pins).data;
+  a.done = f32(env, o.Get("done"), "done", a.batch, false, pins).data;
+  j.exclude = exclusionsArg(env, o, a.batch, pins);
+  a.exclude = j.exclude.e;
+  a.gamma = static_cast<float>(numArg(env, o.Get("gamma"), "gamma"));
+  j.y = mutableData(f32(env, info[1], "y", a.batch, false, pins));
+  j.argmax = mutableData(i32(env, info[2], "argmax", a.batch, false, pins));
+  return j;
 }
 
 // topk({queries, batch, dim, items, nItems, bias?, excludeRowPtr?, excludeColIdx?, k}, indices, scores)
-Napi::Value TopK(const Napi::CallbackInfo& info) {
+struct TopKJob {
+  static constexpr const char* kName = "gnnrl.topk";  // async resource name
+  static constexpr const char* kJs = "topkAsync";
+  kern::TopKArgs a;
+  ExclusionsIn exclude;
+  int32_t* indices = nullptr;
+  float* scores = nullptr;
+  void run() const {
+    checkExclusions(exclude, a.batch, a.nItems);
+    kern::topk(a, indices, scores);
+  }
+};
+
+TopKJob readTopK(const Napi::CallbackInfo& info, Pins* pins) {
+  Napi::Env env = info.Env();
+  Napi::Object o = objArg(env, info[0], "args");
+  TopKJob j;
+  kern::TopKArgs& a = j.a;
+  a.batch = intArg(env, o.Get("batch"), "batch", 0, kMaxIndex);
+  a.dim = intArg(env, o.Get("dim"), "dim", 1, 1 << 16);
+  a.nItems = intArg(env, o.Get("nItems"), "nItems", 1, kMaxIndex);
+  a.k = intArg(env, o.Get("k"), "k", 1, 4096);
+  a.queries = f32(env, o.Get("queries"), "queries", a.batch * a.dim, false, pins).data;
+  a.items = f32(env, o.Get("items"), "items", a.nItems * a.dim, false, pins).data;
+  a.bias = f32(env, o.Get("bias"), "bias", a.nItems, true, pins).data;
+  j.exclude = exclusionsArg(env, o, a.batch, pins);
+  a.exclude = j.exclude.e;
+  j.indices = mutableData(i32(env, info[1], "indices", a.batch * a.k, false, pins));
+  j.scores = mutableData(f32(env, info[2], "scores", a.batch * a.k, false, pins));
+  return j;
+}
+
+// spmm(nRows, nCols, rowPtr, colIdx, values, x, d, out): out = A·x.
+struct SpmmJob {
+  static constexpr const char* kName = "gnnrl.spmm";  // async resource name
+  static constexpr const char* kJs = "spmmAsync";
+  int64_t nRows = 0, nCols = 0, nnz = 0, d = 0;
+  const int32_t* rowPtr = nullptr;
+  const int32_t* colIdx = nullptr;
+  const float* values = nullptr;
+  const float* x = nullptr;
+  float* y = nullptr;
+  void run() const {
+    kern::checkIndexCsr(nRows, rowPtr, nnz, colIdx, nCols, "a");
+    kern::spmm(nRows, rowPtr, colIdx, values, x, d, y);
+  }
+};
+
+SpmmJob readSpmm(const Napi::CallbackInfo& info, Pins* pins) {
+  Napi::Env env = info.Env();
+  SpmmJob j;
+  j.nRows = intArg(env, info[0], "a.nRows", 0, kMaxIndex);
+  j.nCols = intArg(env, info[1], "a.nCols", 0, kMaxIndex);
+  j.rowPtr = i32(env, info[2], "a.rowPtr", j.nRows + 1, false, pins).data;
+  auto ci = i32(env, info[3], "a.colIdx", -1, false, pins);
+  j.colIdx = ci.data;
+  j.nnz = ci.size;
+  j.values = f32(env, info[4], "a.values", ci.size, false, pins).data;
+  j.d = intArg(env, info[6], "d", 1, 256);
+  j.x = f32(env, info[5], "x", j.nCols * j.d, false, pins).data;
+  j.y = mutableData(f32(env, info[7], "out", j.nRows * j.d, false, pins));
+  return j;
+}
+
+template <class Job, Job (*Read)(const Napi::CallbackInfo&, Pins*)>
+Napi::Value runSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    Napi::Object o = objArg(env, info[0], "args");
-    kern::TopKArgs a;
-    a.batch = intArg(env, o.Get("batch"), "batch", 0, kMaxIndex);
-    a.dim = intArg(env, o.Get("dim"), "dim", 1, 1 << 16);
-    a.nItems = intArg(env, o.Get("nItems"), "nItems", 1, kMaxIndex);
-    a.k = intArg(env, o.Get("k"), "k", 1, 4096);
-    a.queries = f32(env, o.Get("queries"), "queries", a.batch * a.dim).data;
-    a.items = f32(env, o.Get("items"), "items", a.nItems * a.dim).data;
-    a.bias = f32(env, o.Get("bias"), "bias", a.nItems, true).data;
-    a.exclude = exclusionsArg(env, o, a.batch, a.nItems);
-    auto idx = i32(env, info[1], "indices", a.batch * a.k);
-    auto sc = f32(env, info[2], "scores", a.batch * a.k);
-    kern::topk(a, mutableData(idx), mutableData(sc));
+    Read(info, nullptr).run();
     return env.Undefined();
   });
 }
 
-// spmm(nRows, nCols, rowPtr, colIdx, values, x, d, out): out = A·x.
-Napi::Value Spmm(const Napi::CallbackInfo& info) {
+// One async kernel call. The job holds raw pointers into the caller's typed arrays (no
+// copies: an item table or a GEMM output may be hundreds of MB); `pins_` holds a
+// persistent reference to every one of those arrays until the Promise settles, so a GC
+// while the worker runs cannot free them even when the caller has dropped its own
+// references. The contract for callers (src/native.ts repeats it): until the Promise
+// settles, do not read or write the outputs, do not write the inputs, and do not
+// detach, transfer or resize any of the arrays. Execute() runs on a libuv thread and
+// touches no JS value; errors (CoreError from the index checks, bad_alloc) are carried
+// to OnError and rejected as the same GnnrlErrors the sync call throws.
+//
+// The kernels' pool runs one job at a time (kern_pool.h): a sync kernel call made while
+// an async one is running waits for it, and several async calls run one after another
+// (src/native.ts queues them so that they take one libuv thread, not all four).
+template <class Job>
+class KernelWorker : public Napi::AsyncWorker {
+ public:
+  KernelWorker(Napi::Env env, const Job& job, Pins&& pins)
+      : Napi::AsyncWorker(env, Job::kName), deferred_(Napi::Promise::Deferred::New(env)), job_(job),
+        pins_(std::move(pins)), err_(ErrCode::Native, "") {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      job_.run();
+    } catch (const CoreError& e) {
+      err_ = e;
+      SetError(e.message);
+    } catch (const std::bad_alloc&) {
+      err_ = CoreError(ErrCode::Limit, "out of memory in the native addon");
+      SetError(err_.message);
+    } catch (const std::exception& e) {
+      err_ = CoreError(ErrCode::Native, std::string("native addon failure: ") + e.what());
+      SetError(err_.message);
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!pins_.intact()) {
+      deferred_.Reject(makeError(env, "native", std::string(Job::kJs) +
+                                                    "Async: an argument array was detached or resized while the call "
+                                                    "was in flight; its results are undefined")
+                           .Value());
+      return;
+    }
+    deferred_.Resolve(env.Undefined());
+  }
+  void OnError(const Napi::Error&) override { deferred_.Reject(toJsError(Env(), err_).Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Job job_;
+  Pins pins_;
+  CoreError err_;
+};
+
+// Reads the arguments on the JS thread (the same checks as the sync call), pins the
+// arrays and queues the job; a bad argument gives a rejected Promise, never a throw.
+template <class Job, Job (*Read)(const Napi::CallbackInfo&, Pins*)>
+Napi::Value runAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    const int64_t nRows = intArg(env, info[0], "a.nRows", 0, kMaxIndex);
-    const int64_t nCols = intArg(env, info[1], "a.nCols", 0, kMaxIndex);
-    auto rp = i32(env, info[2], "a.rowPtr", nRows + 1);
-    auto ci = i32(env, info[3], "a.colIdx", -1);
-    auto va = f32(env, info[4], "a.values", ci.size);
-    const int64_t d = intArg(env, info[6], "d", 1, 256);
-    auto x = f32(env, info[5], "x", nCols * d);
-    auto y = f32(env, info[7], "out", nRows * d);
-    kern::checkIndexCsr(nRows, rp.data, ci.size, ci.data, nCols, "a");
-    kern::spmm(nRows, rp.data, ci.data, va.data, x.data, d, mutableData(y));
-    return env.Undefined();
-  });
+  auto rejected = [&](Napi::Value e) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(e);
+    return d.Promise();
+  };
+  try {
+    Pins pins;
+    Job job = Read(info, &pins);
+    auto* w = new KernelWorker<Job>(env, job, std::move(pins));
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+  } catch (const Napi::Error& e) {
+    return rejected(e.Value());
+  } catch (const CoreError& e) {
+    return rejected(toJsError(env, e).Value());
+  } catch (const std::bad_alloc&) {
+    return rejected(makeError(env, "limit", "out of memory in the native addon").Value());
+  }
 }
 
 // unary(op, x, out, alpha, beta, seed, threshold): out[i] = f(x[i]) over out's length.
@@ -320,10 +514,14 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   k.Set("threads", Napi::Function::New(env, Threads));
   k.Set("setThreads", Napi::Function::New(env, SetThreads));
   k.Set("simd", Napi::Function::New(env, Simd));
-  k.Set("gemm", Napi::Function::New(env, Gemm));
-  k.Set("qtarget", Napi::Function::New(env, QTarget));
-  k.Set("topk", Napi::Function::New(env, TopK));
-  k.Set("spmm", Napi::Function::New(env, Spmm));
+  k.Set("gemm", Napi::Function::New(env, runSync<GemmJob, readGemm>));
+  k.Set("qtarget", Napi::Function::New(env, runSync<QTargetJob, readQTarget>));
+  k.Set("topk", Napi::Function::New(env, runSync<TopKJob, readTopK>));
+  k.Set("spmm", Napi::Function::New(env, runSync<SpmmJob, readSpmm>));
+  k.Set("gemmAsync", Napi::Function::New(env, runAsync<GemmJob, readGemm>));
+  k.Set("qtargetAsync", Napi::Function::New(env, runAsync<QTargetJob, readQTarget>));
+  k.Set("topkAsync", Napi::Function::New(env, runAsync<TopKJob, readTopK>));
+  k.Set("spmmAsync", Napi::Function::New(env, runAsync<SpmmJob, readSpmm>));
   k.Set("unary", Napi::Function::New(env, Unary));
   k.Set("binary", Napi::Function::New(env, Binary));
   k.Set("softmax", Napi::Function::New(env, Softmax));
