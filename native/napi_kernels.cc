@@ -304,18 +304,29 @@ class KernelWorker : public Napi::AsyncWorker {
       SetError(err_.message);
     }
   }
+  // Settling can fail only when the environment is going away (a worker thread
+  // terminated while the call ran): then there is nobody to tell, and a Napi::Error
+  // escaping here would reach std::terminate through node-addon-api's callback wrapper.
   void OnOK() override {
-    Napi::Env env = Env();
-    if (!pins_.intact()) {
-      deferred_.Reject(makeError(env, "native", std::string(Job::kJs) +
-                                                    "Async: an argument array was detached or resized while the call "
-                                                    "was in flight; its results are undefined")
-                           .Value());
-      return;
+    try {
+      Napi::Env env = Env();
+      if (!pins_.intact()) {
+        deferred_.Reject(makeError(env, "native", std::string(Job::kJs) +
+                                                      ": an argument array was detached or resized while the call "
+                                                      "was in flight; its results are undefined")
+                             .Value());
+        return;
+      }
+      deferred_.Resolve(env.Undefined());
+    } catch (const Napi::Error&) {
     }
-    deferred_.Resolve(env.Undefined());
   }
-  void OnError(const Napi::Error&) override { deferred_.Reject(toJsError(Env(), err_).Value()); }
+  void OnError(const Napi::Error&) override {
+    try {
+      deferred_.Reject(toJsError(Env(), err_).Value());
+    } catch (const Napi::Error&) {
+    }
+  }
 
  private:
   Napi::Promise::Deferred deferred_;

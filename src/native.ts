@@ -113,6 +113,48 @@ export interface NativeKernels {
   softmax?(x: Float32Array, rows: number, cols: number, log: boolean, out: Float32Array): void;
   softmaxBackward?(y: Float32Array, g: Float32Array, rows: number, cols: number, log: boolean, out: Float32Array): void;
   binary?(op: number, a: Float32Array, b: Float32Array, out: Float32Array, rows: number, cols: number, aRs: number, aCs: number, bRs: number, bCs: number, alpha: number, beta: number): void;
+  /**
+   * Async twins of the four long calls (absent in addons built before them): the same
+   * checks and the same kernel, run on a libuv worker thread; the Promise resolves once
+   * the outputs are written and rejects with the error the sync call would throw. The
+   * addon holds a reference to every array passed until the Promise settles, so they
+   * survive GC even when the caller drops its own. Until it settles the caller must not
+   * read or write the outputs, must not write the inputs, and must not detach, transfer
+   * or resize any of the arrays (a detached or resized one is reported as a 'native'
+   * rejection, after the fact). Prefer the queued versions of nativeAsyncKernels().
+   */
+  gemmAsync?(...args: Parameters<NativeKernels['gemm']>): Promise<void>;
+  qtargetAsync?(...args: Parameters<NativeKernels['qtarget']>): Promise<void>;
+  topkAsync?(...args: Parameters<NativeKernels['topk']>): Promise<void>;
+  spmmAsync?(...args: Parameters<NativeKernels['spmm']>): Promise<void>;
+}
+
+export interface NativeAsyncOptions {
+  /**
+   * Aborts the call: while it waits in the queue it rejects at once with
+   * `signal.reason` and never starts; once the native work runs it cannot be stopped,
+   * so the Promise rejects with `signal.reason` only when that work has finished (the
+   * outputs are then written but the result is discarded).
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * The queued async kernels: each call waits for the previous async kernel call to
+ * settle, then runs the addon's *Async twin. The kernels' thread pool runs one job at a
+ * time anyway, so queuing costs no throughput, and it keeps gnnrl to one of libuv's
+ * worker threads (four by default) instead of blocking all of them behind the pool,
+ * which would stall fs, dns and crypto calls in the same service. The rules of
+ * NativeKernels' *Async functions apply: hands off the arrays until the Promise settles.
+ * A sync kernel call made while an async one runs blocks the JS thread until that one
+ * is done (they share the pool), so a service that wants its event loop free should
+ * send every long call here.
+ */
+export interface NativeAsyncKernels {
+  gemm(...args: [...Parameters<NativeKernels['gemm']>, opts?: NativeAsyncOptions]): Promise<void>;
+  qtarget(...args: [...Parameters<NativeKernels['qtarget']>, opts?: NativeAsyncOptions]): Promise<void>;
+  topk(...args: [...Parameters<NativeKernels['topk']>, opts?: NativeAsyncOptions]): Promise<void>;
+  spmm(...args: [...Parameters<NativeKernels['spmm']>, opts?: NativeAsyncOptions]): Promise<void>;
 }
 
 /** The addon's exports, as native/addon.cc registers them. */
@@ -228,4 +270,65 @@ export function resolveImpl(impl: Impl | undefined): NativeAddon | null {
   const addon = loadNative();
   if (mode === 'native' && addon === null) throw new GnnrlError('native', nativeLoadError() ?? 'native addon unavailable');
   return addon;
+}
+
+let asyncTail: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `start` (one native async call) after every earlier queued call settled; see
+ * NativeAsyncKernels. A worker-thread error has no JS stack of its own, so a GnnrlError
+ * gets the caller's.
+ */
+export function queueNativeAsync<T>(start: () => Promise<T>, opts: NativeAsyncOptions = {}): Promise<T> {
+  const { signal } = opts;
+  const site = new Error();
+  return new Promise<T>((resolve, reject) => {
+    let started = false;
+    let settled = false;
+    const onAbort = () => {
+      if (started || settled) return; // running: rejected when the native work returns
+      settled = true;
+      reject(signal!.reason);
+    };
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const run = async () => {
+      if (settled) return;
+      started = true;
+      try {
+        const r = await start();
+        if (signal?.aborted) reject(signal.reason);
+        else resolve(r);
+      } catch (err) {
+        if (err instanceof GnnrlError && site.stack) err.stack = `${err.name}: ${err.message}\n${site.stack.split('\n').slice(1).join('\n')}`;
+        reject(err);
+      } finally {
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+      }
+    };
+    // Only the settling is chained, never the arguments: a finished call's arrays are
+    // not kept alive by the queue.
+    asyncTail = asyncTail.then(run);
+  });
+}
+
+let asyncKernels: NativeAsyncKernels | null | undefined;
+
+/** The queued async kernels, or null when the addon is missing or predates them. */
+export function nativeAsyncKernels(): NativeAsyncKernels | null {
+  if (asyncKernels !== undefined) return asyncKernels;
+  const k = loadNative()?.kernels;
+  if (!k?.gemmAsync || !k.qtargetAsync || !k.topkAsync || !k.spmmAsync) return (asyncKernels = null);
+  const { gemmAsync, qtargetAsync, topkAsync, spmmAsync } = k;
+  asyncKernels = {
+    gemm: (a, b, out, M, K, N, transA, transB, opts) => queueNativeAsync(() => gemmAsync(a, b, out, M, K, N, transA, transB), opts),
+    qtarget: (args, y, argmax, opts) => queueNativeAsync(() => qtargetAsync(args, y, argmax), opts),
+    topk: (args, indices, scores, opts) => queueNativeAsync(() => topkAsync(args, indices, scores), opts),
+    spmm: (nRows, nCols, rowPtr, colIdx, values, x, d, out, opts) => queueNativeAsync(() => spmmAsync(nRows, nCols, rowPtr, colIdx, values, x, d, out), opts),
+  };
+  return asyncKernels;
 }

@@ -9,7 +9,7 @@ import { defineKernel } from '../backend/kernel-table.js';
 import type { CpuArray, DeviceArray, GpuArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { autotune, chooseVariant } from '../gpu/variants.js';
-import { nativeKernels } from '../native.js';
+import { nativeAsyncKernels, nativeKernels, type NativeAsyncOptions, type NativeKernels } from '../native.js';
 import { buf, host } from './pack.js';
 
 export interface QTargetArgs {
@@ -251,6 +251,26 @@ function qTargetsWebGpu(engine: Engine, a: QTargetArgs): QTargetResult {
   return { y, argmax };
 }
 
+/** The addon's qtarget arguments for these (checked) ones: Double DQN chooses with the online table. */
+function nativeQTargetArgs(a: QTargetArgs): Parameters<NativeKernels['qtarget']>[0] {
+  const opt = <T extends DeviceArray>(x: T | undefined) => (x ? ((x as CpuArray).data as never) : undefined);
+  return {
+    next: host(a.next),
+    batch: a.batch,
+    dim: a.dim,
+    nItems: a.nItems,
+    chooser: host(a.double ? a.online : a.target),
+    chooserBias: opt(a.double ? a.onlineBias : a.targetBias),
+    value: a.double ? host(a.target) : undefined,
+    valueBias: a.double ? opt(a.targetBias) : undefined,
+    reward: host(a.reward),
+    done: host(a.done),
+    excludeRowPtr: opt(a.exclude?.rowPtr),
+    excludeColIdx: opt(a.exclude?.colIdx),
+    gamma: a.gamma,
+  };
+}
+
 /**
  * Native backend: the addon's fused kernel (native/kern_score_core.cc), GEMM tiles folded
  * into a running max/argmax per row, the B × I scores never stored.
@@ -259,28 +279,35 @@ function qTargetsNative(engine: Engine, a: QTargetArgs): QTargetResult {
   checkArgs(a);
   const y = engine.empty('f32', a.batch);
   const argmax = engine.empty('i32', a.batch);
-  const opt = <T extends DeviceArray>(x: T | undefined) => (x ? ((x as CpuArray).data as never) : undefined);
-  nativeKernels().qtarget(
-    {
-      next: host(a.next),
-      batch: a.batch,
-      dim: a.dim,
-      nItems: a.nItems,
-      chooser: host(a.double ? a.online : a.target),
-      chooserBias: opt(a.double ? a.onlineBias : a.targetBias),
-      value: a.double ? host(a.target) : undefined,
-      valueBias: a.double ? opt(a.targetBias) : undefined,
-      reward: host(a.reward),
-      done: host(a.done),
-      excludeRowPtr: opt(a.exclude?.rowPtr),
-      excludeColIdx: opt(a.exclude?.colIdx),
-      gamma: a.gamma,
-    },
-    host(y),
-    host(argmax),
-  );
+  nativeKernels().qtarget(nativeQTargetArgs(a), host(y), host(argmax));
   return { y, argmax };
 }
 
 /** y = r + γ(1 − done)·Q_target(s', a*) for every row, a* over all non-excluded items. */
 export const qTargets = defineKernel('qtarget', { cpu: qTargetsCpu, webgpu: qTargetsWebGpu, native: qTargetsNative });
+
+/**
+ * qTargets that leaves the event loop free on the native backend: the same fused kernel
+ * and result on a worker thread (queued behind other async native calls, see
+ * nativeAsyncKernels in src/native.ts). Until the Promise settles, do not write or free
+ * the inputs. An abort (opts.signal) frees the outputs and rejects with the signal's
+ * reason. Other backends (and an addon built before the async kernels): qTargets' result.
+ */
+export async function qTargetsAsync(engine: Engine, a: QTargetArgs, opts: NativeAsyncOptions = {}): Promise<QTargetResult> {
+  const k = engine.backend === 'native' ? nativeAsyncKernels() : null;
+  if (!k) {
+    opts.signal?.throwIfAborted();
+    return qTargets(engine, a);
+  }
+  checkArgs(a);
+  const y = engine.empty('f32', a.batch);
+  const argmax = engine.empty('i32', a.batch);
+  try {
+    await k.qtarget(nativeQTargetArgs(a), host(y), host(argmax), opts);
+  } catch (err) {
+    engine.free(y);
+    engine.free(argmax);
+    throw err;
+  }
+  return { y, argmax };
+}

@@ -11,7 +11,7 @@ import { GnnrlError } from '../errors.js';
 import { defineKernel } from '../backend/kernel-table.js';
 import type { CpuArray, DeviceArray, GpuArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
-import { nativeKernels } from '../native.js';
+import { nativeAsyncKernels, nativeKernels, type NativeAsyncOptions, type NativeKernels } from '../native.js';
 import { host } from './pack.js';
 import { scoringBindings } from './qtarget.js';
 
@@ -153,29 +153,59 @@ function topKWebGpu(engine: Engine, a: TopKArgs): TopKResult {
   return { indices, scores };
 }
 
+/** The addon's topk arguments for these (checked) ones. */
+function nativeTopKArgs(a: TopKArgs): Parameters<NativeKernels['topk']>[0] {
+  const opt = <T extends DeviceArray>(x: T | undefined) => (x ? ((x as CpuArray).data as never) : undefined);
+  return {
+    queries: host(a.queries),
+    batch: a.batch,
+    dim: a.dim,
+    items: host(a.items),
+    nItems: a.nItems,
+    bias: opt(a.bias),
+    excludeRowPtr: opt(a.exclude?.rowPtr),
+    excludeColIdx: opt(a.exclude?.colIdx),
+    k: a.k,
+  };
+}
+
 /** Native backend: the addon's fused kernel (native/kern_score_core.cc), a k-heap per row fed tile by tile. */
 function topKNative(engine: Engine, a: TopKArgs): TopKResult {
   checkArgs(a);
   const indices = engine.empty('i32', a.batch * a.k);
   const scores = engine.empty('f32', a.batch * a.k);
-  const opt = <T extends DeviceArray>(x: T | undefined) => (x ? ((x as CpuArray).data as never) : undefined);
-  nativeKernels().topk(
-    {
-      queries: host(a.queries),
-      batch: a.batch,
-      dim: a.dim,
-      items: host(a.items),
-      nItems: a.nItems,
-      bias: opt(a.bias),
-      excludeRowPtr: opt(a.exclude?.rowPtr),
-      excludeColIdx: opt(a.exclude?.colIdx),
-      k: a.k,
-    },
-    host(indices),
-    host(scores),
-  );
+  nativeKernels().topk(nativeTopKArgs(a), host(indices), host(scores));
   return { indices, scores };
 }
 
 /** The k best items per row, best first, over all non-excluded items. */
 export const topK = defineKernel('topk', { cpu: topKCpu, webgpu: topKWebGpu, native: topKNative });
+
+/**
+ * topK that leaves the event loop free on the native backend: the same kernel and the
+ * same result, run on a worker thread (queued behind other async native calls, see
+ * nativeAsyncKernels in src/native.ts) — what a service ranking a large catalogue per
+ * request should call. Until the Promise settles, do not write or free the inputs.
+ * An abort (opts.signal) frees the outputs and rejects with the signal's reason. On the
+ * other backends, and with an addon built before the async kernels, it resolves to
+ * topK's result (on WebGPU that work is queued on the device anyway; the CPU backend
+ * runs inline).
+ */
+export async function topKAsync(engine: Engine, a: TopKArgs, opts: NativeAsyncOptions = {}): Promise<TopKResult> {
+  const k = engine.backend === 'native' ? nativeAsyncKernels() : null;
+  if (!k) {
+    opts.signal?.throwIfAborted();
+    return topK(engine, a);
+  }
+  checkArgs(a);
+  const indices = engine.empty('i32', a.batch * a.k);
+  const scores = engine.empty('f32', a.batch * a.k);
+  try {
+    await k.topk(nativeTopKArgs(a), host(indices), host(scores), opts);
+  } catch (err) {
+    engine.free(indices);
+    engine.free(scores);
+    throw err;
+  }
+  return { indices, scores };
+}
