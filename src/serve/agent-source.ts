@@ -11,9 +11,22 @@
  * every row from the updated network (one batched pass on the engine, in the drain, not
  * in a request).
  *
- * Limits (documented in the README): a user the GNN has no row for cannot get a state
- * and is answered by popularity; new items cannot join the Q head; served n-step is 1
- * (feedback events are independent, not one slot's trajectory).
+ * New users (no GNN row): the state encoder is built with `coldUsers` spare user rows
+ * after the GNN's. A newcomer's row there is the mean of the (RMS-scaled) item vectors of
+ * their window, rescaled to RMS 1 like the GNN's user rows — LightGCN's one-hop user
+ * vector, up to its normalisation — rewritten whenever their window moves, so from their
+ * first positive they are served by φ of (that row, their window) and their feedback is
+ * replay like anyone's. Users past the spare rows get popularity.
+ *
+ * Snapshots (`agentSnapshot`): the agent's own state (online and target networks, Adam's
+ * moments, the replay buffer, the RNG words) in the snapshot's weights, 'optimizer',
+ * 'replay' and 'rng' sections, the GNN embedded in 'extras' (`gnn.w.*` its weights,
+ * `gnn.x.*` its extras) with its kind and config in `meta.gnn`, every served user's
+ * window (`agent.windows`) and the served tables; `openAgent` on such a file resumes the
+ * same agent, serving and learning.
+ *
+ * Limits (documented in the README): new items cannot join the Q head; served n-step is
+ * 1 (feedback events are independent, not one slot's trajectory).
  */
 import { GnnrlError } from '../errors.js';
 import type { Engine } from '../engine.js';
@@ -21,12 +34,15 @@ import { loadCheckpoint, type Checkpoint } from '../models/checkpoint.js';
 import { restoreModel } from '../models/registry.js';
 import type { RecommenderModel } from '../models/types.js';
 import { DqnAgent, type DqnOptions } from '../rl/agents/dqn.js';
-import { tablesFromModel, WindowStateEncoder } from '../rl/state/window-state.js';
+import { tablesFromModel, WindowStateEncoder, type StateTables } from '../rl/state/window-state.js';
 import { shiftIntoWindow } from '../rl/state/history-windows.js';
 import type { Observation } from '../rl/types.js';
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
-import type { SnapshotData } from './snapshot.js';
+import type { ArraySet, SnapshotData } from './snapshot.js';
+import type { DqnLearnerState } from '../rl/agents/dqn.js';
+import type { FieldArray } from '../rl/memory/replay.js';
+import type { CheckpointArray } from '../models/checkpoint.js';
 import { FactorTable } from './factor-table.js';
 
 /** The DQN options a checkpoint's config carries (the rest of its config is sizes and counters). */
@@ -39,6 +55,11 @@ export interface AgentServeOptions {
   updatesPerBatch?: number;
   /** Overrides of the agent's own options (e.g. `learningStarts`, `lr`). */
   options?: DqnOptions;
+  /**
+   * Spare user rows of the state encoder for users the GNN has no row for (default
+   * 10 000; 0: such users get popularity). A snapshot keeps the number it was written with.
+   */
+  coldUsers?: number;
 }
 
 /** An agent being served, with each user's window. */
@@ -47,7 +68,11 @@ export interface ServedAgent {
   readonly encoder: WindowStateEncoder;
   readonly model: RecommenderModel;
   readonly historyLen: number;
-  /** nUsers × H, −1 left-padded, oldest first (shared, copy-on-write per drain). */
+  /** Users with a GNN row (encoder rows 0 … trainedUsers − 1). */
+  readonly trainedUsers: number;
+  /** Encoder user rows in all: trainedUsers + the spare cold rows; served user u is encoder row u. */
+  readonly capacity: number;
+  /** servedUsers × H, −1 left-padded, oldest first (shared, copy-on-write per drain). */
   windows: Int32Array;
   readonly updatesPerBatch: number;
   /** The GNN checkpoint (ids, training edges). */
@@ -92,38 +117,130 @@ export function observationOf(users: Int32Array, windows: Int32Array, H: number)
   };
 }
 
+/** The GNN a snapshot of a served agent embeds (`meta.gnn`, extras `gnn.w.*` and `gnn.x.*`). */
+function embeddedGnn(data: SnapshotData, file: string): Checkpoint | null {
+  const g = data.meta.gnn as { kind?: unknown; config?: unknown; meta?: unknown } | undefined;
+  if (g === undefined) return null;
+  if (typeof g !== 'object' || g === null || typeof g.kind !== 'string') throw new GnnrlError('format', `${file}: section 'config': meta.gnn: expected { kind, config, meta } of the embedded GNN`, { file, field: 'config' });
+  const arrays: Record<string, Float32Array | Int32Array> = {};
+  const extras: Record<string, CheckpointArray> = {};
+  for (const [name, a] of Object.entries(data.extras ?? {})) {
+    if (name.startsWith('gnn.w.')) arrays[name.slice(6)] = a as Float32Array | Int32Array;
+    else if (name.startsWith('gnn.x.')) extras[name.slice(6)] = a as CheckpointArray;
+  }
+  return { state: { kind: g.kind, config: (g.config ?? {}) as Record<string, unknown>, arrays }, meta: (g.meta ?? {}) as Record<string, unknown>, extras, version: 2, source: file };
+}
+
+/**
+ * The state encoder over the GNN's tables plus `spare` zero user rows. The GNN's rows are
+ * scaled exactly as an encoder of the GNN alone scales them (the agent was trained on
+ * those), not by the RMS of the padded table.
+ */
+async function servedEncoder(engine: Engine, tables: StateTables, H: number, fineTune: boolean, spare: number): Promise<WindowStateEncoder> {
+  if (spare === 0) return new WindowStateEncoder(engine, tables, H, { fineTune });
+  const plain = new WindowStateEncoder(engine, tables, H);
+  let scaled: Float32Array;
+  try {
+    scaled = (await plain.userTable.read()) as Float32Array;
+  } finally {
+    plain.dispose();
+  }
+  const users = new Float32Array((tables.nUsers + spare) * tables.dim);
+  users.set(tables.users);
+  const enc = new WindowStateEncoder(engine, { ...tables, nUsers: tables.nUsers + spare, users }, H, { fineTune });
+  engine.write(enc.userTable.data, scaled);
+  return enc;
+}
+
 export async function openAgent(data: SnapshotData, file: string, engine: Engine, opts: AgentServeOptions = {}): Promise<ServedAgent> {
   const cfg = data.config as Record<string, unknown>;
   const stateName = typeof data.meta.state === 'string' ? data.meta.state : String(cfg.state ?? 'lightgcn');
-  const gnnPath = opts.stateModel ?? join(dirname(dirname(file)), 'models', `${stateName}.ckpt`);
-  if (!existsSync(gnnPath)) {
-    throw new GnnrlError('input', `${file}: agent '${String(data.meta.agent)}' needs the GNN its state was built from (${stateName}); not found at ${gnnPath} (gnnrl rl writes <out>/models/${stateName}.ckpt; pass agent.stateModel)`, { file, arg: 'stateModel' });
+  let gnn = embeddedGnn(data, file);
+  if (!gnn) {
+    const gnnPath = opts.stateModel ?? join(dirname(dirname(file)), 'models', `${stateName}.ckpt`);
+    if (!existsSync(gnnPath)) {
+      throw new GnnrlError('input', `${file}: agent '${String(data.meta.agent)}' needs the GNN its state was built from (${stateName}); not found at ${gnnPath} (gnnrl rl writes <out>/models/${stateName}.ckpt; pass agent.stateModel)`, { file, arg: 'stateModel' });
+    }
+    gnn = await loadCheckpoint(gnnPath);
   }
-  const gnn = await loadCheckpoint(gnnPath);
+  const serve = (data.meta.agentServe ?? null) as { coldUsers?: unknown; updatesPerBatch?: unknown } | null;
   const model = await restoreModel(gnn, engine);
   let encoder: WindowStateEncoder | null = null;
   try {
     const H = Number(cfg.historyLen);
     const slateSize = Number(cfg.slateSize ?? 1);
     if (!(Number.isInteger(H) && H >= 1)) throw new GnnrlError('format', `${file}: config.historyLen: expected an integer >= 1, got ${JSON.stringify(cfg.historyLen)}`, { file, field: 'historyLen' });
-    if (cfg.nItems !== model.nItems || cfg.nUsers !== model.nUsers) {
-      throw new GnnrlError('format', `${file}: the agent is for ${String(cfg.nUsers)} users × ${String(cfg.nItems)} items, its GNN ${gnnPath} has ${model.nUsers} × ${model.nItems}`, { file });
+    const spare = serve ? Number(serve.coldUsers) : (opts.coldUsers ?? 10_000);
+    if (!(Number.isInteger(spare) && spare >= 0)) throw new GnnrlError(serve ? 'format' : 'input', `${serve ? `${file}: meta.agentServe.coldUsers` : 'agent.coldUsers'}: expected an integer >= 0, got ${JSON.stringify(serve ? serve.coldUsers : opts.coldUsers)}`, { arg: 'coldUsers' });
+    // An rl checkpoint's encoder had the GNN's users; a served agent's snapshot, those plus its spare rows.
+    const encUsers = serve ? model.nUsers + spare : model.nUsers;
+    if (cfg.nItems !== model.nItems || cfg.nUsers !== encUsers) {
+      throw new GnnrlError('format', `${file}: the agent is for ${String(cfg.nUsers)} users × ${String(cfg.nItems)} items, its GNN ${gnn.source} has ${model.nUsers} × ${model.nItems}${serve ? ` (+ ${spare} cold rows)` : ''}`, { file });
     }
-    encoder = new WindowStateEncoder(engine, await tablesFromModel(engine, model), H, { fineTune: cfg.fineTune === true });
+    encoder = await servedEncoder(engine, await tablesFromModel(engine, model), H, cfg.fineTune === true, spare);
     const options: Record<string, unknown> = {};
     for (const k of OPTION_KEYS) if (cfg[k] !== undefined && cfg[k] !== null) options[k] = cfg[k];
     const agent = await DqnAgent.create({ engine, encoder, slots: 1, slateSize }, { ...(options as DqnOptions), ...opts.options, nStep: 1, double: data.kind === 'double-dqn' });
-    agent.load({ kind: data.kind, config: data.config, arrays: data.weights as Record<string, Float32Array> });
-    const eu = gnn.extras['graph.user'];
-    const ei = gnn.extras['graph.item'];
-    const windows = eu instanceof Int32Array && ei instanceof Int32Array ? lastWindows(eu, ei, model.nUsers, H) : new Int32Array(model.nUsers * H).fill(-1);
-    const updatesPerBatch = opts.updatesPerBatch ?? 4;
-    if (!(Number.isInteger(updatesPerBatch) && updatesPerBatch >= 0)) throw new GnnrlError('input', `agent.updatesPerBatch: expected an integer >= 0, got ${updatesPerBatch}`, { arg: 'updatesPerBatch' });
-    return { agent, encoder, model, historyLen: H, windows, updatesPerBatch, gnn };
+    try {
+      agent.load({ kind: data.kind, config: data.config, arrays: data.weights as Record<string, Float32Array> });
+      if (data.optimizer || data.replay || data.rng !== undefined) {
+        agent.loadLearnerState({ optimizer: (data.optimizer ?? {}) as DqnLearnerState['optimizer'], replay: (data.replay ?? {}) as Record<string, FieldArray>, rng: (data.rng ?? {}) as DqnLearnerState['rng'] }, `snapshot ${file}`);
+      }
+      let windows: Int32Array;
+      const saved = data.extras?.['agent.windows'];
+      if (serve) {
+        if (!(saved instanceof Int32Array) || saved.length % H !== 0 || saved.length / H < model.nUsers || saved.length / H > model.nUsers + spare) {
+          throw new GnnrlError('format', `${file}: section 'extras': agent.windows: expected i32 rows of ${H} items for ${model.nUsers} to ${model.nUsers + spare} users`, { file, field: 'extras' });
+        }
+        windows = Int32Array.from(saved);
+      } else {
+        const eu = gnn.extras['graph.user'];
+        const ei = gnn.extras['graph.item'];
+        windows = eu instanceof Int32Array && ei instanceof Int32Array ? lastWindows(eu, ei, model.nUsers, H) : new Int32Array(model.nUsers * H).fill(-1);
+      }
+      const updatesPerBatch = opts.updatesPerBatch ?? (serve && serve.updatesPerBatch !== undefined ? Number(serve.updatesPerBatch) : 4);
+      if (!(Number.isInteger(updatesPerBatch) && updatesPerBatch >= 0)) throw new GnnrlError('input', `agent.updatesPerBatch: expected an integer >= 0, got ${updatesPerBatch}`, { arg: 'updatesPerBatch' });
+      const served: ServedAgent = { agent, encoder, model, historyLen: H, trainedUsers: model.nUsers, capacity: model.nUsers + spare, windows, updatesPerBatch, gnn };
+      // A frozen encoder's cold rows are a function of the windows: rebuild them. A
+      // fine-tuned one saved them in its tables (and trained them since).
+      const cold = Array.from({ length: windows.length / H - model.nUsers }, (_, j) => model.nUsers + j);
+      if (cold.length && !encoder.fineTune) await writeColdRows(served, cold, windows);
+      return served;
+    } catch (e) {
+      agent.dispose();
+      throw e;
+    }
   } catch (e) {
     encoder?.dispose();
     model.dispose();
     throw e;
+  }
+}
+
+/**
+ * Each cold user's encoder row from their window: the mean of the window's rows of the
+ * encoder's (RMS-scaled) item table, rescaled to RMS 1 (zeros for an empty window).
+ */
+async function writeColdRows(served: ServedAgent, users: readonly number[], windows: Int32Array): Promise<void> {
+  const { encoder, historyLen: H } = served;
+  const d = encoder.dim;
+  const items = (await encoder.itemTable.read()) as Float32Array;
+  const targets = served.agent.targetEncoder !== encoder ? [encoder, served.agent.targetEncoder] : [encoder];
+  const row = new Float32Array(d);
+  for (const u of users) {
+    row.fill(0);
+    let n = 0;
+    for (let j = 0; j < H; j++) {
+      const i = windows[u * H + j];
+      if (i < 0) continue;
+      n++;
+      for (let a = 0; a < d; a++) row[a] += items[i * d + a];
+    }
+    let ss = 0;
+    for (let a = 0; a < d; a++) ss += row[a] * row[a];
+    const scale = n > 0 && ss > 0 ? Math.sqrt(d / ss) : 0;
+    for (let a = 0; a < d; a++) row[a] *= scale;
+    for (const enc of targets) encoder.engine.write(enc.userTable.data, row, u * d);
   }
 }
 
@@ -137,11 +254,17 @@ export async function agentFeedback(
   served: ServedAgent,
   prev: { users: FactorTable; items: FactorTable },
   events: readonly { u: number; i: number; positive: boolean; reward: number }[],
+  nUsers: number,
 ): Promise<{ users: FactorTable; items: FactorTable; updates: number }> {
   const H = served.historyLen;
-  const nRows = prev.users.rows;
-  const windows = Int32Array.from(served.windows);
+  const rows0 = prev.users.rows;
+  // Newcomers take the encoder's spare rows in id order; past them, popularity answers.
+  const nRows = Math.max(rows0, Math.min(nUsers, served.capacity));
+  const windows = new Int32Array(nRows * H).fill(-1);
+  windows.set(served.windows.subarray(0, rows0 * H));
   const touched = new Set<number>();
+  for (let u = rows0; u < nRows; u++) touched.add(u);
+  const cold = new Set<number>();
   const one = new Int32Array(1);
   for (const { u, i, positive, reward } of events) {
     if (u < 0 || u >= nRows || i < 0 || i >= prev.items.rows) continue;
@@ -149,6 +272,7 @@ export async function agentFeedback(
     if (positive) {
       shiftIntoWindow(windows, u * H, H, i);
       touched.add(u);
+      if (u >= served.trainedUsers) cold.add(u);
     }
     const after = windows.slice(u * H, u * H + H);
     one[0] = u;
@@ -168,6 +292,7 @@ export async function agentFeedback(
     });
   }
   served.windows = windows;
+  if (cold.size) await writeColdRows(served, [...cold].sort((a, b) => a - b), windows);
   let updates = 0;
   for (let j = 0; j < served.updatesPerBatch; j++) if ((await served.agent.update()) !== null) updates++;
   if (updates > 0) {
@@ -182,13 +307,48 @@ export async function agentFeedback(
   rows.forEach((u, r) => hist.set(windows.subarray(u * H, u * H + H), r * H));
   const f = await served.agent.factorForm(rows, hist);
   const changed = new Map<number, { v: Float32Array }>();
-  rows.forEach((u, r) => changed.set(u, { v: f.phi.slice(r * f.dim, (r + 1) * f.dim) }));
-  return { users: prev.users.derive(changed), items: prev.items, updates };
+  const appended: { v: Float32Array }[] = [];
+  rows.forEach((u, r) => {
+    const v = f.phi.slice(r * f.dim, (r + 1) * f.dim);
+    if (u < rows0) changed.set(u, { v });
+    else appended[u - rows0] = { v };
+  });
+  return { users: prev.users.derive(changed, appended), items: prev.items, updates };
+}
+
+/**
+ * A served agent as snapshot contents: the agent's state (kind, config, weights), its
+ * learner state (optimizer, replay, rng), the GNN embedded in extras, the windows.
+ * `Recommender.snapshotData` adds ids, the served tables, seen items and popularity.
+ */
+export async function agentSnapshot(served: ServedAgent): Promise<{ kind: string; config: Record<string, unknown>; weights: Record<string, Float32Array>; meta: Record<string, unknown>; extras: ArraySet; optimizer: ArraySet; replay: ArraySet; rng: unknown }> {
+  const state = await served.agent.state();
+  const learner = await served.agent.learnerState();
+  const gnn = served.gnn;
+  const extras: ArraySet = {};
+  for (const [name, a] of Object.entries(gnn.state.arrays)) extras[`gnn.w.${name}`] = a;
+  for (const [name, a] of Object.entries(gnn.extras)) extras[`gnn.x.${name}`] = a as ArraySet[string];
+  extras['agent.windows'] = served.windows;
+  // The GNN's ids travel in the snapshot's own id maps (with the newcomers after them).
+  const { ids: _ids, ...gnnMeta } = gnn.meta;
+  return {
+    kind: state.kind,
+    config: state.config,
+    weights: state.arrays as Record<string, Float32Array>,
+    meta: {
+      gnn: { kind: gnn.state.kind, config: gnn.state.config, meta: gnnMeta },
+      agentServe: { trainedUsers: served.trainedUsers, coldUsers: served.capacity - served.trainedUsers, updatesPerBatch: served.updatesPerBatch },
+    },
+    extras,
+    optimizer: learner.optimizer,
+    replay: learner.replay,
+    rng: learner.rng,
+  };
 }
 
 /** The served tables of an agent at load: φ of every user's window and the item head. */
 export async function agentTables(served: ServedAgent): Promise<{ users: FactorTable; items: FactorTable }> {
-  const n = served.model.nUsers;
+  const n = served.windows.length / served.historyLen;
   const f = await served.agent.factorForm(Int32Array.from({ length: n }, (_, u) => u), served.windows);
   return { users: FactorTable.of(f.phi, f.dim, n), items: FactorTable.of(f.items, f.dim, served.model.nItems, f.itemBias) };
 }

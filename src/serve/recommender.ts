@@ -26,7 +26,7 @@ import type { RecommenderModel } from '../models/types.js';
 import { FactorTable, topKHost } from './factor-table.js';
 import { FeatureMap } from './feature-map.js';
 import { applyFeedback, checkEvent, isPositive, type BatchReport, type FeedbackEvent, type FoldInSettings } from './feedback.js';
-import { agentFeedback, agentTables, isAgentCheckpoint, openAgent, type AgentServeOptions, type ServedAgent } from './agent-source.js';
+import { agentFeedback, agentSnapshot, agentTables, isAgentCheckpoint, openAgent, type AgentServeOptions, type ServedAgent } from './agent-source.js';
 import { hasSeen, itemIn, orderByScore, userIn, type SeenItems, type ServedVersion } from './served-version.js';
 import { decodeServable, fromCheckpoint, loadServable, saveSnapshot, toCheckpoint, type ArraySet, type SnapshotData } from './snapshot.js';
 
@@ -150,6 +150,8 @@ export class Recommender {
   private maps: { users: FeatureMap | null; items: FeatureMap | null } = { users: null, items: null };
   /** The agent behind the factor tables, when serving a DQN (agent-source.ts). */
   private served: ServedAgent | null = null;
+  /** The agent file's own metadata (agent name, state, env), kept for its snapshots. */
+  private agentMeta: Record<string, unknown> = {};
 
   private constructor(v: ServedVersion, base: SnapshotData, opts: RecommenderOptions) {
     this.current = v;
@@ -313,28 +315,42 @@ export class Recommender {
     }
   }
 
-  /** A DQN agent served as a factor model: rows are φ of each user's window, items its Q head. */
+  /**
+   * A DQN agent served as a factor model: rows are φ of each user's window, items its Q
+   * head. From a `gnnrl rl` checkpoint the ids, edges and popularity are the GNN's; from a
+   * snapshot of a served agent, the snapshot's (ids with newcomers, observed items, the
+   * served tables bit for bit).
+   */
   private static async fromAgent(data: SnapshotData, opts: RecommenderOptions, source: string): Promise<Recommender> {
     const served = await openAgent(data, source, opts.engine, opts.agent);
     try {
       const gnn = fromCheckpoint(served.gnn);
       const model = served.model;
-      const ids = (list: ExternalId[] | undefined, n: number) => IdMap.fromIds(list ?? Array.from({ length: n }, (_, i) => i));
-      const userIds = ids(gnn.ids?.users, model.nUsers);
-      const itemIds = ids(gnn.ids?.items, model.nItems);
+      const snap = data.meta.agentServe !== undefined;
+      const nServed = served.windows.length / served.historyLen;
+      const info = (data.meta.served ?? null) as { nUsers: number; nItems: number } | null;
+      const nUsers = snap && info ? info.nUsers : model.nUsers;
+      const mkIds = (list: ExternalId[] | undefined, n: number, what: string) => {
+        const ids = list ?? Array.from({ length: n }, (_, i) => i);
+        if (ids.length !== n) throw new GnnrlError('format', `${source}: idmaps.${what}: ${ids.length} ids, but the agent serves ${n} ${what}`, { file: source, field: 'idmaps' });
+        return IdMap.fromIds(ids);
+      };
+      const userIds = mkIds(snap ? data.ids?.users : gnn.ids?.users, nUsers, 'users');
+      const itemIds = mkIds(snap ? data.ids?.items : gnn.ids?.items, model.nItems, 'items');
       const eu = gnn.extras?.['graph.user'];
       const ei = gnn.extras?.['graph.item'];
       const edges = eu instanceof Int32Array && ei instanceof Int32Array;
-      const seen = Recommender.seenOf(edges ? eu : null, edges ? ei : null, model, {}, source);
-      const popularity = Recommender.popularityOf(gnn, model, edges ? ei : null, model.nItems);
+      const seen = Recommender.seenOf(edges ? eu : null, edges ? ei : null, model, snap ? (data.extras ?? {}) : {}, source);
+      const popularity = Recommender.popularityOf(snap ? data : gnn, model, edges ? ei : null, model.nItems);
+      const factors = snap ? Recommender.agentServedTables(data, nServed, model.nItems, source) : await agentTables(served);
       const v: ServedVersion = {
-        version: 1,
+        version: snap ? data.modelVersion : 1,
         model,
         userIds,
         itemIds,
-        nUsers: model.nUsers,
+        nUsers,
         nItems: model.nItems,
-        factors: await agentTables(served),
+        factors,
         seen,
         unranked: new Set(),
         popularity,
@@ -343,8 +359,10 @@ export class Recommender {
         trainedItems: model.nItems,
       };
       // The Q head cannot grow: feedback on unknown items counts for popularity only.
-      const rec = new Recommender(v, { ...gnn, meta: { ...gnn.meta, servedAgent: data.meta.agent } }, { ...opts, online: { ...opts.online, newItems: false } });
+      const meta = snap ? { ...gnn.meta, servedAgent: data.meta.servedAgent ?? data.meta.agent } : { ...gnn.meta, servedAgent: data.meta.agent };
+      const rec = new Recommender(v, { ...gnn, meta, modelVersion: v.version }, { ...opts, online: { ...opts.online, newItems: false } });
       rec.served = served;
+      rec.agentMeta = data.meta;
       return rec;
     } catch (e) {
       served.agent.dispose();
@@ -352,6 +370,19 @@ export class Recommender {
       served.model.dispose();
       throw e;
     }
+  }
+
+  /** The served tables a snapshot of an agent holds (rows: the users with an encoder row). */
+  private static agentServedTables(data: SnapshotData, rows: number, nItems: number, source: string): { users: FactorTable; items: FactorTable } {
+    const ex = data.extras ?? {};
+    const dim = Number((data.meta.served as { dim?: unknown } | undefined)?.dim);
+    const U = ex['served.users'];
+    const V = ex['served.items'];
+    const b = ex['served.itemBias'];
+    if (!(Number.isInteger(dim) && dim > 0 && U instanceof Float32Array && V instanceof Float32Array && U.length === rows * dim && V.length === nItems * dim && (b === undefined || (b instanceof Float32Array && b.length === nItems)))) {
+      throw new GnnrlError('format', `${source}: section 'extras': the served tables do not match the agent (${rows} user rows, ${nItems} items, dim ${dim})`, { file: source, field: 'extras' });
+    }
+    return { users: FactorTable.of(U, dim, rows), items: FactorTable.of(V, dim, nItems, b instanceof Float32Array ? b : null) };
   }
 
   private static seenOf(eu: Int32Array | null, ei: Int32Array | null, model: RecommenderModel, ex: ArraySet, source: string): SeenItems {
@@ -679,8 +710,8 @@ export class Recommender {
       const positive = isPositive(e, pr);
       return { u: userIn(next, e.user), i: itemIn(next, e.item), positive, reward: e.reward ?? (positive ? 1 : 0) };
     });
-    const t = await agentFeedback(this.served!, v.factors!, events);
-    report.foldedUsers = new Set(events.filter((e) => e.positive && e.u >= 0 && e.u < v.factors!.users.rows).map((e) => e.u)).size;
+    const t = await agentFeedback(this.served!, v.factors!, events, next.nUsers);
+    report.foldedUsers = new Set(events.filter((e) => e.positive && e.u >= 0 && e.u < t.users.rows).map((e) => e.u)).size;
     return { next: { ...next, factors: { users: t.users, items: t.items } }, report };
   }
 
@@ -710,6 +741,7 @@ export class Recommender {
 
   /** The current version as snapshot contents; `extraMeta` is merged into its metadata (e.g. a learner's stream position). */
   async snapshotData(extraMeta: Record<string, unknown> = {}): Promise<SnapshotData> {
+    if (this.served) return this.agentSnapshotData(extraMeta);
     const v = this.live('snapshot');
     const state = await v.model.state();
     const extras: ArraySet = {};
@@ -737,6 +769,33 @@ export class Recommender {
     }
     const ids = { users: v.userIds.ids().slice(0, v.nUsers), items: v.itemIds.ids().slice(0, v.nItems) };
     return { ...this.base, kind: state.kind, config: state.config, weights: state.arrays, meta, extras, ids, modelVersion: v.version, created: undefined, gnnrl: undefined };
+  }
+
+  /**
+   * A served agent's snapshot (agent-source.ts `agentSnapshot`): the agent whole — weights,
+   * Adam state, replay, RNG words, windows, the GNN — plus ids, served tables, observed
+   * items and popularity. Taken in the write lock, so no drain moves the agent meanwhile.
+   */
+  private agentSnapshotData(extraMeta: Record<string, unknown>): Promise<SnapshotData> {
+    return this.locked(async () => {
+      const v = this.live('snapshot');
+      const a = await agentSnapshot(this.served!);
+      const extras: ArraySet = { ...a.extras, itemCounts: v.popularity };
+      const { users: U, items: V } = v.factors!;
+      extras['served.users'] = U.dense();
+      extras['served.items'] = V.dense();
+      const b = V.denseBias();
+      if (b) extras['served.itemBias'] = b;
+      const su: number[] = [];
+      const si: number[] = [];
+      for (const u of [...v.seen.added.keys()].sort((x, y) => x - y)) for (const i of [...v.seen.added.get(u)!].sort((x, y) => x - y)) su.push(u), si.push(i);
+      extras['served.seen.user'] = Int32Array.from(su);
+      extras['served.seen.item'] = Int32Array.from(si);
+      const { gnn: _g, agentServe: _s, served: _v, servedAgent: _a, ...own } = this.agentMeta;
+      const meta = { ...own, ...a.meta, servedAgent: this.base.meta.servedAgent, served: { dim: V.dim, nUsers: v.nUsers, nItems: v.nItems, trainedUsers: v.trainedUsers, trainedItems: v.trainedItems }, ...extraMeta };
+      const ids = { users: v.userIds.ids().slice(0, v.nUsers), items: v.itemIds.ids().slice(0, v.nItems) };
+      return { kind: a.kind, config: a.config, weights: a.weights, meta, ids, extras, optimizer: a.optimizer, replay: a.replay, rng: a.rng, modelVersion: v.version, dataHash: this.base.dataHash };
+    });
   }
 
   /** Writes the current version as a snapshot (temporary file, fsync, rename); returns its size in bytes. */

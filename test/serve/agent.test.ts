@@ -7,6 +7,7 @@ import { rlCommand } from '../../src/cli/rl.js';
 import { Recommender } from '../../src/serve/recommender.js';
 import { observationOf } from '../../src/serve/agent-source.js';
 import { RecommendServer } from '../../src/serve/http.js';
+import { decodeSnapshot, encodeSnapshot } from '../../src/serve/snapshot.js';
 
 let engine: Engine;
 let dir: string;
@@ -74,19 +75,103 @@ describe('serving a gnnrl rl DQN agent', () => {
     await rec.flush();
     expect(agent.updates).toBeGreaterThan(u0);
     expect(Array.from(rec.currentVersion().factors!.items.dense())).not.toEqual(Array.from(itemsBefore));
-    // A user the GNN has no row for gets popularity; unknown items are not added to the Q head.
+    // Unknown items are not added to the Q head; a user the GNN has no row for gets
+    // popularity until a positive on a known item gives them a window (and a cold row).
     rec.observe({ user: 'stranger', item: 'new-item', click: true });
     await rec.flush();
     expect((await rec.recommend('stranger', 3)).fallback).toBe('popularity');
     expect(rec.size.items).toBe(v.nItems);
-    // The snapshot reloads as a factor model answering the same.
-    const snap = join(dir, 'agent.gnnrl');
-    await rec.snapshot(snap);
-    const back = await Recommender.load(snap, { engine });
-    expect(back.mode).toBe('factors');
-    expect(await back.recommend(user, 5)).toEqual(await rec.recommend(user, 5));
-    await back.close();
+    rec.observe({ user: 'stranger', item: v.itemIds.id(4), click: true });
+    await rec.flush();
+    expect((await rec.recommend('stranger', 3)).fallback).toBeUndefined();
     await rec.close();
+  });
+
+  /** Feedback of known users and two newcomers, the same for the same seed. */
+  function events(seed: number, n: number, v: { userIds: { id(u: number): string | number }; itemIds: { id(i: number): string | number } }, nUsers: number, nItems: number) {
+    const out: { user: string | number; item: string | number; click: boolean }[] = [];
+    let x = seed;
+    const next = (m: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % m);
+    for (let j = 0; j < n; j++) {
+      const user = j % 5 === 0 ? `newbie${j % 2}` : v.userIds.id(next(nUsers));
+      out.push({ user, item: v.itemIds.id(next(nItems)), click: next(3) > 0 });
+    }
+    return out;
+  }
+
+  const bits = (a: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
+
+  test('a snapshot resumes the same agent: the same answers, and after the same feedback the same weights, Adam state and replay as its un-snapshotted twin', async () => {
+    const online = { intervalMs: 0, maxBatch: 100_000 };
+    const twin = await Recommender.load(agentFile, { engine, online, agent: { updatesPerBatch: 2, options: { learningStarts: 8, batchSize: 8 } } });
+    const v = twin.currentVersion();
+    twin.observe(events(1, 40, v, v.nUsers, v.nItems));
+    await twin.flush();
+    expect(twin.agent!.updates).toBeGreaterThan(0);
+    const snap = join(dir, 'agent-rt.gnnrl');
+    await twin.snapshot(snap);
+    // No agent options: the snapshot carries them (and the GNN: no stateModel needed).
+    const back = await Recommender.load(snap, { engine, online });
+    expect(back.mode).toBe('agent');
+    expect(back.version).toBe(twin.version);
+    expect(back.size).toEqual(twin.size);
+    expect(back.agent!.replaySize).toBe(twin.agent!.replaySize);
+    expect(back.agent!.updates).toBe(twin.agent!.updates);
+    const ids = ['newbie0', 'newbie1', v.userIds.id(0), v.userIds.id(7), v.userIds.id(v.nUsers - 1)];
+    for (const id of ids) expect(await back.recommend(id, 10)).toEqual(await twin.recommend(id, 10));
+    expect((await back.recommend('newbie0', 10)).fallback).toBeUndefined();
+    // The same further feedback: the same network, optimiser, replay and RNG, bit for bit.
+    const more = events(2, 40, v, v.nUsers, v.nItems);
+    twin.observe(more);
+    back.observe(more);
+    await twin.flush();
+    await back.flush();
+    const [a, b] = [await twin.agent!.state(), await back.agent!.state()];
+    expect(Object.keys(b.arrays).sort()).toEqual(Object.keys(a.arrays).sort());
+    for (const name of Object.keys(a.arrays)) expect(bits(b.arrays[name]), name).toBe(bits(a.arrays[name]));
+    const [la, lb] = [await twin.agent!.learnerState(), await back.agent!.learnerState()];
+    for (const part of ['optimizer', 'replay'] as const) {
+      expect(Object.keys(lb[part]).sort()).toEqual(Object.keys(la[part]).sort());
+      for (const name of Object.keys(la[part])) expect(bits(lb[part][name]), `${part}.${name}`).toBe(bits(la[part][name]));
+    }
+    expect(lb.rng).toEqual(la.rng);
+    for (const id of ids) expect(await back.recommend(id, 10)).toEqual(await twin.recommend(id, 10));
+    // A snapshot of the resumed agent holds what one of the twin holds.
+    const [da, db] = [await twin.snapshotData(), await back.snapshotData()];
+    expect(JSON.stringify(db.meta)).toBe(JSON.stringify(da.meta));
+    expect(JSON.stringify(db.config)).toBe(JSON.stringify(da.config));
+    expect(db.dataHash).toEqual(da.dataHash);
+    expect(Object.keys(db.extras!).sort()).toEqual(Object.keys(da.extras!).sort());
+    for (const name of Object.keys(da.extras!)) expect(bits(db.extras![name]), name).toBe(bits(da.extras![name]));
+    expect(Buffer.from(encodeSnapshot({ ...db, created: 'x' })).equals(Buffer.from(encodeSnapshot({ ...da, created: 'x' })))).toBe(true);
+    await back.close();
+    await twin.close();
+  });
+
+  test('a flipped byte in the optimizer, replay or rng section of an agent snapshot is refused naming the section', async () => {
+    const rec = await Recommender.load(agentFile, { engine, online: { intervalMs: 0 }, agent: { updatesPerBatch: 1, options: { learningStarts: 4, batchSize: 4 } } });
+    const v = rec.currentVersion();
+    rec.observe(events(3, 12, v, v.nUsers, v.nItems));
+    await rec.flush();
+    const bytes = encodeSnapshot(await rec.snapshotData());
+    await rec.close();
+    const dv = new DataView(bytes.buffer, bytes.byteOffset);
+    const headerLen = dv.getUint32(12, true);
+    const header = JSON.parse(Buffer.from(bytes.subarray(48, 48 + headerLen)).toString('utf8')) as { sections: { name: string; offset: number; length: number }[] };
+    const start = (48 + headerLen + 7) & ~7;
+    expect(header.sections.map((s) => s.name)).toEqual(['config', 'idmaps', 'weights', 'extras', 'optimizer', 'replay', 'rng']);
+    for (const s of header.sections) {
+      const bad = Uint8Array.from(bytes);
+      bad[start + s.offset + Math.floor(s.length / 2)] ^= 0x40;
+      expect(() => decodeSnapshot(bad, 'a.gnnrl'), s.name).toThrow(new RegExp(`snapshot a\\.gnnrl: section '${s.name}': corrupt: its SHA-256`));
+      await expect(Recommender.fromBytes(bad, { engine }, 'a.gnnrl')).rejects.toThrow(new RegExp(`section '${s.name}'`));
+    }
+    // Sections that decode but do not fit the agent are named too.
+    const data = decodeSnapshot(bytes);
+    const short = { ...data, optimizer: { ...data.optimizer, 'm.0': new Float32Array(3) } };
+    await expect(Recommender.fromBytes(encodeSnapshot(short), { engine }, 'b.gnnrl')).rejects.toThrow(/snapshot b\.gnnrl: optimizer: 'm\.0': expected \d+ f32 values/);
+    const { replay: _r, ...noReplay } = data;
+    await expect(Recommender.fromBytes(encodeSnapshot({ ...noReplay }), { engine }, 'c.gnnrl')).rejects.toThrow(/snapshot c\.gnnrl: replay: 'position'/);
   });
 
   test('over HTTP too, and a missing GNN is named', async () => {

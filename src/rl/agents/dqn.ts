@@ -43,7 +43,7 @@ import { Adam, type Optimizer } from '../../tensor/optim.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { Rng } from '../../util/rng.js';
 import type { ActOptions, Agent, Observation, TransitionBatch, UpdateReport } from '../types.js';
-import { ReplayBuffer, transitionSchema, type FieldSpec } from '../memory/replay.js';
+import { ReplayBuffer, transitionSchema, type FieldArray, type FieldSpec } from '../memory/replay.js';
 import { PrioritizedReplay } from '../memory/prioritized.js';
 import { NStepAccumulator } from '../memory/nstep.js';
 import { linearSchedule, toSchedule, type Schedule, type ScheduleLike } from '../schedules.js';
@@ -188,6 +188,8 @@ export class DqnAgent implements Agent {
   private readonly slateSize: number;
   private readonly historyLen: number;
   private readonly exploreRng: Rng;
+  /** The replay buffer's sampling stream (kept for `learnerState`). */
+  private readonly replayRng: Rng;
   private readonly replay: ReplayBuffer | PrioritizedReplay;
   private readonly nstep: NStepAccumulator | null;
   private optimizer: Optimizer | null = null;
@@ -213,6 +215,7 @@ export class DqnAgent implements Agent {
     this.historyLen = encoder.historyLen;
     this.exploreRng = streams.explore;
     const replayRng = streams.replay;
+    this.replayRng = replayRng;
     const H = this.historyLen;
     const current: FieldSpec[] = [
       { name: 'user', dtype: 'i32', width: 1 },
@@ -542,6 +545,86 @@ export class DqnAgent implements Agent {
     this.updates = Number(cfg.updates ?? 0);
   }
 
+  /**
+   * What an online learner needs beyond `state()` to carry on as the same agent: Adam's
+   * moments and step count ('optimizer': `step`, `m.<p>`, `v.<p>` per parameter in
+   * optimiser order), the replay buffer ('replay': `position` = [capacity, size, next],
+   * `field.<name>` = the rows held, and under PER `priorities` and `per` = [maxPriority,
+   * step]) and the exploration and replay-sampling RNG words ('rng'). A pending n-step
+   * window is not part of it (served agents run n = 1): `learnerState` refuses one.
+   */
+  async learnerState(): Promise<DqnLearnerState> {
+    this.alive();
+    if (this.nstep) {
+      for (let b = 0; b < this.slots; b++) {
+        if (this.nstep.pending(b) > 0) throw new GnnrlError('state', `${this.kind}: learnerState: slot ${b} has pending n-step transitions, which a snapshot does not hold; flush them first`);
+      }
+    }
+    const optimizer: Record<string, Float32Array | Float64Array> = {};
+    if (this.optimizer) {
+      const slots = adamSlots(this.optimizer);
+      optimizer.step = Float64Array.of(this.optimizer.t);
+      const flat = await this.engine.readMany(slots.flat());
+      slots.forEach((_, p) => {
+        optimizer[`m.${p}`] = flat[2 * p] as Float32Array;
+        optimizer[`v.${p}`] = flat[2 * p + 1] as Float32Array;
+      });
+    }
+    const replay: Record<string, FieldArray> = {};
+    const r = this.replay instanceof PrioritizedReplay ? this.replay.state() : null;
+    const plain = r ? r.replay : (this.replay as ReplayBuffer).state();
+    replay.position = Float64Array.of(plain.position.capacity, plain.position.size, plain.position.next);
+    for (const [name, a] of Object.entries(plain.fields)) replay[`field.${name}`] = a;
+    if (r) {
+      replay.priorities = r.priorities;
+      replay.per = Float64Array.of(r.maxPriority, r.step);
+    }
+    return { optimizer, replay, rng: { explore: rngWords(this.exploreRng), replay: rngWords(this.replayRng) } };
+  }
+
+  /** Restores `learnerState()` of an agent with the same options and shapes; `what` names the source in errors. */
+  loadLearnerState(s: DqnLearnerState, what = 'learner state'): void {
+    this.alive();
+    const bad = (section: string, msg: string) => new GnnrlError('format', `${what}: ${section}: ${msg}`, { field: section });
+    if (this.optimizer) {
+      const slots = adamSlots(this.optimizer);
+      const step = s.optimizer?.step;
+      if (!(step instanceof Float64Array && step.length === 1 && Number.isInteger(step[0]) && step[0] >= 0)) throw bad('optimizer', "'step': expected one f64 integer >= 0");
+      slots.forEach(([m, v], p) => {
+        for (const [name, arr] of [[`m.${p}`, m], [`v.${p}`, v]] as const) {
+          const a = s.optimizer[name];
+          if (!(a instanceof Float32Array && a.length === arr.length)) throw bad('optimizer', `'${name}': expected ${arr.length} f32 values (Adam's moments of parameter ${p}), got ${a ? a.length : 'nothing'}`);
+        }
+      });
+      slots.forEach(([m, v], p) => {
+        this.engine.write(m, s.optimizer[`m.${p}`] as Float32Array);
+        this.engine.write(v, s.optimizer[`v.${p}`] as Float32Array);
+      });
+      this.optimizer.t = step[0];
+    }
+    const pos = s.replay?.position;
+    if (!(pos instanceof Float64Array && pos.length === 3)) throw bad('replay', "'position': expected three f64 values [capacity, size, next]");
+    const fields: Record<string, FieldArray> = {};
+    for (const f of this.replay.schema) {
+      const a = s.replay[`field.${f.name}`];
+      if (a === undefined) throw bad('replay', `the field '${f.name}' is missing`);
+      fields[f.name] = a;
+    }
+    const position = { capacity: pos[0], size: pos[1], next: pos[2], schema: this.replay.schema.map((f) => ({ ...f })) };
+    try {
+      if (this.replay instanceof PrioritizedReplay) {
+        const per = s.replay.per;
+        if (!(per instanceof Float64Array && per.length === 2)) throw bad('replay', "'per': expected two f64 values [maxPriority, step] (the agent uses prioritised replay)");
+        this.replay.load({ replay: { position, fields }, priorities: s.replay.priorities as Float64Array, maxPriority: per[0], step: per[1] });
+      } else this.replay.load({ position, fields });
+    } catch (e) {
+      if (e instanceof GnnrlError && e.code === 'format') throw e;
+      throw bad('replay', (e as Error).message);
+    }
+    setRngWords(this.exploreRng, s.rng?.explore, () => bad('rng', "'explore': expected [a, b, c, d, spareNormal]"));
+    setRngWords(this.replayRng, s.rng?.replay, () => bad('rng', "'replay': expected [a, b, c, d, spareNormal]"));
+  }
+
   private alive(): void {
     if (this.disposed) throw new GnnrlError('state', `${this.kind}: used after dispose()`);
   }
@@ -554,4 +637,33 @@ export class DqnAgent implements Agent {
     this.target.dispose();
     if (this.targetEncoder !== this.encoder) this.targetEncoder.dispose();
   }
+}
+
+/** `DqnAgent.learnerState()`: the parts of a learner that `state()` leaves out. */
+export interface DqnLearnerState {
+  optimizer: Record<string, Float32Array | Float64Array>;
+  replay: Record<string, FieldArray>;
+  rng: { explore: (number | null)[]; replay: (number | null)[] };
+}
+
+/** Adam's two moment arrays per parameter (the optimiser keeps them protected; this is their one reader). */
+function adamSlots(opt: Optimizer): [DeviceArray<'f32'>, DeviceArray<'f32'>][] {
+  const slots = (opt as unknown as { state: DeviceArray<'f32'>[][] }).state;
+  if (!Array.isArray(slots) || slots.length !== opt.params.length || !slots.every((a) => a.length === 2)) {
+    throw new GnnrlError('state', 'dqn: the optimiser does not hold two moments per parameter (expected Adam)');
+  }
+  return slots as [DeviceArray<'f32'>, DeviceArray<'f32'>][];
+}
+
+/** xoshiro128** words of an Rng and its cached normal, as JSON (src/util/rng.ts keeps them private). */
+type RngFields = { a: number; b: number; c: number; d: number; spareNormal: number | undefined };
+function rngWords(r: Rng): (number | null)[] {
+  const w = r as unknown as RngFields;
+  return [w.a, w.b, w.c, w.d, w.spareNormal ?? null];
+}
+function setRngWords(r: Rng, s: unknown, fail: () => Error): void {
+  if (!(Array.isArray(s) && s.length === 5 && s.slice(0, 4).every((x) => Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 32) && (s[4] === null || Number.isFinite(s[4])))) throw fail();
+  const w = r as unknown as RngFields;
+  [w.a, w.b, w.c, w.d] = s as number[];
+  w.spareNormal = s[4] === null ? undefined : (s[4] as number);
 }
