@@ -106,6 +106,12 @@ export interface DdpgLaOptions {
   updatesPerStep?: number;
   /** TD3's twin critics, delayed actor and target smoothing instead of plain DDPG (default false). */
   td3?: boolean;
+  /**
+   * ρ of the residual action, [0, 1] units (default 0 = the seed's action, â is the rating).
+   * With ρ > 0 the action corrects a damped baseline: prediction = clip(p + ρ·(2â − 1), 0, 1),
+   * p = μ + b_u + b_i on [0, 1], leave-one-out for the user's own training record.
+   */
+  residual?: number;
   /** Seed of every weight, the exploration noise and the user order (default 1). */
   seed?: number;
 }
@@ -196,11 +202,13 @@ export function resolveDdpgLaOptions(o: DdpgLaOptions = {}): ResolvedDdpgLaOptio
     updateBatch: o.updateBatch === undefined ? 64 : checkInt(`${WHERE}: updateBatch`, o.updateBatch),
     updatesPerStep: o.updatesPerStep === undefined ? 1 : checkInt(`${WHERE}: updatesPerStep`, o.updatesPerStep),
     td3: o.td3 === undefined ? false : checkBool(`${WHERE}: td3`, o.td3),
+    residual: o.residual ?? 0,
     seed: o.seed === undefined ? 1 : checkInt(`${WHERE}: seed`, o.seed, -(2 ** 31)),
   };
   if (!(typeof r.gamma === 'number' && r.gamma >= 0 && r.gamma < 1)) throw new GnnrlError('input', `${WHERE}: gamma: expected a number in [0, 1), got ${JSON.stringify(o.gamma)}`, { arg: 'gamma' });
   checkPositive(`${WHERE}: tau`, r.tau);
   if (r.tau > 1) throw new GnnrlError('input', `${WHERE}: tau: expected a number in (0, 1], got ${r.tau}`, { arg: 'tau' });
+  if (!(typeof r.residual === 'number' && r.residual >= 0 && r.residual <= 1)) throw new GnnrlError('input', `${WHERE}: residual: expected a number in [0, 1], got ${JSON.stringify(o.residual)}`, { arg: 'residual' });
   if (r.maxHistory < r.window) throw new GnnrlError('input', `${WHERE}: maxHistory: expected at least the window (${r.window}), got ${r.maxHistory}`, { arg: 'maxHistory' });
   const known = new Set(Object.keys(r));
   const extra = Object.keys(o).filter((k) => !known.has(k));
@@ -344,14 +352,16 @@ export class DdpgLaModel implements RecommenderModel {
         for (let k = 0; k < B; k++) {
           const j = offsets[rows[k].user] + t;
           const y = (f.hist.rating[j] - lo) / span;
-          const g = this.reward(aHat[k], y);
+          const prior = this.prior01(rows[k]);
+          const pHat = this.toUnit(aHat[k], prior);
+          const g = this.reward(pHat, y);
           rewardSum += g;
-          const d = aHat[k] - y;
+          const d = pHat - y;
           absSum += Math.abs(d);
           sqSum += d * d;
           // The taken action explores around the prediction; its reward is what the memory keeps.
           const a = Math.min(1, Math.max(0, aHat[k] + o.explorationNoise * noise.normal()));
-          mem.push(rows[k].user, j, a, this.reward(a, y), ends[k]);
+          mem.push(rows[k].user, j, a, this.reward(this.toUnit(a, prior), y), ends[k]);
         }
         for (let k = 0; this.core!.learns && mem.size >= o.updateBatch && k < o.updatesPerStep; k++) {
           const rep = await this.update(mem.sample(o.updateBatch, noise));
@@ -394,6 +404,37 @@ export class DdpgLaModel implements RecommenderModel {
       const s2 = noGrad(() => enc.forward(batch2)).detach();
       return core.update({ s, a: tr.action, r: tr.reward, s2, done: tr.done, discount: new Float32Array(n).fill(this.options.gamma) });
     });
+  }
+
+  /** The prediction on [0, 1] an action stands for: â itself, or the corrected prior with `residual` ρ > 0. */
+  private toUnit(a: number, prior: number): number {
+    const rho = this.options.residual;
+    return rho > 0 ? Math.min(1, Math.max(0, prior + rho * (2 * a - 1))) : a;
+  }
+
+  /**
+   * The residual action's prior on [0, 1]: μ + b_u + b_i with the fallback's damped biases,
+   * leaving the record's own rating out of both when it is a training record (so the prior
+   * never knows the answer it is corrected towards). 0 when `residual` is off.
+   */
+  private prior01(r: RowSpec): number {
+    if (this.options.residual === 0) return 0;
+    const f = this.fitted!;
+    const span = f.ratingMax - f.ratingMin || 1;
+    let bi = 0;
+    let bu = 0;
+    const leave = r.own === r.own ? 1 : 0;
+    const own = f.ratingMin + r.own * span;
+    if (r.item < f.nItems) {
+      const n = f.itemCount[r.item];
+      bi = leave ? (f.itemSum[r.item] * span - (own - f.globalMean)) / (n - 1 + DAMPING) : f.itemBias[r.item];
+    }
+    if (r.user < f.nUsers) {
+      const n = f.hist.offsets[r.user + 1] - f.hist.offsets[r.user];
+      bu = leave ? (f.userBias[r.user] * (n + DAMPING) - (own - f.globalMean - f.itemBias[r.item])) / (n - 1 + DAMPING) : f.userBias[r.user];
+    }
+    const v = Math.min(f.ratingMax, Math.max(f.ratingMin, f.globalMean + bu + bi));
+    return (v - f.ratingMin) / span;
   }
 
   private reward(a: number, y: number): number {
@@ -476,7 +517,7 @@ export class DdpgLaModel implements RecommenderModel {
     const flush = async () => {
       if (!pending.length) return;
       const a = await this.act(this.batch(pending));
-      at.forEach((j, k) => (out[j] = f.ratingMin + a[k] * (f.ratingMax - f.ratingMin)));
+      at.forEach((j, k) => (out[j] = f.ratingMin + this.toUnit(a[k], this.prior01(pending[k])) * (f.ratingMax - f.ratingMin)));
       pending.length = 0;
       at.length = 0;
     };
