@@ -138,7 +138,7 @@ function unaryFn(op: UnaryOp, prm: UnaryParams): (x: number, y: number, i: numbe
 }
 
 /** out[i] = f(x[i]) in float64 arithmetic (out may be f32 or f64; `axpy` reads out). */
-export function unaryRef<A extends Arr>(op: UnaryOp, x: Arr, out: A, prm: UnaryParams = {}): A {
+export function unaryReference<A extends Arr>(op: UnaryOp, x: Arr, out: A, prm: UnaryParams = {}): A {
   const f = unaryFn(op, prm);
   for (let i = 0; i < out.length; i++) out[i] = f(x[i], out[i], i);
   return out;
@@ -187,7 +187,7 @@ function binaryFn(op: BinaryOp, prm: BinaryParams): (a: number, b: number) => nu
 }
 
 /** out[r, c] = g(a[r*aRs + c*aCs], b[r*bRs + c*bCs]) in float64 arithmetic. */
-export function binaryRef<A extends Arr>(op: BinaryOp, a: Arr, b: Arr, out: A, bc: Broadcast, prm: BinaryParams = {}): A {
+export function binaryReference<A extends Arr>(op: BinaryOp, a: Arr, b: Arr, out: A, bc: Broadcast, prm: BinaryParams = {}): A {
   const f = binaryFn(op, prm);
   for (let r = 0; r < bc.rows; r++) {
     for (let c = 0; c < bc.cols; c++) out[r * bc.cols + c] = f(a[r * bc.aRs + c * bc.aCs], b[r * bc.bRs + c * bc.bCs]);
@@ -204,7 +204,7 @@ type UnaryImpl = (engine: Engine, op: UnaryOp, x: DeviceArray<'f32'>, out: Devic
 type BinaryImpl = (engine: Engine, op: BinaryOp, a: DeviceArray<'f32'>, b: DeviceArray<'f32'>, out: DeviceArray<'f32'>, bc: Broadcast, prm?: BinaryParams) => DeviceArray<'f32'>;
 
 const unaryCpu: UnaryImpl = (_e, op, x, out, prm = {}) => {
-  unaryRef(op, host(x), host(out), prm);
+  unaryReference(op, host(x), host(out), prm);
   return out;
 };
 
@@ -225,7 +225,7 @@ const unaryGpu: UnaryImpl = (engine, op, x, out, prm = {}) => {
 };
 
 const binaryCpu: BinaryImpl = (_e, op, a, b, out, bc, prm = {}) => {
-  binaryRef(op, host(a), host(b), host(out), bc, prm);
+  binaryReference(op, host(a), host(b), host(out), bc, prm);
   return out;
 };
 

@@ -22,7 +22,7 @@ export function buildIndexCsr(idx: Int32Array, tableRows: number): IndexCsr {
   return { ptr: offsets, pos: order };
 }
 
-export function gatherRef<A extends Arr>(table: Arr, idx: Int32Array, cols: number, out: A): A {
+export function gatherReference<A extends Arr>(table: Arr, idx: Int32Array, cols: number, out: A): A {
   const tableRows = cols > 0 ? table.length / cols : 0;
   for (let i = 0; i < idx.length; i++) {
     const t = idx[i];
@@ -33,7 +33,7 @@ export function gatherRef<A extends Arr>(table: Arr, idx: Int32Array, cols: numb
 }
 
 /** out[r, :] = Σ_{e ∈ ptr[r]..ptr[r+1]} g[pos[e], :] */
-export function segmentSumRef<A extends Arr>(csr: IndexCsr, g: Arr, rows: number, cols: number, out: A): A {
+export function segmentSumReference<A extends Arr>(csr: IndexCsr, g: Arr, rows: number, cols: number, out: A): A {
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       let acc = 0;
@@ -53,7 +53,7 @@ export interface Copy2d {
   dstOff: number;
 }
 
-export function copy2dRef<A extends Arr>(src: Arr, dst: A, s: Copy2d): A {
+export function copy2dReference<A extends Arr>(src: Arr, dst: A, s: Copy2d): A {
   for (let r = 0; r < s.rows; r++) for (let c = 0; c < s.width; c++) dst[r * s.dstCols + s.dstOff + c] = src[r * s.srcCols + s.srcOff + c];
   return dst;
 }
@@ -66,7 +66,7 @@ type CopyImpl = (engine: Engine, src: DeviceArray<'f32'>, dst: DeviceArray<'f32'
 
 export const gatherKernel = defineKernel<GatherImpl>('tensor.gather', {
   cpu: (_e, table, _rows, idx, cols, out) => {
-    gatherRef(host(table), host(idx), cols, host(out));
+    gatherReference(host(table), host(idx), cols, host(out));
     return out;
   },
   webgpu: (engine, table, tableRows, idx, cols, out) => {
@@ -83,14 +83,14 @@ export const gatherKernel = defineKernel<GatherImpl>('tensor.gather', {
   native: (_e, table, tableRows, idx, cols, out) => {
     const k = nativeKernels();
     if (k.gather) k.gather(host(table), tableRows, host(idx), cols, host(out));
-    else gatherRef(host(table), host(idx), cols, host(out));
+    else gatherReference(host(table), host(idx), cols, host(out));
     return out;
   },
 });
 
 export const segmentSumKernel = defineKernel<SegmentImpl>('tensor.segment_sum', {
   cpu: (_e, ptr, pos, g, rows, cols, out) => {
-    segmentSumRef({ ptr: host(ptr), pos: host(pos) }, host(g), rows, cols, host(out));
+    segmentSumReference({ ptr: host(ptr), pos: host(pos) }, host(g), rows, cols, host(out));
     return out;
   },
   webgpu: (engine, ptr, pos, g, rows, cols, out) => {
@@ -105,14 +105,14 @@ export const segmentSumKernel = defineKernel<SegmentImpl>('tensor.segment_sum', 
   native: (_e, ptr, pos, g, rows, cols, out) => {
     const k = nativeKernels();
     if (k.segmentSum) k.segmentSum(host(ptr), host(pos), host(g), cols > 0 ? Math.floor(g.length / cols) : 0, rows, cols, host(out));
-    else segmentSumRef({ ptr: host(ptr), pos: host(pos) }, host(g), rows, cols, host(out));
+    else segmentSumReference({ ptr: host(ptr), pos: host(pos) }, host(g), rows, cols, host(out));
     return out;
   },
 });
 
 export const copy2dKernel = defineKernel<CopyImpl>('tensor.copy2d', {
   cpu: (_e, src, dst, s) => {
-    copy2dRef(host(src), host(dst), s);
+    copy2dReference(host(src), host(dst), s);
     return dst;
   },
   webgpu: (engine, src, dst, s) => {
@@ -130,7 +130,7 @@ export const copy2dKernel = defineKernel<CopyImpl>('tensor.copy2d', {
   native: (_e, src, dst, s) => {
     const k = nativeKernels();
     if (k.copy2d) k.copy2d(host(src), host(dst), s.rows, s.width, s.srcCols, s.srcOff, s.dstCols, s.dstOff);
-    else copy2dRef(host(src), host(dst), s);
+    else copy2dReference(host(src), host(dst), s);
     return dst;
   },
 });

@@ -9,7 +9,7 @@ import type { Engine } from '../engine.js';
 import { buf, host, launch1d, packUniforms, type Arr } from './pack.js';
 import { rowLogSumExp } from './softmax.js';
 
-export function crossEntropyRef(x: Arr, labels: Int32Array, rows: number, cols: number, loss: Arr, lse: Arr): void {
+export function crossEntropyReference(x: Arr, labels: Int32Array, rows: number, cols: number, loss: Arr, lse: Arr): void {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     lse[r] = rowLogSumExp(x, o, cols);
@@ -19,7 +19,7 @@ export function crossEntropyRef(x: Arr, labels: Int32Array, rows: number, cols: 
 }
 
 /** gx = (exp(x − lse) − onehot(label)) · g[0] · scale. */
-export function crossEntropyBackwardRef<A extends Arr>(x: Arr, labels: Int32Array, lse: Arr, g: Arr, rows: number, cols: number, scale: number, out: A): A {
+export function crossEntropyBackwardReference<A extends Arr>(x: Arr, labels: Int32Array, lse: Arr, g: Arr, rows: number, cols: number, scale: number, out: A): A {
   const k = g[0] * scale;
   for (let r = 0; r < rows; r++)
     for (let c = 0; c < cols; c++) out[r * cols + c] = (Math.exp(x[r * cols + c] - lse[r]) - (labels[r] === c ? 1 : 0)) * k;
@@ -39,7 +39,7 @@ function params(rows: number, cols: number, scale: number): ArrayBuffer {
 }
 
 export const crossEntropyKernel = defineKernel<FwdImpl>('tensor.cross_entropy', {
-  cpu: (_e, x, labels, rows, cols, loss, lse) => crossEntropyRef(host(x), host(labels), rows, cols, host(loss), host(lse)),
+  cpu: (_e, x, labels, rows, cols, loss, lse) => crossEntropyReference(host(x), host(labels), rows, cols, host(loss), host(lse)),
   webgpu: (engine, x, labels, rows, cols, loss, lse) => {
     if (rows === 0) return;
     const gpu = engine.gpu;
@@ -52,7 +52,7 @@ export const crossEntropyKernel = defineKernel<FwdImpl>('tensor.cross_entropy', 
 
 export const crossEntropyBackwardKernel = defineKernel<BwdImpl>('tensor.cross_entropy_backward', {
   cpu: (_e, x, labels, lse, g, rows, cols, scale, out) => {
-    crossEntropyBackwardRef(host(x), host(labels), host(lse), host(g), rows, cols, scale, host(out));
+    crossEntropyBackwardReference(host(x), host(labels), host(lse), host(g), rows, cols, scale, host(out));
     return out;
   },
   webgpu: (engine, x, labels, lse, g, rows, cols, scale, out) => {

@@ -35,7 +35,7 @@ const SPLIT_TILES = 64;
 const MIN_SLICE = 128;
 
 /** Float64-accumulating reference; works on f32 or f64 arrays. */
-export function matmulRef<A extends Arr>(a: Arr, b: Arr, s: MatmulShape, out: A): A {
+export function matmulReference<A extends Arr>(a: Arr, b: Arr, s: MatmulShape, out: A): A {
   const { M, K, N } = s;
   const acc = new Float64Array(N);
   for (let i = 0; i < M; i++) {
@@ -66,7 +66,7 @@ export function splitKFor(s: MatmulShape, maxBindingBytes: number): number {
 type MatmulImpl = (engine: Engine, a: DeviceArray<'f32'>, b: DeviceArray<'f32'>, s: MatmulShape, out: DeviceArray<'f32'>) => DeviceArray<'f32'>;
 
 const matmulCpu: MatmulImpl = (_e, a, b, s, out) => {
-  matmulRef(host(a), host(b), s, host(out));
+  matmulReference(host(a), host(b), s, host(out));
   return out;
 };
 

@@ -32,7 +32,7 @@ export interface SgdHyper {
  * Reference Adam step in place, with the same float32 rounding points as the shader
  * (each stored value rounded once) so the two agree step for step.
  */
-export function adamRef(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, clip: number, h: AdamHyper): void {
+export function adamReference(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, clip: number, h: AdamHyper): void {
   const f = Math.fround;
   const bc1 = f(1 - h.beta1 ** h.step);
   const bc2 = f(1 - h.beta2 ** h.step);
@@ -50,7 +50,7 @@ export function adamRef(w: Float32Array, g: Float32Array, m: Float32Array, v: Fl
   }
 }
 
-export function sgdRef(w: Float32Array, g: Float32Array, vel: Float32Array, clip: number, h: SgdHyper): void {
+export function sgdReference(w: Float32Array, g: Float32Array, vel: Float32Array, clip: number, h: SgdHyper): void {
   for (let i = 0; i < w.length; i++) {
     const gi = g[i] * clip + h.weightDecay * w[i];
     const vi = Math.fround(h.momentum * vel[i] + gi);
@@ -60,7 +60,7 @@ export function sgdRef(w: Float32Array, g: Float32Array, vel: Float32Array, clip
 }
 
 /** scale = min(1, maxNorm / (sqrt(sumsq) + eps)) */
-export function clipScaleRef(sumsq: number, maxNorm: number, eps: number): number {
+export function clipScaleReference(sumsq: number, maxNorm: number, eps: number): number {
   return Math.min(1, maxNorm / (Math.sqrt(sumsq) + eps));
 }
 
@@ -71,7 +71,7 @@ type SgdImpl = (engine: Engine, w: DeviceArray<'f32'>, g: DeviceArray<'f32'>, ve
 type ClipImpl = (engine: Engine, sumsq: DeviceArray<'f32'>, maxNorm: number, eps: number, out: DeviceArray<'f32'>) => void;
 
 export const adamKernel = defineKernel<AdamImpl>('tensor.adam', {
-  cpu: (_e, w, g, m, v, clip, h) => adamRef(host(w), host(g), host(m), host(v), host(clip)[0], h),
+  cpu: (_e, w, g, m, v, clip, h) => adamReference(host(w), host(g), host(m), host(v), host(clip)[0], h),
   webgpu: (engine, w, g, m, v, clip, h) => {
     const u = packUniforms([
       ['u', w.length],
@@ -86,16 +86,16 @@ export const adamKernel = defineKernel<AdamImpl>('tensor.adam', {
     const program = { name: h.decoupled ? 'adamw' : 'adam', shader: SHADER, entry: 'adam', constants: { ADAMW: h.decoupled ? 1 : 0 } };
     launch1d(engine.gpu, program, [buf(w), buf(g), buf(m), buf(v), buf(clip)], u, w.length);
   },
-  // native/kern_optim_core.cc: adamRef's rounding points, blocks on the pool.
+  // native/kern_optim_core.cc: adamReference's rounding points, blocks on the pool.
   native: (_e, w, g, m, v, clip, h) => {
     const k = nativeKernels();
-    if (!k.adam) return adamRef(host(w), host(g), host(m), host(v), host(clip)[0], h);
+    if (!k.adam) return adamReference(host(w), host(g), host(m), host(v), host(clip)[0], h);
     k.adam(host(w), host(g), host(m), host(v), host(clip)[0], h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled, h.step);
   },
 });
 
 export const sgdKernel = defineKernel<SgdImpl>('tensor.sgd', {
-  cpu: (_e, w, g, vel, clip, h) => sgdRef(host(w), host(g), host(vel), host(clip)[0], h),
+  cpu: (_e, w, g, vel, clip, h) => sgdReference(host(w), host(g), host(vel), host(clip)[0], h),
   webgpu: (engine, w, g, vel, clip, h) => {
     const u = packUniforms([
       ['u', w.length],
@@ -109,7 +109,7 @@ export const sgdKernel = defineKernel<SgdImpl>('tensor.sgd', {
 
 export const clipScaleKernel = defineKernel<ClipImpl>('tensor.clip_scale', {
   cpu: (_e, sumsq, maxNorm, eps, out) => {
-    host(out)[0] = clipScaleRef(host(sumsq)[0], maxNorm, eps);
+    host(out)[0] = clipScaleReference(host(sumsq)[0], maxNorm, eps);
   },
   webgpu: (engine, sumsq, maxNorm, eps, out) => {
     const u = packUniforms([

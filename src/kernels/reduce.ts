@@ -30,7 +30,7 @@ export function reduceOutLength(axis: ReduceAxis, rows: number, cols: number): n
 }
 
 /** Float64 reference; `out` receives reduceOutLength(axis) values. */
-export function reduceRef<A extends Arr>(op: ReduceOp, x: Arr, rows: number, cols: number, axis: ReduceAxis, scale: number, out: A): A {
+export function reduceReference<A extends Arr>(op: ReduceOp, x: Arr, rows: number, cols: number, axis: ReduceAxis, scale: number, out: A): A {
   const init = op === 'max' ? -3.4028234663852886e38 : 0;
   const comb = op === 'max' ? (acc: number, v: number) => Math.max(acc, v) : op === 'sumsq' ? (acc: number, v: number) => acc + v * v : (acc: number, v: number) => acc + v;
   if (axis === 'all') {
@@ -118,7 +118,7 @@ function gpuReduceCols(engine: Engine, x: DeviceArray<'f32'>, rows: number, cols
 type ReduceImpl = (engine: Engine, op: ReduceOp, x: DeviceArray<'f32'>, rows: number, cols: number, axis: ReduceAxis, scale: number, out: DeviceArray<'f32'>) => DeviceArray<'f32'>;
 
 const reduceCpu: ReduceImpl = (_e, op, x, rows, cols, axis, scale, out) => {
-  reduceRef(op, host(x), rows, cols, axis, scale, host(out));
+  reduceReference(op, host(x), rows, cols, axis, scale, host(out));
   return out;
 };
 
@@ -175,7 +175,7 @@ type IntoImpl = (engine: Engine, op: ReduceOp, x: DeviceArray<'f32'>, n: number,
 export const reduceIntoKernel = defineKernel<IntoImpl>('tensor.reduce_into', {
   cpu: (_e, op, x, n, out, outOffset) => {
     const r = new Float64Array(1);
-    reduceRef(op, host(x), 1, n, 'all', 1, r);
+    reduceReference(op, host(x), 1, n, 'all', 1, r);
     host(out)[outOffset] = r[0];
   },
   webgpu: (engine, op, x, n, out, outOffset) => gpuReduceAll(engine, op, x, n, out, outOffset, 1),

@@ -19,7 +19,7 @@ export function rowLogSumExp(x: Arr, o: number, cols: number): number {
   return m + Math.log(s);
 }
 
-export function softmaxRef<A extends Arr>(x: Arr, rows: number, cols: number, log: boolean, out: A): A {
+export function softmaxReference<A extends Arr>(x: Arr, rows: number, cols: number, log: boolean, out: A): A {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     const lse = rowLogSumExp(x, o, cols);
@@ -28,7 +28,7 @@ export function softmaxRef<A extends Arr>(x: Arr, rows: number, cols: number, lo
   return out;
 }
 
-export function softmaxBackwardRef<A extends Arr>(y: Arr, g: Arr, rows: number, cols: number, log: boolean, out: A): A {
+export function softmaxBackwardReference<A extends Arr>(y: Arr, g: Arr, rows: number, cols: number, log: boolean, out: A): A {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let d = 0;
@@ -52,7 +52,7 @@ function rowDispatch(engine: Engine, entry: string, log: boolean, buffers: GPUBu
 
 export const softmaxKernel = defineKernel<FwdImpl>('tensor.softmax', {
   cpu: (_e, x, rows, cols, log, out) => {
-    softmaxRef(host(x), rows, cols, log, host(out));
+    softmaxReference(host(x), rows, cols, log, host(out));
     return out;
   },
   webgpu: (engine, x, rows, cols, log, out) => {
@@ -63,14 +63,14 @@ export const softmaxKernel = defineKernel<FwdImpl>('tensor.softmax', {
   native: (_e, x, rows, cols, log, out) => {
     const k = nativeKernels();
     if (k.softmax) k.softmax(host(x), rows, cols, log, host(out));
-    else softmaxRef(host(x), rows, cols, log, host(out));
+    else softmaxReference(host(x), rows, cols, log, host(out));
     return out;
   },
 });
 
 export const softmaxBackwardKernel = defineKernel<BwdImpl>('tensor.softmax_backward', {
   cpu: (_e, y, g, rows, cols, log, out) => {
-    softmaxBackwardRef(host(y), host(g), rows, cols, log, host(out));
+    softmaxBackwardReference(host(y), host(g), rows, cols, log, host(out));
     return out;
   },
   webgpu: (engine, y, g, rows, cols, log, out) => {
@@ -80,7 +80,7 @@ export const softmaxBackwardKernel = defineKernel<BwdImpl>('tensor.softmax_backw
   native: (_e, y, g, rows, cols, log, out) => {
     const k = nativeKernels();
     if (k.softmaxBackward) k.softmaxBackward(host(y), host(g), rows, cols, log, host(out));
-    else softmaxBackwardRef(host(y), host(g), rows, cols, log, host(out));
+    else softmaxBackwardReference(host(y), host(g), rows, cols, log, host(out));
     return out;
   },
 });

@@ -9,15 +9,15 @@ import { Engine } from '../../src/engine.js';
 import { GnnrlError } from '../../src/errors.js';
 import { findKernel } from '../../src/backend/kernel-table.js';
 import { nativeKernels } from '../../src/native.js';
-import { matmulKernel, matmulRef, type MatmulShape } from '../../src/kernels/matmul.js';
+import { matmulKernel, matmulReference, type MatmulShape } from '../../src/kernels/matmul.js';
 import { qTargets, qTargetsReference } from '../../src/kernels/qtarget.js';
 import { topK, topKReference } from '../../src/kernels/topk.js';
 import { spmm, spmmReference } from '../../src/kernels/spmm.js';
-import { adamKernel, adamRef, type AdamHyper } from '../../src/kernels/optim.js';
-import { buildIndexCsr, copy2dKernel, copy2dRef, gatherKernel, gatherRef, segmentSumKernel, segmentSumRef } from '../../src/kernels/gather.js';
-import { reduceKernel, reduceOutLength, reduceRef, type ReduceAxis, type ReduceOp } from '../../src/kernels/reduce.js';
-import { softmaxBackwardKernel, softmaxBackwardRef, softmaxKernel, softmaxRef } from '../../src/kernels/softmax.js';
-import { BINARY, UNARY, binaryKernel, binaryRef, fullBroadcast, unaryKernel, unaryRef, type BinaryOp, type Broadcast, type UnaryOp } from '../../src/kernels/elementwise.js';
+import { adamKernel, adamReference, type AdamHyper } from '../../src/kernels/optim.js';
+import { buildIndexCsr, copy2dKernel, copy2dReference, gatherKernel, gatherReference, segmentSumKernel, segmentSumReference } from '../../src/kernels/gather.js';
+import { reduceKernel, reduceOutLength, reduceReference, type ReduceAxis, type ReduceOp } from '../../src/kernels/reduce.js';
+import { softmaxBackwardKernel, softmaxBackwardReference, softmaxKernel, softmaxReference } from '../../src/kernels/softmax.js';
+import { BINARY, UNARY, binaryKernel, binaryReference, fullBroadcast, unaryKernel, unaryReference, type BinaryOp, type Broadcast, type UnaryOp } from '../../src/kernels/elementwise.js';
 import '../../src/tensor/index.js';
 import { Rng } from '../../src/util/rng.js';
 import type { Csr } from '../../src/backend/arrays.js';
@@ -89,8 +89,8 @@ describeNative('native kernels', () => {
         const a = randomF32(rng, M * K);
         const b = randomF32(rng, K * N);
         const s: MatmulShape = { M, K, N, transA, transB };
-        const want = matmulRef(a, b, s, new Float64Array(M * N));
-        const scale = matmulRef(a.map(Math.abs), b.map(Math.abs), s, new Float64Array(M * N));
+        const want = matmulReference(a, b, s, new Float64Array(M * N));
+        const scale = matmulReference(a.map(Math.abs), b.map(Math.abs), s, new Float64Array(M * N));
         const [got] = sameForThreads(`matmul seed ${seed}`, () => {
           const out = engine.array(poisonF32(M * N));
           matmulKernel(engine, engine.array(a), engine.array(b), s, out);
@@ -363,7 +363,7 @@ describeNative('native kernels', () => {
         const prm = { alpha: 0.7, beta: -0.3, seed: 12345, p: 0.3 };
         // axpy accumulates into out: start both from the same values, not NaN.
         const start = op === 'axpy' ? randomF32(rng, n) : poisonF32(n);
-        const want = unaryRef(op, x, new Float64Array(start), prm);
+        const want = unaryReference(op, x, new Float64Array(start), prm);
         const [got] = sameForThreads(`unary ${op}`, () => {
           const out = engine.array(start.slice());
           unaryKernel(engine, op, engine.array(x), out, prm);
@@ -398,7 +398,7 @@ describeNative('native kernels', () => {
         // Ops dividing by b (div, sqrtBw) or reading it as a probability stay away from 0.
         if (op === 'div' || op === 'sqrtBw') for (let i = 0; i < b.length; i++) b[i] = Math.sign(b[i] || 1) * (Math.abs(b[i]) + 0.2);
         const prm = { alpha: 0.8, beta: 1.3 };
-        const want = binaryRef(op, a, b, new Float64Array(g.rows * g.cols), bc, prm);
+        const want = binaryReference(op, a, b, new Float64Array(g.rows * g.cols), bc, prm);
         const [got] = sameForThreads(`binary ${op}`, () => {
           const out = engine.array(poisonF32(g.rows * g.cols));
           binaryKernel(engine, op, engine.array(a), engine.array(b), out, bc, prm);
@@ -414,7 +414,7 @@ describeNative('native kernels', () => {
     const prm = { alpha: 2, seed: 99, p: 0.5 };
     const out = engine.array(poisonF32(x.length));
     unaryKernel(engine, 'dropout', engine.array(x), out, prm);
-    expect([...(out as { data: Float32Array }).data]).toEqual([...unaryRef('dropout', x, new Float32Array(x.length), prm)]);
+    expect([...(out as { data: Float32Array }).data]).toEqual([...unaryReference('dropout', x, new Float32Array(x.length), prm)]);
   });
 
   test('element-wise: strides reaching past an operand are an input error, not a stray read', () => {
@@ -439,7 +439,7 @@ describeNative('native kernels', () => {
         // Masked entries as the catalogue softmax writes them: a very negative logit.
         for (let i = 0; i < x.length; i += 11) x[i] = -1e30;
         const g = randomF32(rng, rows * cols);
-        const y = softmaxRef(x, rows, cols, log, new Float64Array(rows * cols));
+        const y = softmaxReference(x, rows, cols, log, new Float64Array(rows * cols));
         const [got] = sameForThreads('softmax', () => {
           const out = engine.array(poisonF32(rows * cols));
           softmaxKernel(engine, engine.array(x), rows, cols, log, out);
@@ -447,7 +447,7 @@ describeNative('native kernels', () => {
         });
         expectAllClose(got, y, { context: `(seed ${seed})` });
         const y32 = Float32Array.from(got);
-        const want = softmaxBackwardRef(y32, g, rows, cols, log, new Float64Array(rows * cols));
+        const want = softmaxBackwardReference(y32, g, rows, cols, log, new Float64Array(rows * cols));
         const [gx] = sameForThreads('softmax backward', () => {
           const out = engine.array(poisonF32(rows * cols));
           softmaxBackwardKernel(engine, engine.array(y32), engine.array(g), rows, cols, log, out);
@@ -464,7 +464,7 @@ describeNative('native kernels', () => {
     softmaxKernel(engine, engine.array(x), 2, 3, false, out);
     const got = (out as { data: Float32Array }).data;
     expect([...got.subarray(0, 3)].every(Number.isNaN)).toBe(true);
-    expectAllClose(got.subarray(3), softmaxRef(x.subarray(3), 1, 3, false, new Float64Array(3)));
+    expectAllClose(got.subarray(3), softmaxReference(x.subarray(3), 1, 3, false, new Float64Array(3)));
   });
   for (const decoupled of [false, true]) {
     for (const n of [0, 1, 33, 100_003]) {
@@ -476,7 +476,7 @@ describeNative('native kernels', () => {
         const h = (step: number): AdamHyper => ({ lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, decoupled, step });
         const ref = { w: w0.slice(), m: new Float32Array(n), v: new Float32Array(n) };
         // The kernels read the clip scale from a float32 array: the reference gets the same float.
-        grads.forEach((g, s) => adamRef(ref.w, g, ref.m, ref.v, Math.fround(0.7), h(s + 1)));
+        grads.forEach((g, s) => adamReference(ref.w, g, ref.m, ref.v, Math.fround(0.7), h(s + 1)));
         const [w, m, v] = sameForThreads('adam', () => {
           const W = engine.array(w0.slice());
           const M = engine.array(new Float32Array(n));
@@ -499,7 +499,7 @@ describeNative('native kernels', () => {
           const rng = new Rng(seed);
           const x = randomF32(rng, rows * cols, -2, 2);
           const n = reduceOutLength(axis, rows, cols);
-          const want = reduceRef(op, x, rows, cols, axis, 0.5, new Float64Array(n));
+          const want = reduceReference(op, x, rows, cols, axis, 0.5, new Float64Array(n));
           const [got] = sameForThreads(`reduce ${op}`, () => {
             const out = engine.array(poisonF32(n));
             reduceKernel(engine, op, engine.array(x), rows, cols, axis, 0.5, out);
@@ -519,7 +519,7 @@ describeNative('native kernels', () => {
       const table = randomF32(rng, tableRows * cols);
       // Mostly valid indices, a few outside the table (zero rows, as the reference).
       const idx = Int32Array.from({ length: n }, () => (rng.next() < 0.05 ? (rng.next() < 0.5 ? -1 : tableRows + 2) : rng.int(tableRows)));
-      const want = gatherRef(table, idx, cols, new Float32Array(n * cols));
+      const want = gatherReference(table, idx, cols, new Float32Array(n * cols));
       const [got] = sameForThreads('gather', () => {
         const out = engine.array(poisonF32(n * cols));
         gatherKernel(engine, engine.array(table), tableRows, engine.array(idx), cols, out);
@@ -529,7 +529,7 @@ describeNative('native kernels', () => {
       const valid = Int32Array.from(idx, (t) => (t >= 0 && t < tableRows ? t : 0));
       const csr = buildIndexCsr(valid, tableRows);
       const g = randomF32(rng, n * cols);
-      const wantSum = segmentSumRef(csr, g, tableRows, cols, new Float32Array(tableRows * cols));
+      const wantSum = segmentSumReference(csr, g, tableRows, cols, new Float32Array(tableRows * cols));
       const [gotSum] = sameForThreads('segment sum', () => {
         const out = engine.array(poisonF32(tableRows * cols));
         segmentSumKernel(engine, engine.array(csr.ptr), engine.array(csr.pos), engine.array(g), tableRows, cols, out);
@@ -543,7 +543,7 @@ describeNative('native kernels', () => {
     const rng = new Rng(testSeed());
     const src = randomF32(rng, 37 * 20);
     const shape = { rows: 37, width: 7, srcCols: 20, srcOff: 11, dstCols: 9, dstOff: 1 };
-    const want = copy2dRef(src, new Float32Array(37 * 9).fill(5), shape);
+    const want = copy2dReference(src, new Float32Array(37 * 9).fill(5), shape);
     const dst = engine.array(new Float32Array(37 * 9).fill(5));
     copy2dKernel(engine, engine.array(src), dst, shape);
     expect([...(dst as { data: Float32Array }).data]).toEqual([...want]);

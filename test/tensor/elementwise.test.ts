@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { binaryKernel, binaryRef, unaryKernel, unaryRef, BINARY, UNARY, type BinaryOp, type Broadcast, type UnaryOp } from '../../src/kernels/elementwise.js';
+import { binaryKernel, binaryReference, unaryKernel, unaryReference, BINARY, UNARY, type BinaryOp, type Broadcast, type UnaryOp } from '../../src/kernels/elementwise.js';
 import { hashUniform, Rng } from '../../src/util/rng.js';
 import { forEachBackend, testSeed } from '../util/backends.js';
 import { expectAllClose } from '../util/close.js';
@@ -72,7 +72,7 @@ forEachBackend('elementwise', (b) => {
         const n = r * k;
         const x = randArr(rng, n, c.lo, c.hi);
         const prm = { alpha: c.alpha, beta: c.beta };
-        const expected = unaryRef(c.op, x, new Float64Array(n), prm);
+        const expected = unaryReference(c.op, x, new Float64Array(n), prm);
         const out = poisoned(engine, n);
         unaryKernel(engine, c.op, engine.array(x), out, prm);
         const got = await engine.read(out);
@@ -127,7 +127,7 @@ forEachBackend('elementwise', (b) => {
           const a = randArr(rng, n, -3, 3);
           const bb = c.divisor ? randAway(rng, bLen, 0.5, 2).map(Math.abs) : randArr(rng, bLen, -3, 3);
           const prm = { alpha: c.alpha, beta: c.beta };
-          const expected = binaryRef(c.op, a, bb, new Float64Array(n), bc, prm);
+          const expected = binaryReference(c.op, a, bb, new Float64Array(n), bc, prm);
           // Sums can cancel: the error is relative to the magnitude of the terms.
           const scale = Float64Array.from(expected, (_, i) => {
             const bi = bb[Math.floor(i / Math.max(1, k)) * bc.bRs + (i % Math.max(1, k)) * bc.bCs];

@@ -1,11 +1,11 @@
 /** Every op's backward against float64 central differences, on both backends. */
 import { test } from 'vitest';
-import { binaryRef, unaryRef, type BinaryOp, type UnaryOp } from '../../src/kernels/elementwise.js';
-import { reduceRef } from '../../src/kernels/reduce.js';
-import { matmulRef } from '../../src/kernels/matmul.js';
-import { softmaxRef } from '../../src/kernels/softmax.js';
-import { crossEntropyRef } from '../../src/kernels/loss.js';
-import { copy2dRef, gatherRef } from '../../src/kernels/gather.js';
+import { binaryReference, unaryReference, type BinaryOp, type UnaryOp } from '../../src/kernels/elementwise.js';
+import { reduceReference } from '../../src/kernels/reduce.js';
+import { matmulReference } from '../../src/kernels/matmul.js';
+import { softmaxReference } from '../../src/kernels/softmax.js';
+import { crossEntropyReference } from '../../src/kernels/loss.js';
+import { copy2dReference, gatherReference } from '../../src/kernels/gather.js';
 import { broadcast2d, view2d } from '../../src/tensor/shape.js';
 import * as T from '../../src/tensor/index.js';
 import { Rng } from '../../src/util/rng.js';
@@ -15,18 +15,18 @@ import { randomCsr } from '../util/random-csr.js';
 import { gradCheck, type GradCase } from './gradcheck.js';
 import { randAway } from './helpers.js';
 
-const u = (op: UnaryOp, prm = {}) => (xs: Float64Array[]) => unaryRef(op, xs[0], new Float64Array(xs[0].length), prm);
+const u = (op: UnaryOp, prm = {}) => (xs: Float64Array[]) => unaryReference(op, xs[0], new Float64Array(xs[0].length), prm);
 
 function bin(op: BinaryOp, sa: number[], sb: number[], prm = {}) {
   return (xs: Float64Array[]) => {
     const { shape, bc } = broadcast2d(op, sa, sb);
-    return binaryRef(op, xs[0], xs[1], new Float64Array(shape.reduce((a, b) => a * b, 1)), bc, prm);
+    return binaryReference(op, xs[0], xs[1], new Float64Array(shape.reduce((a, b) => a * b, 1)), bc, prm);
   };
 }
 
 function meanOf(y: Float64Array, sumOnly = false): Float64Array {
   const out = new Float64Array(1);
-  reduceRef('sum', y, 1, y.length, 'all', sumOnly ? 1 : 1 / y.length, out);
+  reduceReference('sum', y, 1, y.length, 'all', sumOnly ? 1 : 1 / y.length, out);
   return out;
 }
 
@@ -100,7 +100,7 @@ function cases(): GradCase[] {
     const red = (axis: 'all' | 'rows' | 'cols', mean: boolean) => (xs: Float64Array[]) => {
       const n = axis === 'all' ? 1 : axis === 'rows' ? R : C;
       const cnt = axis === 'all' ? R * C : axis === 'rows' ? C : R;
-      return reduceRef('sum', xs[0], R, C, axis, mean ? 1 / cnt : 1, new Float64Array(n));
+      return reduceReference('sum', xs[0], R, C, axis, mean ? 1 / cnt : 1, new Float64Array(n));
     };
     list.push({ name: `sum ${name}`, inputs: [{ shape }], ref: red('all', false), op: ([x]) => T.sum(x) });
     list.push({ name: `sum axis 0 ${name}`, inputs: [{ shape }], ref: red('cols', false), op: ([x]) => T.sum(x, 0) });
@@ -108,8 +108,8 @@ function cases(): GradCase[] {
     list.push({ name: `mean ${name}`, inputs: [{ shape }], ref: red('all', true), op: ([x]) => T.mean(x) });
     list.push({ name: `mean axis 0 ${name}`, inputs: [{ shape }], ref: red('cols', true), op: ([x]) => T.mean(x, 0) });
     list.push({ name: `mean axis -1 ${name}`, inputs: [{ shape }], ref: red('rows', true), op: ([x]) => T.mean(x, -1) });
-    list.push({ name: `softmax ${name}`, inputs: [{ shape, lo: -3, hi: 3 }], ref: (xs) => softmaxRef(xs[0], R, C, false, new Float64Array(R * C)), op: ([x]) => T.softmax(x) });
-    list.push({ name: `logSoftmax ${name}`, inputs: [{ shape, lo: -3, hi: 3 }], ref: (xs) => softmaxRef(xs[0], R, C, true, new Float64Array(R * C)), op: ([x]) => T.logSoftmax(x) });
+    list.push({ name: `softmax ${name}`, inputs: [{ shape, lo: -3, hi: 3 }], ref: (xs) => softmaxReference(xs[0], R, C, false, new Float64Array(R * C)), op: ([x]) => T.softmax(x) });
+    list.push({ name: `logSoftmax ${name}`, inputs: [{ shape, lo: -3, hi: 3 }], ref: (xs) => softmaxReference(xs[0], R, C, true, new Float64Array(R * C)), op: ([x]) => T.logSoftmax(x) });
   }
 
   for (const [M, K, N] of [
@@ -128,18 +128,18 @@ function cases(): GradCase[] {
       list.push({
         name: `matmul ${M}×${K}×${N} tA=${tA} tB=${tB}`,
         inputs: [{ shape: sa }, { shape: sb }],
-        ref: (xs) => matmulRef(xs[0], xs[1], { M, K, N, transA: tA, transB: tB }, new Float64Array(M * N)),
+        ref: (xs) => matmulReference(xs[0], xs[1], { M, K, N, transA: tA, transB: tB }, new Float64Array(M * N)),
         op: ([a, b]) => T.matmul(a, b, { transA: tA, transB: tB }),
       });
     }
   }
 
   const idx = new Int32Array([3, 0, 3, 12, 5, 3, 0, 7, 7, 11, 2, 3, 9, 12, 1, 3, 4, 6, 0, 10]);
-  list.push({ name: 'gather with repeats', inputs: [{ shape: [13, 5] }], ref: (xs) => gatherRef(xs[0], idx, 5, new Float64Array(idx.length * 5)), op: ([t]) => T.gather(t, idx) });
+  list.push({ name: 'gather with repeats', inputs: [{ shape: [13, 5] }], ref: (xs) => gatherReference(xs[0], idx, 5, new Float64Array(idx.length * 5)), op: ([t]) => T.gather(t, idx) });
   list.push({
     name: 'slice',
     inputs: [{ shape: [7, 13] }],
-    ref: (xs) => copy2dRef(xs[0], new Float64Array(7 * 6), { rows: 7, width: 6, srcCols: 13, srcOff: 4, dstCols: 6, dstOff: 0 }),
+    ref: (xs) => copy2dReference(xs[0], new Float64Array(7 * 6), { rows: 7, width: 6, srcCols: 13, srcOff: 4, dstCols: 6, dstOff: 0 }),
     op: ([x]) => T.slice(x, 4, 10),
   });
   list.push({
@@ -147,9 +147,9 @@ function cases(): GradCase[] {
     inputs: [{ shape: [7, 3] }, { shape: [7, 1] }, { shape: [7, 5] }],
     ref: (xs) => {
       const out = new Float64Array(7 * 9);
-      copy2dRef(xs[0], out, { rows: 7, width: 3, srcCols: 3, srcOff: 0, dstCols: 9, dstOff: 0 });
-      copy2dRef(xs[1], out, { rows: 7, width: 1, srcCols: 1, srcOff: 0, dstCols: 9, dstOff: 3 });
-      copy2dRef(xs[2], out, { rows: 7, width: 5, srcCols: 5, srcOff: 0, dstCols: 9, dstOff: 4 });
+      copy2dReference(xs[0], out, { rows: 7, width: 3, srcCols: 3, srcOff: 0, dstCols: 9, dstOff: 0 });
+      copy2dReference(xs[1], out, { rows: 7, width: 1, srcCols: 1, srcOff: 0, dstCols: 9, dstOff: 3 });
+      copy2dReference(xs[2], out, { rows: 7, width: 5, srcCols: 5, srcOff: 0, dstCols: 9, dstOff: 4 });
       return out;
     },
     op: (xs) => T.concat(xs),
@@ -157,22 +157,22 @@ function cases(): GradCase[] {
   list.push({
     name: 'reshape',
     inputs: [{ shape: [6, 4] }, { shape: [6] }],
-    ref: (xs) => binaryRef('mul', xs[0], xs[1], new Float64Array(24), { rows: 4, cols: 6, aRs: 6, aCs: 1, bRs: 0, bCs: 1 }),
+    ref: (xs) => binaryReference('mul', xs[0], xs[1], new Float64Array(24), { rows: 4, cols: 6, aRs: 6, aCs: 1, bRs: 0, bCs: 1 }),
     op: ([x, r]) => T.mul(x.reshape([4, 6]), r),
   });
 
   const lossIn = [{ shape: [7, 13] }, { shape: [7, 13] }];
-  list.push({ name: 'mseLoss', inputs: lossIn, ref: (xs) => meanOf(binaryRef('sqDiff', xs[0], xs[1], new Float64Array(91), broadcast2d('', [91], [91]).bc)), op: ([a, b]) => T.mseLoss(a, b) });
+  list.push({ name: 'mseLoss', inputs: lossIn, ref: (xs) => meanOf(binaryReference('sqDiff', xs[0], xs[1], new Float64Array(91), broadcast2d('', [91], [91]).bc)), op: ([a, b]) => T.mseLoss(a, b) });
   list.push({
     name: 'huberLoss',
     inputs: [{ shape: [7, 13], lo: -2, hi: 2 }, { shape: [7, 13], lo: -2, hi: 2 }],
-    ref: (xs) => meanOf(binaryRef('huber', xs[0], xs[1], new Float64Array(91), broadcast2d('', [91], [91]).bc, { alpha: 0.7 })),
+    ref: (xs) => meanOf(binaryReference('huber', xs[0], xs[1], new Float64Array(91), broadcast2d('', [91], [91]).bc, { alpha: 0.7 })),
     op: ([a, b]) => T.huberLoss(a, b, { delta: 0.7 }),
   });
   list.push({
     name: 'bprLoss (sum)',
     inputs: [{ shape: [50], lo: -8, hi: 8 }, { shape: [50], lo: -8, hi: 8 }],
-    ref: (xs) => meanOf(binaryRef('bpr', xs[0], xs[1], new Float64Array(50), broadcast2d('', [50], [50]).bc), true),
+    ref: (xs) => meanOf(binaryReference('bpr', xs[0], xs[1], new Float64Array(50), broadcast2d('', [50], [50]).bc), true),
     op: ([a, b]) => T.bprLoss(a, b, { reduction: 'sum' }),
   });
   const labels = Int32Array.from({ length: 7 }, (_, i) => (i * 5) % 13);
@@ -181,7 +181,7 @@ function cases(): GradCase[] {
     inputs: [{ shape: [7, 13], lo: -4, hi: 4 }],
     ref: (xs) => {
       const loss = new Float64Array(7);
-      crossEntropyRef(xs[0], labels, 7, 13, loss, new Float64Array(7));
+      crossEntropyReference(xs[0], labels, 7, 13, loss, new Float64Array(7));
       return meanOf(loss);
     },
     op: ([x]) => T.crossEntropy(x, labels),
@@ -200,8 +200,8 @@ function cases(): GradCase[] {
     name: 'shared input: x·x + sigmoid(x)',
     inputs: [{ shape: [5, 5] }],
     ref: (xs) => {
-      const mm = matmulRef(xs[0], xs[0], { M: 5, K: 5, N: 5 }, new Float64Array(25));
-      const sg = unaryRef('sigmoid', xs[0], new Float64Array(25));
+      const mm = matmulReference(xs[0], xs[0], { M: 5, K: 5, N: 5 }, new Float64Array(25));
+      const sg = unaryReference('sigmoid', xs[0], new Float64Array(25));
       return mm.map((v, i) => v + sg[i]);
     },
     op: ([x]) => T.add(T.matmul(x, x), T.sigmoid(x)),

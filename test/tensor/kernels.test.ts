@@ -1,10 +1,10 @@
 /** Forward kernels against their CPU references: reductions, softmax, cross-entropy, matmul, gather, copy. */
 import { expect, test } from 'vitest';
-import { reduceKernel, reduceRef, reduceOutLength, type ReduceAxis, type ReduceOp } from '../../src/kernels/reduce.js';
-import { softmaxKernel, softmaxRef, softmaxBackwardKernel, softmaxBackwardRef } from '../../src/kernels/softmax.js';
-import { crossEntropyKernel, crossEntropyRef, crossEntropyBackwardKernel, crossEntropyBackwardRef } from '../../src/kernels/loss.js';
-import { matmulKernel, matmulRef, matmulVariant, matmulVariantsFor, matmulWith, splitKFor, thinSplitKFor, type MatmulShape } from '../../src/kernels/matmul.js';
-import { buildIndexCsr, copy2dKernel, copy2dRef, gatherKernel, gatherRef, segmentSumKernel, segmentSumRef } from '../../src/kernels/gather.js';
+import { reduceKernel, reduceReference, reduceOutLength, type ReduceAxis, type ReduceOp } from '../../src/kernels/reduce.js';
+import { softmaxKernel, softmaxReference, softmaxBackwardKernel, softmaxBackwardReference } from '../../src/kernels/softmax.js';
+import { crossEntropyKernel, crossEntropyReference, crossEntropyBackwardKernel, crossEntropyBackwardReference } from '../../src/kernels/loss.js';
+import { matmulKernel, matmulReference, matmulVariant, matmulVariantsFor, matmulWith, splitKFor, thinSplitKFor, type MatmulShape } from '../../src/kernels/matmul.js';
+import { buildIndexCsr, copy2dKernel, copy2dReference, gatherKernel, gatherReference, segmentSumKernel, segmentSumReference } from '../../src/kernels/gather.js';
 import { Rng } from '../../src/util/rng.js';
 import { forEachBackend, testSeed } from '../util/backends.js';
 import { expectAllClose } from '../util/close.js';
@@ -13,7 +13,7 @@ import { SHAPES, poisoned, randArr } from './helpers.js';
 function absReduceScale(x: Float32Array, rows: number, cols: number, axis: ReduceAxis, op: ReduceOp, scale: number): Float64Array {
   const ax = Float32Array.from(x, Math.abs);
   const out = new Float64Array(reduceOutLength(axis, rows, cols));
-  reduceRef(op === 'max' ? 'max' : op, ax, rows, cols, axis, Math.abs(scale), out);
+  reduceReference(op === 'max' ? 'max' : op, ax, rows, cols, axis, Math.abs(scale), out);
   return out;
 }
 
@@ -71,7 +71,7 @@ forEachBackend('kernels', (b) => {
           const x = randArr(rng, r * c);
           const scale = axis === 'cols' ? 1 / Math.max(1, r) : 0.5;
           const n = reduceOutLength(axis, r, c);
-          const expected = reduceRef(op, x, r, c, axis, scale, new Float64Array(n));
+          const expected = reduceReference(op, x, r, c, axis, scale, new Float64Array(n));
           const out = poisoned(engine, n);
           reduceKernel(engine, op, engine.array(x), r, c, axis, scale, out);
           expectAllClose(await engine.read(out), expected, { scale: absReduceScale(x, r, c, axis, op, scale), context: `(${r}×${c}, seed ${seed})` });
@@ -87,16 +87,16 @@ forEachBackend('kernels', (b) => {
       const rng = new Rng(seed);
       for (const [r, c] of [...SHAPES, [3, 5000] as [number, number]]) {
         const x = randArr(rng, r * c, -20, 20);
-        const y = softmaxRef(x, r, c, log, new Float32Array(r * c));
+        const y = softmaxReference(x, r, c, log, new Float32Array(r * c));
         const out = poisoned(engine, r * c);
         softmaxKernel(engine, engine.array(x), r, c, log, out);
         const got = await engine.read(out);
         // log-softmax subtracts the log-sum-exp: its error is relative to |x| + |lse|.
         const scale = log ? Float64Array.from(x, (v, i) => Math.abs(v) + Math.abs(v - y[i])) : undefined;
-        expectAllClose(got, softmaxRef(x, r, c, log, new Float64Array(r * c)), { scale, context: `(forward ${r}×${c}, seed ${seed})` });
+        expectAllClose(got, softmaxReference(x, r, c, log, new Float64Array(r * c)), { scale, context: `(forward ${r}×${c}, seed ${seed})` });
 
         const g = randArr(rng, r * c);
-        const expected = softmaxBackwardRef(y, g, r, c, log, new Float64Array(r * c));
+        const expected = softmaxBackwardReference(y, g, r, c, log, new Float64Array(r * c));
         const bscale = new Float64Array(r * c);
         for (let i = 0; i < r; i++) {
           let s = 0;
@@ -119,7 +119,7 @@ forEachBackend('kernels', (b) => {
       const labels = Int32Array.from({ length: r }, () => rng.int(c));
       const loss = new Float64Array(r);
       const lse = new Float64Array(r);
-      crossEntropyRef(x, labels, r, c, loss, lse);
+      crossEntropyReference(x, labels, r, c, loss, lse);
       const L = poisoned(engine, r);
       const S = poisoned(engine, r);
       crossEntropyKernel(engine, engine.array(x), engine.array(labels), r, c, L, S);
@@ -130,7 +130,7 @@ forEachBackend('kernels', (b) => {
 
       const g = new Float32Array([rng.uniform(0.5, 2)]);
       const lse32 = Float32Array.from(lse);
-      const expected = crossEntropyBackwardRef(x, labels, lse32, g, r, c, 1 / r, new Float64Array(r * c));
+      const expected = crossEntropyBackwardReference(x, labels, lse32, g, r, c, 1 / r, new Float64Array(r * c));
       const out = poisoned(engine, r * c);
       crossEntropyBackwardKernel(engine, engine.array(x), engine.array(labels), engine.array(lse32), engine.array(g), r, c, 1 / r, out);
       expectAllClose(await engine.read(out), expected, { scale: new Float64Array(r * c).fill(g[0] / r), context: `(backward ${r}×${c}, seed ${seed})` });
@@ -151,8 +151,8 @@ forEachBackend('kernels', (b) => {
         const s: MatmulShape = { M, K, N, transA: tA, transB: tB };
         const a = randArr(rng, M * K);
         const bm = randArr(rng, K * N);
-        const expected = matmulRef(a, bm, s, new Float64Array(M * N));
-        const scale = matmulRef(Float32Array.from(a, Math.abs), Float32Array.from(bm, Math.abs), s, new Float64Array(M * N));
+        const expected = matmulReference(a, bm, s, new Float64Array(M * N));
+        const scale = matmulReference(Float32Array.from(a, Math.abs), Float32Array.from(bm, Math.abs), s, new Float64Array(M * N));
         const out = poisoned(engine, M * N);
         matmulKernel(engine, engine.array(a), engine.array(bm), s, out);
         expectAllClose(await engine.read(out), expected, { scale, context: `(${M}×${K}·${K}×${N}, seed ${seed})` });
@@ -176,8 +176,8 @@ forEachBackend('kernels', (b) => {
         const s: MatmulShape = { M, K, N, transA: tA, transB: tB };
         const a = randArr(rng, M * K);
         const bm = randArr(rng, K * N);
-        const expected = matmulRef(a, bm, s, new Float64Array(M * N));
-        const scale = matmulRef(Float32Array.from(a, Math.abs), Float32Array.from(bm, Math.abs), s, new Float64Array(M * N));
+        const expected = matmulReference(a, bm, s, new Float64Array(M * N));
+        const scale = matmulReference(Float32Array.from(a, Math.abs), Float32Array.from(bm, Math.abs), s, new Float64Array(M * N));
         const A = engine.array(a);
         const B = engine.array(bm);
         for (const v of matmulVariantsFor(s)) {
@@ -243,13 +243,13 @@ forEachBackend('kernels', (b) => {
       const idx = Int32Array.from({ length: B }, () => (rng.next() < 0.5 ? rng.int(Math.min(3, V)) : rng.int(V)));
       const out = poisoned(engine, B * d);
       gatherKernel(engine, engine.array(table), V, engine.array(idx), d, out);
-      expectAllClose(await engine.read(out), gatherRef(table, idx, d, new Float64Array(B * d)), { context: `(gather ${V}×${d} by ${B}, seed ${seed})` });
+      expectAllClose(await engine.read(out), gatherReference(table, idx, d, new Float64Array(B * d)), { context: `(gather ${V}×${d} by ${B}, seed ${seed})` });
 
       const csr = buildIndexCsr(idx, V);
       for (let r = 0; r < V; r++) for (let e = csr.ptr[r]; e < csr.ptr[r + 1]; e++) expect(idx[csr.pos[e]]).toBe(r);
       const g = randArr(rng, B * d);
-      const expected = segmentSumRef(csr, g, V, d, new Float64Array(V * d));
-      const scale = segmentSumRef(csr, Float32Array.from(g, Math.abs), V, d, new Float64Array(V * d));
+      const expected = segmentSumReference(csr, g, V, d, new Float64Array(V * d));
+      const scale = segmentSumReference(csr, Float32Array.from(g, Math.abs), V, d, new Float64Array(V * d));
       const gout = poisoned(engine, V * d);
       segmentSumKernel(engine, engine.array(csr.ptr), engine.array(csr.pos), engine.array(g), V, d, gout);
       expectAllClose(await engine.read(gout), expected, { scale, context: `(segment sum, seed ${seed})` });
@@ -264,7 +264,7 @@ forEachBackend('kernels', (b) => {
       const spec = { rows, width, srcCols, srcOff, dstCols, dstOff };
       const dst = engine.array(init);
       copy2dKernel(engine, engine.array(src), dst, spec);
-      expectAllClose(await engine.read(dst), copy2dRef(src, Float64Array.from(init), spec), { context: `(copy2d, seed ${seed})` });
+      expectAllClose(await engine.read(dst), copy2dReference(src, Float64Array.from(init), spec), { context: `(copy2d, seed ${seed})` });
     }
   });
 });

@@ -1,6 +1,6 @@
 /** Fused optimiser kernels against host references, step for step, with on-device clipping. */
 import { expect, test } from 'vitest';
-import { adamRef, clipScaleRef, sgdRef, type AdamHyper } from '../../src/kernels/optim.js';
+import { adamReference, clipScaleReference, sgdReference, type AdamHyper } from '../../src/kernels/optim.js';
 import { Rng } from '../../src/util/rng.js';
 import * as T from '../../src/tensor/index.js';
 import { forEachBackend, testSeed } from '../util/backends.js';
@@ -35,14 +35,14 @@ forEachBackend('optimisers', (b) => {
           if (clip) {
             let sq = 0;
             for (const g of grads) for (const v of g) sq += v * v;
-            scale = clipScaleRef(sq, clip, 1e-6);
+            scale = clipScaleReference(sq, clip, 1e-6);
             expect(scale).toBeLessThan(1);
           }
           host.forEach((h, i) => {
-            if (kind === 'sgd') sgdRef(h.w, grads[i], h.m, scale, { lr: 0.05, momentum: 0.9, weightDecay: 0.01 });
+            if (kind === 'sgd') sgdReference(h.w, grads[i], h.m, scale, { lr: 0.05, momentum: 0.9, weightDecay: 0.01 });
             else {
               const hyper: AdamHyper = { lr: 0.01, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.05, decoupled: kind === 'adamw', step };
-              adamRef(h.w, grads[i], h.m, h.v, scale, hyper);
+              adamReference(h.w, grads[i], h.m, h.v, scale, hyper);
             }
           });
           const got = await T.readAll(params);
