@@ -101,9 +101,9 @@ describe('serving a gnnrl rl DQN agent', () => {
 
   const bits = (a: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
 
-  test('a snapshot resumes the same agent: the same answers, and after the same feedback the same weights, Adam state and replay as its un-snapshotted twin', async () => {
+  test.each([['uniform', false], ['prioritised', true]] as const)('a snapshot resumes the same agent (%s replay): the same answers, and after the same feedback the same weights, Adam state and replay as its un-snapshotted twin', async (_, prioritized) => {
     const online = { intervalMs: 0, maxBatch: 100_000 };
-    const twin = await Recommender.load(agentFile, { engine, online, agent: { updatesPerBatch: 2, options: { learningStarts: 8, batchSize: 8 } } });
+    const twin = await Recommender.load(agentFile, { engine, online, agent: { updatesPerBatch: 2, options: { learningStarts: 8, batchSize: 8, prioritized } } });
     const v = twin.currentVersion();
     twin.observe(events(1, 40, v, v.nUsers, v.nItems));
     await twin.flush();
@@ -130,6 +130,7 @@ describe('serving a gnnrl rl DQN agent', () => {
     expect(Object.keys(b.arrays).sort()).toEqual(Object.keys(a.arrays).sort());
     for (const name of Object.keys(a.arrays)) expect(bits(b.arrays[name]), name).toBe(bits(a.arrays[name]));
     const [la, lb] = [await twin.agent!.learnerState(), await back.agent!.learnerState()];
+    expect('priorities' in la.replay).toBe(prioritized);
     for (const part of ['optimizer', 'replay'] as const) {
       expect(Object.keys(lb[part]).sort()).toEqual(Object.keys(la[part]).sort());
       for (const name of Object.keys(la[part])) expect(bits(lb[part][name]), `${part}.${name}`).toBe(bits(la[part][name]));
