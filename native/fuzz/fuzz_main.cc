@@ -10,8 +10,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../csr_core.h"
@@ -449,6 +451,111 @@ void kernelIteration(Rand& r, uint64_t iter) {
   }
 }
 
+// The addon's *Async bindings (napi_kernels.cc) run these same kern:: entry points, with
+// the same index checks first, from libuv worker threads: several callers at once, next
+// to a JS-thread caller and a setThreads(). Here: four kernels computed on this thread
+// first, then all four again from four threads at once into poisoned outputs while a
+// fifth resizes the pool; every result must match bit for bit (the pool runs one job at
+// a time, and each kernel's result does not depend on the thread count).
+void concurrentIteration(Rand& r, uint64_t iter) {
+  kern::GemmShape gs;
+  gs.M = 1 + r.upto(90);
+  gs.K = 1 + r.upto(90);
+  gs.N = 1 + r.upto(300);
+  gs.transA = r.chance(0.5);
+  gs.transB = r.chance(0.5);
+  auto A = randomFloats(r, gs.M * gs.K), B = randomFloats(r, gs.K * gs.N);
+
+  const int64_t batch = 1 + r.upto(40), dim = 1 + r.upto(40), nItems = 1 + r.upto(900), k = 1 + r.upto(std::min<int64_t>(nItems, 40));
+  auto q = randomFloats(r, batch * dim), items = randomFloats(r, nItems * dim), bias = randomFloats(r, nItems);
+  auto value = randomFloats(r, nItems * dim), reward = randomFloats(r, batch), done = randomFloats(r, batch);
+  std::vector<int32_t> exRowPtr, exColIdx;
+  const kern::Exclusions ex = randomExclusions(r, batch, nItems, exRowPtr, exColIdx);
+  kern::TopKArgs t;
+  t.queries = q.data();
+  t.batch = batch;
+  t.dim = dim;
+  t.nItems = nItems;
+  t.k = k;
+  t.items = items.data();
+  t.bias = bias.data();
+  t.exclude = ex;
+  kern::QTargetArgs a;
+  a.next = q.data();
+  a.batch = batch;
+  a.dim = dim;
+  a.nItems = nItems;
+  a.chooser = items.data();
+  a.chooserBias = bias.data();
+  a.value = r.chance(0.5) ? value.data() : nullptr;
+  a.reward = reward.data();
+  a.done = done.data();
+  a.exclude = ex;
+  a.gamma = 0.9f;
+
+  const int64_t nRows = 1 + r.upto(400), nCols = 1 + r.upto(200), d = 1 + r.upto(100);
+  std::vector<int32_t> rowPtr(static_cast<size_t>(nRows + 1), 0), colIdx;
+  for (int64_t i = 0; i < nRows; ++i) {
+    const int64_t m = r.chance(0.02) ? 2000 : r.upto(10);
+    for (int64_t j = 0; j < m; ++j) colIdx.push_back(static_cast<int32_t>(r.upto(nCols)));
+    rowPtr[static_cast<size_t>(i + 1)] = static_cast<int32_t>(colIdx.size());
+  }
+  auto values = randomFloats(r, static_cast<int64_t>(colIdx.size()));
+  auto X = randomFloats(r, nCols * d);
+
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto run = [&](int job) {
+    Bytes out;
+    if (job == 0) {
+      std::vector<float> C(static_cast<size_t>(gs.M * gs.N), nan);
+      kern::gemm(A.data(), B.data(), C.data(), gs);
+      out.add(C);
+    } else if (job == 1) {
+      std::vector<int32_t> idx(static_cast<size_t>(batch * k), -7);
+      std::vector<float> sc(static_cast<size_t>(batch * k), nan);
+      kern::checkIndexCsr(batch, ex.rowPtr, static_cast<int64_t>(exColIdx.size()), ex.colIdx, nItems, "exclude");
+      kern::topk(t, idx.data(), sc.data());
+      out.add(idx);
+      out.add(sc);
+    } else if (job == 2) {
+      std::vector<float> y(static_cast<size_t>(batch), nan);
+      std::vector<int32_t> am(static_cast<size_t>(batch), -7);
+      kern::qtarget(a, y.data(), am.data());
+      out.add(y);
+      out.add(am);
+    } else {
+      std::vector<float> Y(static_cast<size_t>(nRows * d), nan);
+      kern::checkIndexCsr(nRows, rowPtr.data(), static_cast<int64_t>(colIdx.size()), colIdx.data(), nCols, "a");
+      kern::spmm(nRows, rowPtr.data(), colIdx.data(), values.data(), X.data(), d, Y.data());
+      out.add(Y);
+    }
+    return out;
+  };
+  kern::setPoolThreads(3);
+  std::vector<Bytes> want, got(4);
+  for (int j = 0; j < 4; ++j) want.push_back(run(j));
+  std::vector<std::exception_ptr> errs(4);
+  std::vector<std::thread> callers;
+  for (int j = 0; j < 4; ++j)
+    callers.emplace_back([&, j] {
+      try {
+        got[static_cast<size_t>(j)] = run(j);
+      } catch (...) {
+        errs[static_cast<size_t>(j)] = std::current_exception();
+      }
+    });
+  std::thread resizer([&] { kern::setPoolThreads(2 + static_cast<int>(iter % 3)); });
+  for (auto& c : callers) c.join();
+  resizer.join();
+  for (int j = 0; j < 4; ++j) {
+    if (errs[static_cast<size_t>(j)]) std::rethrow_exception(errs[static_cast<size_t>(j)]);
+    if (!(got[static_cast<size_t>(j)] == want[static_cast<size_t>(j)])) {
+      std::fprintf(stderr, "concurrent callers: job %d differs from the one-caller result\n", j);
+      fail("kernel result depends on concurrent callers", iter);
+    }
+  }
+}
+
 int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 20;
   const uint64_t seed = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1;
@@ -461,6 +568,7 @@ int main(int argc, char** argv) {
     try {
       oneIteration(r, iter);
       if (iter % 4 == 0) kernelIteration(r, iter);
+      if (iter % 32 == 0) concurrentIteration(r, iter);
     } catch (const CoreError& e) {
       std::fprintf(stderr, "unexpected CoreError outside the checked calls: %s\n", e.message.c_str());
       fail("CoreError escaped", iter);
