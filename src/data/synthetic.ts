@@ -143,8 +143,45 @@ export function syntheticWorld(opts: ({ preset: WorldPreset } & Partial<WorldCon
   return generate(cfg);
 }
 
+/** The planted parameters: preferences, drift, items and their groups, biases, popularity. */
+interface Planted {
+  P: Float32Array;
+  D: Float32Array;
+  /** Group centres, clusters × dim. */
+  M: Float32Array;
+  Q: Float32Array;
+  group: Int32Array;
+  bu: Float32Array;
+  bi: Float32Array;
+  pop: Float64Array;
+  logPop: Float64Array;
+}
+
 function generate(cfg: SyntheticWorld['config']): SyntheticWorld {
+  // One stream in a fixed order (parameters, activity, then events), so a seed fixes everything.
   const rng = new Rng(cfg.seed);
+  const { nUsers, nItems } = cfg;
+  const planted = drawPlanted(cfg, rng);
+  const counts = drawActivity(cfg, rng);
+  let nEvents = 0;
+  for (let u = 0; u < nUsers; u++) nEvents += counts[u];
+  const log = drawEvents(cfg, planted, counts, nEvents, rng);
+  const w = log.made;
+  const interactions: Interactions = {
+    user: w === nEvents ? log.user : log.user.slice(0, w),
+    item: w === nEvents ? log.item : log.item.slice(0, w),
+    rating: log.rating ? (w === nEvents ? log.rating : log.rating.slice(0, w)) : null,
+    ts: w === nEvents ? log.ts : log.ts.slice(0, w),
+    nUsers,
+    nItems,
+    userIds: IdMap.fromIds(range(nUsers)),
+    itemIds: IdMap.fromIds(range(nItems)),
+  };
+  const { P, D, Q, bu, bi, pop, logPop, group, M } = planted;
+  return makeWorld(cfg, interactions, P, D, Q, bu, bi, pop, logPop, group, M);
+}
+
+function drawPlanted(cfg: SyntheticWorld['config'], rng: Rng): Planted {
   const { nUsers, nItems, dim } = cfg;
   const sd = Math.pow(dim, -0.25);
   const fill = (n: number, s: number): Float32Array => {
@@ -169,42 +206,133 @@ function generate(cfg: SyntheticWorld['config']): SyntheticWorld {
   let total = 0;
   for (let i = 0; i < nItems; i++) total += pop[i] = 1 / Math.pow(rank[i] + 1, cfg.zipf);
   for (let i = 0; i < nItems; i++) pop[i] /= total;
-  const logPop = pop.map(Math.log);
-  // Per-group alias tables over popularity, and each group's total popularity.
-  const members: number[][] = Array.from({ length: G }, () => []);
-  for (let i = 0; i < nItems; i++) members[group[i]].push(i);
-  const groupPop = new Float64Array(G);
-  const groupAlias: (AliasTable | null)[] = members.map((m, g) => {
-    if (m.length === 0) return null;
-    for (const i of m) groupPop[g] += pop[i];
-    return new AliasTable(m.map((i) => pop[i]));
-  });
-  const groupItems = members.map((m) => Int32Array.from(m));
-  const groupCum = new Float64Array(G);
-  const A = new Float64Array(G);
+  return { P, D, M, Q, group, bu, bi, pop, logPop: pop.map(Math.log) };
+}
 
-  // Activity: log-normal with the requested mean.
-  const counts = new Int32Array(nUsers);
+/** Events per user: log-normal with the requested mean, clamped to [minEvents, maxEvents]. */
+function drawActivity(cfg: SyntheticWorld['config'], rng: Rng): Int32Array {
+  const counts = new Int32Array(cfg.nUsers);
   const mu = Math.log(cfg.meanEvents) - (cfg.activitySigma * cfg.activitySigma) / 2;
-  let nEvents = 0;
-  for (let u = 0; u < nUsers; u++) {
+  for (let u = 0; u < cfg.nUsers; u++) {
     const n = Math.round(Math.exp(mu + cfg.activitySigma * rng.normal()));
     counts[u] = Math.min(cfg.maxEvents, Math.max(cfg.minEvents, n));
-    nEvents += counts[u];
   }
+  return counts;
+}
+
+/**
+ * The rating model: clamp(round(μ + b_u + b_i + w·a + ε), 1, 5) for affinity a and noise
+ * draw ε ~ N(0, noise²) (pass ε = noiseSd·N(0, 1)).
+ */
+export function plantedRating(r: SyntheticWorld['config']['rating'], userBias: number, itemBias: number, affinity: number, eps: number): number {
+  return Math.min(5, Math.max(1, Math.round(r.mu + userBias + itemBias + r.factorWeight * affinity + eps)));
+}
+
+/**
+ * The click model's two-part sampler (see the file comment): a candidate pool drawn by
+ * group ∝ group popularity · exp(A(u,c)/τ), then an item of the group ∝ popularity, and
+ * Gumbel-top-m over the pool's residual weights exp((a − A)/τ).
+ */
+class ClickSampler {
+  private readonly groupAlias: (AliasTable | null)[];
+  private readonly groupItems: Int32Array[];
+  private readonly groupPop: Float64Array;
+  private readonly groupCum: Float64Array;
+  private readonly A: Float64Array;
+  private readonly poolMark: Int32Array;
+  private stamp = 0;
+  private poolItems = new Int32Array(64);
+  private poolKeys = new Float64Array(64);
+
+  constructor(
+    private readonly cfg: SyntheticWorld['config'],
+    private readonly planted: Planted,
+  ) {
+    const G = cfg.clusters;
+    const { group, pop } = planted;
+    // Per-group alias tables over popularity, and each group's total popularity.
+    const members: number[][] = Array.from({ length: G }, () => []);
+    for (let i = 0; i < cfg.nItems; i++) members[group[i]].push(i);
+    this.groupPop = new Float64Array(G);
+    this.groupAlias = members.map((m, g) => {
+      if (m.length === 0) return null;
+      for (const i of m) this.groupPop[g] += pop[i];
+      return new AliasTable(m.map((i) => pop[i]));
+    });
+    this.groupItems = members.map((m) => Int32Array.from(m));
+    this.groupCum = new Float64Array(G);
+    this.A = new Float64Array(G);
+    this.poolMark = new Int32Array(cfg.nItems);
+  }
+
+  /**
+   * Up to m items for user vector `pt` (one time segment), none with taken[i] === mark;
+   * returns how many, written to out[0, count) in the pool's top-m order.
+   */
+  pick(pt: Float32Array, m: number, taken: Int32Array, mark: number, rng: Rng, out: Int32Array): number {
+    const { dim } = this.cfg;
+    const G = this.cfg.clusters;
+    const { M, Q } = this.planted;
+    const { A, groupPop, groupCum } = this;
+    const inv = 1 / this.cfg.temperature;
+    // Group weights ∝ groupPop · exp(A(u,c)/τ), shifted by the max for stability.
+    let amax = -Infinity;
+    for (let g = 0; g < G; g++) {
+      let a = 0;
+      for (let d = 0; d < dim; d++) a += pt[d] * M[g * dim + d];
+      A[g] = a;
+      if (groupPop[g] > 0 && a > amax) amax = a;
+    }
+    let cum = 0;
+    for (let g = 0; g < G; g++) {
+      cum += groupPop[g] > 0 ? groupPop[g] * Math.exp((A[g] - amax) * inv) : 0;
+      groupCum[g] = cum;
+    }
+    // Candidate pool, deduplicated, excluding the user's earlier items.
+    const want = 2 * m + 16;
+    if (this.poolItems.length < want) {
+      this.poolItems = new Int32Array(want * 2);
+      this.poolKeys = new Float64Array(want * 2);
+    }
+    const { poolItems, poolKeys, poolMark } = this;
+    const stamp = ++this.stamp;
+    let size = 0;
+    for (let t = 0; t < want; t++) {
+      const x = rng.next() * cum;
+      let g = 0;
+      while (g < G - 1 && groupCum[g] <= x) g++;
+      const it = this.groupItems[g][this.groupAlias[g]!.sample(rng)];
+      if (taken[it] === mark || poolMark[it] === stamp) continue;
+      poolMark[it] = stamp;
+      let a = 0;
+      for (let d = 0; d < dim; d++) a += pt[d] * Q[it * dim + d];
+      // Gumbel-top-m over residual weights = sampling m without replacement ∝ exp((a − A)/τ).
+      let gu = rng.next();
+      while (gu === 0) gu = rng.next();
+      poolItems[size] = it;
+      poolKeys[size] = (a - A[g]) * inv - Math.log(-Math.log(gu));
+      size++;
+    }
+    const take = Math.min(m, size);
+    selectTop(poolKeys, poolItems, size, take);
+    out.set(poolItems.subarray(0, take));
+    return take;
+  }
+}
+
+/** Every user's events: sorted times in a user window, segments with their own p_u(t), clicks, ratings. */
+function drawEvents(cfg: SyntheticWorld['config'], planted: Planted, counts: Int32Array, nEvents: number, rng: Rng) {
+  const { nUsers, nItems, dim } = cfg;
+  const { P, D, Q, bu, bi } = planted;
   const user = new Int32Array(nEvents);
   const item = new Int32Array(nEvents);
   const rating = cfg.implicit ? null : new Float32Array(nEvents);
   const ts = new Float64Array(nEvents);
-
   const taken = new Int32Array(nItems); // = u + 1 once user u has the item
-  const poolMark = new Int32Array(nItems); // = pool stamp while an item is in the pool
-  let stamp = 0;
-  let poolItems = new Int32Array(64);
-  let poolKeys = new Float64Array(64);
+  const sampler = new ClickSampler(cfg, planted);
+  const picked = new Int32Array(cfg.maxEvents);
   const pt = new Float32Array(dim);
   const times = new Float64Array(cfg.maxEvents);
-  const inv = 1 / cfg.temperature;
   const r = cfg.rating;
   let w = 0;
   for (let u = 0; u < nUsers; u++) {
@@ -218,51 +346,12 @@ function generate(cfg: SyntheticWorld['config']): SyntheticWorld {
     for (let s = 0; s < segs; s++) {
       const lo = Math.floor((s * n) / segs);
       const hi = Math.floor(((s + 1) * n) / segs);
-      const m = hi - lo;
       const tMid = (times[lo] + times[hi - 1]) / 2;
       const back = cfg.drift * (1 - tMid);
       for (let d = 0; d < dim; d++) pt[d] = P[u * dim + d] + back * D[u * dim + d];
-      // Group weights ∝ groupPop · exp(A(u,c)/τ), shifted by the max for stability.
-      let amax = -Infinity;
-      for (let g = 0; g < G; g++) {
-        let a = 0;
-        for (let d = 0; d < dim; d++) a += pt[d] * M[g * dim + d];
-        A[g] = a;
-        if (groupPop[g] > 0 && a > amax) amax = a;
-      }
-      let cum = 0;
-      for (let g = 0; g < G; g++) {
-        cum += groupPop[g] > 0 ? groupPop[g] * Math.exp((A[g] - amax) * inv) : 0;
-        groupCum[g] = cum;
-      }
-      // Candidate pool, deduplicated, excluding the user's earlier items.
-      const want = 2 * m + 16;
-      if (poolItems.length < want) {
-        poolItems = new Int32Array(want * 2);
-        poolKeys = new Float64Array(want * 2);
-      }
-      stamp++;
-      let size = 0;
-      for (let t = 0; t < want; t++) {
-        const x = rng.next() * cum;
-        let g = 0;
-        while (g < G - 1 && groupCum[g] <= x) g++;
-        const it = groupItems[g][groupAlias[g]!.sample(rng)];
-        if (taken[it] === u + 1 || poolMark[it] === stamp) continue;
-        poolMark[it] = stamp;
-        let a = 0;
-        for (let d = 0; d < dim; d++) a += pt[d] * Q[it * dim + d];
-        // Gumbel-top-m over residual weights = sampling m without replacement ∝ exp((a − A)/τ).
-        let gu = rng.next();
-        while (gu === 0) gu = rng.next();
-        poolItems[size] = it;
-        poolKeys[size] = (a - A[g]) * inv - Math.log(-Math.log(gu));
-        size++;
-      }
-      const take = Math.min(m, size);
-      selectTop(poolKeys, poolItems, size, take);
+      const take = sampler.pick(pt, hi - lo, taken, u + 1, rng, picked);
       for (let j = 0; j < take; j++) {
-        const it = poolItems[j];
+        const it = picked[j];
         taken[it] = u + 1;
         user[w] = u;
         item[w] = it;
@@ -270,27 +359,16 @@ function generate(cfg: SyntheticWorld['config']): SyntheticWorld {
         if (rating) {
           let a = 0;
           for (let d = 0; d < dim; d++) a += pt[d] * Q[it * dim + d];
-          const x = r.mu + bu[u] + bi[it] + r.factorWeight * a + r.noiseSd * rng.normal();
-          rating[w] = Math.min(5, Math.max(1, Math.round(x)));
+          rating[w] = plantedRating(r, bu[u], bi[it], a, r.noiseSd * rng.normal());
         }
         w++;
         made++;
       }
     }
+    // Pools can come up short for a heavy user; trim to what was made.
     counts[u] = made;
   }
-  // Pools can come up short for a heavy user; trim to what was made.
-  const interactions: Interactions = {
-    user: w === nEvents ? user : user.slice(0, w),
-    item: w === nEvents ? item : item.slice(0, w),
-    rating: rating ? (w === nEvents ? rating : rating.slice(0, w)) : null,
-    ts: w === nEvents ? ts : ts.slice(0, w),
-    nUsers,
-    nItems,
-    userIds: IdMap.fromIds(range(nUsers)),
-    itemIds: IdMap.fromIds(range(nItems)),
-  };
-  return makeWorld(cfg, interactions, P, D, Q, bu, bi, pop, logPop, group, M);
+  return { user, item, rating, ts, made: w };
 }
 
 function range(n: number): Iterable<number> {
