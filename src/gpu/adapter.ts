@@ -2,7 +2,7 @@
  * Finds a WebGPU adapter and describes it: which one, whether it is a software
  * rasteriser (a correctness device, not a fast one), and what limits it allows.
  */
-import { gpuInstanceOrNull, dawnLoadError } from './dawn.js';
+import { gpuInstanceOrNull, dawnLoadError, withDawnLogHidden } from './dawn.js';
 
 export interface AdapterSummary {
   vendor: string;
@@ -57,7 +57,9 @@ export async function requestAdapter(powerPreference: GPUPowerPreference = 'high
   if (!gpu) return { adapter: null, reason: dawnLoadError() };
   let adapter: GPUAdapter | null = null;
   try {
-    adapter = await gpu.requestAdapter({ powerPreference });
+    // The first call enumerates the physical devices, synchronously, and Dawn prints its
+    // limit notices then: keep them off the user's terminal unless asked for.
+    adapter = await withDawnLogHidden(() => gpu.requestAdapter({ powerPreference }));
   } catch (err) {
     return { adapter: null, reason: `requestAdapter failed: ${(err as Error).message}` };
   }

@@ -2,6 +2,7 @@
  * Loads Dawn's Node bindings (the `webgpu` package) on first use, so that the CPU
  * backend works in processes where the binary is missing or cannot load.
  */
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 
@@ -46,4 +47,48 @@ export async function gpuInstanceOrNull(): Promise<GPU | null> {
   if (!dawn) return null;
   gpuInstance = dawn.create([]);
   return gpuInstance;
+}
+
+/** Whether Dawn's own log lines should reach stderr: GNNRL_DAWN_LOG=1 or GNNRL_DEBUG=1. */
+export function dawnLogWanted(): boolean {
+  return process.env.GNNRL_DAWN_LOG === '1' || process.env.GNNRL_DEBUG === '1';
+}
+
+/**
+ * Runs `fn` with file descriptor 2 pointed at /dev/null, unless `dawnLogWanted()`.
+ *
+ * Dawn writes its notices with fprintf(stderr) from native code, past Node's streams; the
+ * first `requestAdapter` of a process prints two of them on Vulkan ("maxDynamic…Buffers…
+ * artificially reduced from 1000000 to 16"), on every run of every command. Node has no
+ * dup2, so fd 2 is closed and reopened around the (synchronous) call: only where
+ * reopening gives the same destination — a terminal or a pipe, on Linux or macOS — and
+ * never for a regular file (its offset would no longer be shared with stdout) or a socket.
+ */
+export function withDawnLogHidden<T>(fn: () => T): T {
+  if (dawnLogWanted() || (process.platform !== 'linux' && process.platform !== 'darwin')) return fn();
+  let saved = -1;
+  try {
+    const st = fstatSync(2);
+    if (!st.isCharacterDevice() && !st.isFIFO()) return fn();
+    saved = openSync('/dev/fd/2', constants.O_WRONLY);
+  } catch {
+    if (saved >= 0) closeSync(saved);
+    return fn();
+  }
+  let hidden = false;
+  try {
+    closeSync(2);
+    // The lowest free descriptor is 2 again, unless another thread took it in between.
+    const nul = openSync('/dev/null', constants.O_WRONLY);
+    hidden = nul === 2;
+    if (!hidden) closeSync(nul);
+    return fn();
+  } finally {
+    if (hidden) {
+      closeSync(2);
+      const back = openSync(`/dev/fd/${saved}`, constants.O_WRONLY);
+      if (back !== 2) closeSync(back);
+    }
+    closeSync(saved);
+  }
 }

@@ -82,6 +82,53 @@ function hashString(s: string): string {
 
 const MAX_TIMESTAMP_PAIRS = 512;
 
+// ------------------------------------------------------------------ cheap waits
+
+/*
+ * While any Dawn promise is pending, dawn.node keeps a setImmediate callback queued that
+ * polls the instance (ProcessEvents) and queues itself again, so a process that simply
+ * awaits the GPU spins the event loop and holds one core at 100% — a core that a software
+ * adapter (lavapipe) would compute with. Every wait of the runtime goes through `waitFor`
+ * instead: one poller for the whole process that naps between those polls (Atomics.wait,
+ * 0.05 ms doubling to 1 ms while the wait lasts) and yields to the event loop after every
+ * nap, so Dawn's poll runs, and a service's timers and I/O still run within about a
+ * millisecond.
+ */
+const NAP_FIRST_MS = 0.05;
+const NAP_MAX_MS = 1;
+const napCell = new Int32Array(new SharedArrayBuffer(4));
+let waiters = 0;
+let polling = false;
+let napMs = NAP_FIRST_MS;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function poll(): Promise<void> {
+  polling = true;
+  try {
+    await nextTurn(); // work that is already done resolves on the first poll, without a nap
+    while (waiters > 0) {
+      Atomics.wait(napCell, 0, 0, napMs);
+      napMs = Math.min(NAP_MAX_MS, napMs * 2);
+      await nextTurn();
+    }
+  } finally {
+    polling = false;
+  }
+}
+
+/** Awaits `p` (a Dawn promise, or one derived from them) without spinning a core. */
+export async function waitFor<T>(p: Promise<T>): Promise<T> {
+  waiters++;
+  napMs = NAP_FIRST_MS;
+  if (!polling) void poll();
+  try {
+    return await p;
+  } finally {
+    waiters--;
+  }
+}
+
 export class GpuRuntime {
   readonly pool: BufferPool;
   readonly limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxWorkgroupsPerDim: number; maxWorkgroupStorage: number };
@@ -385,7 +432,7 @@ export class GpuRuntime {
     });
     this.batchKernels.push('readback');
     this.flush();
-    await Promise.all(staging.map((s) => s.mapAsync(MapMode.READ)));
+    await waitFor(Promise.all(staging.map((s) => s.mapAsync(MapMode.READ))));
     const out = staging.map((s, i) => {
       const copy = s.getMappedRange().slice(0, requests[i].bytes);
       s.unmap();
@@ -405,7 +452,7 @@ export class GpuRuntime {
   /** Submits pending work, waits for the queue, and throws any deferred error. */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await waitFor(this.device.queue.onSubmittedWorkDone());
     await this.settle();
   }
 
@@ -444,7 +491,7 @@ export class GpuRuntime {
   /** Per-dispatch GPU times recorded since the last call (needs `timing: true`). */
   async takeTimings(): Promise<KernelTiming[]> {
     await this.sync();
-    await new Promise((r) => setImmediate(r));
+    await nextTurn();
     await this.settle();
     const t = this.timings;
     this.timings = [];
@@ -471,7 +518,7 @@ export class GpuRuntime {
 
   /** Waits for pending validation checks and throws the first error they found. */
   async settle(): Promise<void> {
-    while (this.inflightChecks.size > 0) await Promise.all([...this.inflightChecks]);
+    while (this.inflightChecks.size > 0) await waitFor(Promise.all([...this.inflightChecks]));
     this.throwDeferred();
   }
 
@@ -496,8 +543,8 @@ export class GpuRuntime {
     if (this.disposed) return;
     try {
       this.flush();
-      await this.device.queue.onSubmittedWorkDone();
-      await Promise.allSettled([...this.inflightChecks]);
+      await waitFor(this.device.queue.onSubmittedWorkDone());
+      await waitFor(Promise.allSettled([...this.inflightChecks]));
     } finally {
       this.disposed = true;
       this.pool.destroyAll();

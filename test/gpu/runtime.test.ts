@@ -1,13 +1,16 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../../src/engine.js';
 import { GnnrlError } from '../../src/errors.js';
 import { bucketSize } from '../../src/gpu/buffer-pool.js';
 import { spmm } from '../../src/kernels/spmm.js';
 import { qTargets } from '../../src/kernels/qtarget.js';
+import { waitFor } from '../../src/gpu/runtime.js';
 
 const wantGpu = process.env.GNNRL_BACKEND?.toLowerCase() !== 'cpu';
+const e2s = (e: Engine): string => `${e.adapter?.description ?? ''} ${e.adapter?.device ?? ''}`;
 
 describe.runIf(wantGpu)('WebGPU runtime', () => {
   let engine: Engine | null = null;
@@ -124,6 +127,88 @@ describe.runIf(wantGpu)('WebGPU runtime', () => {
     } finally {
       await timed.dispose();
     }
+  });
+
+  /** CPU time of this process's main thread in ms (Linux), or null elsewhere. */
+  const mainThreadMs = (): number | null => {
+    const stat = `/proc/self/task/${process.pid}/stat`;
+    if (!existsSync(stat)) return null;
+    const f = readFileSync(stat, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in clock ticks of 10 ms
+  };
+
+  test('waiting for long GPU work naps instead of spinning a core, and timers keep firing', async (ctx) => {
+    const e = need(ctx);
+    // A random graph large enough that one SpMM takes a while on a software adapter.
+    const n = 40_000;
+    const perRow = 16;
+    const d = 64;
+    const rowPtr = new Int32Array(n + 1);
+    const colIdx = new Int32Array(n * perRow);
+    for (let r = 0; r < n; r++) {
+      rowPtr[r + 1] = (r + 1) * perRow;
+      for (let k = 0; k < perRow; k++) colIdx[r * perRow + k] = (r * 7919 + k * 104_729) % n;
+    }
+    const a = e.uploadCsr({ nRows: n, nCols: n, rowPtr, colIdx, values: new Float32Array(n * perRow).fill(0.5) });
+    const x = e.array(new Float32Array(n * d).fill(1));
+    const y = e.empty('f32', n * d);
+    spmm(e, a, x, d, y);
+    await e.sync();
+    const gaps: number[] = [];
+    let last = performance.now();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      gaps.push(now - last);
+      last = now;
+    }, 5);
+    const cpu0 = mainThreadMs();
+    const t0 = performance.now();
+    for (let i = 0; i < 3; i++) {
+      spmm(e, a, x, d, y);
+      await e.sync();
+    }
+    const wall = performance.now() - t0;
+    const cpu = cpu0 === null ? null : mainThreadMs()! - cpu0;
+    clearInterval(timer);
+    expect((await e.read(y)).subarray(0, 4)).toEqual(new Float32Array([8, 8, 8, 8]));
+    // Spinning on Dawn's poll holds the main thread busy for the whole wait; napping leaves it
+    // mostly asleep (about 5% here). The bound leaves room for a loaded machine.
+    if (cpu !== null && wall > 100) expect(cpu / wall).toBeLessThan(0.3);
+    // Timers still fire during the wait: no gap near the length of the wait itself.
+    expect(gaps.length).toBeGreaterThan(0);
+    expect(Math.max(...gaps)).toBeLessThan(Math.max(100, wall / 8));
+  });
+
+  test('waitFor passes values and rejections through', async () => {
+    await expect(waitFor(Promise.resolve(7))).resolves.toBe(7);
+    await expect(waitFor(Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    const both = await Promise.all([waitFor(new Promise((r) => setTimeout(() => r('a'), 20))), waitFor(Promise.resolve('b'))]);
+    expect(both).toEqual(['a', 'b']);
+  });
+
+  test("Dawn's start-up limit notices stay off stderr unless GNNRL_DAWN_LOG=1, and stderr still works after", (ctx) => {
+    need(ctx);
+    const adapterTs = fileURLToPath(new URL('../../src/gpu/adapter.ts', import.meta.url));
+    const code = `import(${JSON.stringify(adapterTs)}).then(async (m) => { const p = await m.requestAdapter(); require('fs').writeSync(2, 'fd2-after\\n'); console.error('stream-after'); console.log(p.adapter ? 'adapter-ok' : 'no-adapter'); })`;
+    // Through a shell pipe, as a terminal user's `gnnrl … | less` (Node's own spawn gives the
+    // child a socket, which cannot be reopened and is left alone).
+    const run = (env: Record<string, string | undefined>) =>
+      spawnSync('sh', ['-c', '"$NODE" --import tsx -e "$CODE" 2>&1 | cat'], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, GNNRL_DEBUG: undefined, GNNRL_DAWN_LOG: undefined, NODE: process.execPath, CODE: code, ...env },
+      });
+    const quiet = run({});
+    expect(quiet.status, quiet.stdout).toBe(0);
+    expect(quiet.stdout).toMatch(/adapter-ok/);
+    expect(quiet.stdout).not.toMatch(/artificially reduced/);
+    expect(quiet.stdout).toMatch(/fd2-after/);
+    expect(quiet.stdout).toMatch(/stream-after/);
+    const loud = run({ GNNRL_DAWN_LOG: '1' });
+    expect(loud.status, loud.stdout).toBe(0);
+    expect(loud.stdout).toMatch(/fd2-after/);
+    // Only Vulkan adapters with huge dynamic-buffer limits (lavapipe among them) print the notices.
+    if (/llvmpipe|lavapipe/i.test(e2s(need(ctx)))) expect(loud.stdout).toMatch(/artificially reduced/);
   });
 
   test('a process that runs SpMM and disposes the engine exits by itself within a second', (ctx) => {
