@@ -1,11 +1,17 @@
 // Batched Q-targets over the whole catalogue: Q(s, a) = s · e_a + b_a.
 //
-// Pass 1 (`tile_max`): one workgroup scores TILE_B next-states against TILE_I items with
-// a register-blocked GEMM tile (each invocation 4 rows × 4 items, d consumed in chunks of
-// KC through workgroup memory), masks excluded items, and reduces to one (max, argmax)
-// per row and item tile. The B × I score matrix is never stored.
-// Pass 2 (`finish`): per row, reduces the tile partials, evaluates the target table at the
-// chosen item (Double DQN: chosen by the online table) and writes y = r + γ(1 − done)·Q.
+// Pass 1 (`tile_max`): a workgroup of 8 × 8 invocations owns QB = 32 next-states and a
+// chunk of the catalogue (at least 16 item tiles of QI = 32 items, `tiles_per_wg`). Per
+// item tile it stages the items through workgroup memory and each invocation computes a
+// 4 rows × 4 items register tile as four vec4 accumulators updated with fma (the
+// matmul's packed tile, shaders/tensor/matmul.wgsl: 8 vec4 workgroup loads per 16 vec4
+// fmas), then folds its 16 scores into a running (max, argmax) per row, skipping excluded
+// items. The states are staged once per workgroup when d ≤ QK (else per QK-deep slab).
+// After the chunk, one reduction across the 8 item lanes writes one (max, argmax) per
+// row and chunk. The B × I score matrix is never stored.
+// Pass 2 (`finish`): per row, reduces the chunk partials, evaluates the target table at
+// the chosen item (Double DQN: chosen by the online table) and writes y = r + γ(1 − done)·Q.
+// `tile_max_rows` is the barrier-free alternative the autotuner may pick (64-item tiles).
 //
 // Ties go to the lower item index. A row whose every item is excluded gets argmax −1,
 // Q = 0, so y = r: the episode is treated as ending there.
@@ -26,7 +32,7 @@ struct Params {
   double_q: u32,
   row_offset: u32, // top-K: first row of this chunk
   rows: u32,       // top-K: rows in this chunk
-  _pad0: u32,
+  tiles_per_wg: u32, // tile_max: QI-item tiles per workgroup (n_tiles is then the chunk count)
   _pad1: u32,
 }
 
@@ -35,15 +41,14 @@ struct Params {
 @group(0) @binding(2) var<storage, read> bias: array<f32>;       // n_items (or 1 when absent)
 @group(0) @binding(3) var<storage, read> mask_ptr: array<i32>;   // b + 1 (CSR of excluded items)
 @group(0) @binding(4) var<storage, read> mask_col: array<i32>;   // sorted per row
-// b × n_tiles partials as (bits of the f32 max, argmax) pairs: one buffer keeps pass 2
+// b × n_tiles partials (n_tiles: item chunks of tile_max, 64-item tiles of tile_max_rows)
+// as (bits of the f32 max, argmax) pairs: one buffer keeps pass 2
 // within the default limit of 8 storage buffers per stage.
 @group(0) @binding(5) var<storage, read_write> part: array<vec2<i32>>;
 @group(0) @binding(6) var<uniform> p: Params;
 
 var<workgroup> s_tile: array<array<f32, KC>, TILE_B>;
 var<workgroup> e_tile: array<array<f32, KC>, TILE_I>;
-var<workgroup> red_val: array<array<f32, 16>, TILE_B>;
-var<workgroup> red_idx: array<array<i32, 16>, TILE_B>;
 
 fn is_excluded(row: u32, item: i32) -> bool {
   var lo = mask_ptr[row];
@@ -61,7 +66,8 @@ fn better(v: f32, i: i32, bv: f32, bi: i32) -> bool {
   return bi < 0 || v > bv || (v == bv && i < bi);
 }
 
-// Scores rows row0.. and items item0.. of one tile: each invocation returns its 4 × 4 block.
+// top-K's scoring tile (tile_scores): 16 × 16 invocations over 64 rows × 64 items, each
+// returning its 4 × 4 block.
 fn score_tile(row0: u32, item0: u32, tx: u32, ty: u32) -> array<array<f32, 4>, 4> {
   let flat = ty * 16u + tx;
   var acc: array<array<f32, 4>, 4>;
@@ -92,34 +98,94 @@ fn score_tile(row0: u32, item0: u32, tx: u32, ty: u32) -> array<array<f32, 4>, 4
   return acc;
 }
 
-@compute @workgroup_size(16, 16)
-fn tile_max(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let tx = lid.x;            // item lane: items tx*4 .. tx*4+3 of the tile
-  let ty = lid.y;            // row lane: rows ty*4 .. ty*4+3 of the tile
-  let tile_i = wid.x;
-  let row0 = wid.y * TILE_B;
-  let item0 = tile_i * TILE_I;
-  let acc = score_tile(row0, item0, tx, ty);
-  for (var r = 0u; r < 4u; r++) {
-    let row = row0 + ty * 4u + r;
-    var bv = NEG_INF;
-    var bi = -1;
-    if (row < p.b) {
-      for (var c = 0u; c < 4u; c++) {
-        let item = item0 + tx * 4u + c;
-        if (item < p.n_items) {
-          var v = acc[r][c];
-          if (p.has_bias != 0u) { v += bias[item]; }
-          // The mask is only consulted for a would-be winner: few binary searches per row.
-          if (better(v, i32(item), bv, bi) && !(p.has_mask != 0u && is_excluded(row, i32(item)))) {
-            bv = v;
-            bi = i32(item);
+const QB: u32 = 32u;  // rows per tile_max workgroup
+const QI: u32 = 32u;  // items per tile step
+const QK: u32 = 64u;  // depth of one staged slab
+
+var<workgroup> qs: array<array<vec4<f32>, 16>, QB>;  // [row][k / 4] of the states' slab
+var<workgroup> qe: array<array<vec4<f32>, 8>, QK>;   // [k][item / 4] of the items' slab
+
+fn load_s(row: u32, k: u32) -> f32 {
+  return select(0.0, s[row * p.d + k], row < p.b && k < p.d);
+}
+
+fn load_e(item: u32, k: u32) -> f32 {
+  return select(0.0, e[item * p.d + k], item < p.n_items && k < p.d);
+}
+
+@compute @workgroup_size(8, 8)
+fn tile_max(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let tx = lid.x;  // item lane: items tx*4 .. tx*4+3 of each tile
+  let ty = lid.y;  // row lane: rows ty*4 .. ty*4+3 of the workgroup's rows
+  let row0 = wid.y * QB;
+  let n_item_tiles = (p.n_items + QI - 1u) / QI;
+  let t_begin = wid.x * p.tiles_per_wg;
+  let t_end = min(n_item_tiles, t_begin + p.tiles_per_wg);
+  var bv = vec4<f32>(NEG_INF);
+  var bi = vec4<i32>(-1);
+  for (var t = t_begin; t < t_end; t++) {
+    let item0 = t * QI;
+    var acc = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    for (var k0 = 0u; k0 < p.d; k0 += QK) {
+      // The states' slab: once per workgroup when it holds all of d, else per slab.
+      // Consecutive invocations read consecutive addresses of a row.
+      if (p.d > QK || t == t_begin) {
+        for (var l = 0u; l < 32u; l++) {
+          let x = l * 64u + li;
+          let r = x / QK;
+          let k = x % QK;
+          qs[r][k / 4u][k % 4u] = load_s(row0 + r, k0 + k);
+        }
+      }
+      for (var l = 0u; l < 32u; l++) {
+        let x = l * 64u + li;
+        let i = x / QK;
+        let k = x % QK;
+        qe[k][i / 4u][i % 4u] = load_e(item0 + i, k0 + k);
+      }
+      workgroupBarrier();
+      let kc4 = min(QK / 4u, (p.d - k0 + 3u) / 4u);
+      for (var k4 = 0u; k4 < kc4; k4++) {
+        let k = k4 * 4u;
+        let b0 = qe[k][tx];
+        let b1 = qe[k + 1u][tx];
+        let b2 = qe[k + 2u][tx];
+        let b3 = qe[k + 3u][tx];
+        for (var r = 0u; r < 4u; r++) {
+          let av = qs[ty * 4u + r][k4];
+          var a = acc[r];
+          a = fma(vec4<f32>(av.x), b0, a);
+          a = fma(vec4<f32>(av.y), b1, a);
+          a = fma(vec4<f32>(av.z), b2, a);
+          a = fma(vec4<f32>(av.w), b3, a);
+          acc[r] = a;
+        }
+      }
+      workgroupBarrier();
+    }
+    // Fold this tile's 4 × 4 scores into the running best of each row.
+    for (var r = 0u; r < 4u; r++) {
+      let row = row0 + ty * 4u + r;
+      if (row < p.b) {
+        for (var c = 0u; c < 4u; c++) {
+          let item = item0 + tx * 4u + c;
+          if (item < p.n_items) {
+            var v = acc[r][c];
+            if (p.has_bias != 0u) { v += bias[item]; }
+            // The mask is only consulted for a would-be winner: few binary searches per row.
+            if (better(v, i32(item), bv[r], bi[r]) && !(p.has_mask != 0u && is_excluded(row, i32(item)))) {
+              bv[r] = v;
+              bi[r] = i32(item);
+            }
           }
         }
       }
     }
-    red_val[ty * 4u + r][tx] = bv;
-    red_idx[ty * 4u + r][tx] = bi;
+  }
+  // One reduction across the 8 item lanes, through the (now idle) items' slab: the value
+  // and the index as two exact small floats (index >> 12 and index & 4095).
+  for (var r = 0u; r < 4u; r++) {
+    qe[ty * 4u + r][tx] = vec4<f32>(bv[r], f32(bi[r] >> 12u), f32(bi[r] & 4095), 0.0);
   }
   workgroupBarrier();
   if (tx == 0u) {
@@ -127,16 +193,17 @@ fn tile_max(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid
       let lr = ty * 4u + r;
       let row = row0 + lr;
       if (row < p.b) {
-        var bv = NEG_INF;
-        var bi = -1;
-        for (var t = 0u; t < 16u; t++) {
-          let vi = red_idx[lr][t];
-          if (vi >= 0 && better(red_val[lr][t], vi, bv, bi)) {
-            bv = red_val[lr][t];
-            bi = vi;
+        var best = NEG_INF;
+        var best_i = -1;
+        for (var l = 0u; l < 8u; l++) {
+          let x = qe[lr][l];
+          let i = (i32(x.y) << 12u) | i32(x.z);
+          if (i >= 0 && better(x.x, i, best, best_i)) {
+            best = x.x;
+            best_i = i;
           }
         }
-        part[row * p.n_tiles + tile_i] = vec2<i32>(bitcast<i32>(bv), bi);
+        part[row * p.n_tiles + wid.x] = vec2<i32>(bitcast<i32>(best), best_i);
       }
     }
   }

@@ -184,8 +184,27 @@ export function scoringBindings(
   };
 }
 
-const TILE_B = 64;
-const TILE_I = 64;
+/** tile_max: rows per workgroup, items per tile step, and the fewest tiles a workgroup walks. */
+const QB = 32;
+const QI = 32;
+const MIN_TILES_PER_WG = 16;
+/** About this many tile_max workgroups are enough to fill a device; past that, longer chunks. */
+const TARGET_WORKGROUPS = 512;
+/** tile_max_rows: rows per workgroup and items per tile. */
+const ROWS_B = 64;
+const ROWS_I = 64;
+
+/**
+ * How tile_max splits the catalogue: each workgroup walks `tilesPerWg` item tiles (at
+ * least MIN_TILES_PER_WG, more when the grid would exceed TARGET_WORKGROUPS), keeping a
+ * running max per row, so only one partial per row and chunk is written.
+ */
+export function qTargetChunks(batch: number, nItems: number): { tilesPerWg: number; chunks: number; rowTiles: number } {
+  const itemTiles = Math.ceil(nItems / QI);
+  const rowTiles = Math.ceil(batch / QB);
+  const tilesPerWg = Math.min(itemTiles, Math.max(MIN_TILES_PER_WG, Math.floor((itemTiles * rowTiles) / TARGET_WORKGROUPS)));
+  return { tilesPerWg, chunks: Math.ceil(itemTiles / tilesPerWg), rowTiles };
+}
 
 function qTargetsWebGpu(engine: Engine, a: QTargetArgs): QTargetResult {
   checkArgs(a);
@@ -194,8 +213,10 @@ function qTargetsWebGpu(engine: Engine, a: QTargetArgs): QTargetResult {
   const y = engine.empty('f32', b) as GpuArray<'f32'>;
   const argmax = engine.empty('i32', b) as GpuArray<'i32'>;
   if (b === 0) return { y, argmax };
-  const nTiles = Math.ceil(a.nItems / TILE_I);
-  const rowTiles = Math.ceil(b / TILE_B);
+  const variant = qTargetVariant(engine, a);
+  // Partials per row (nTiles) and the pass-1 grid: item chunks × row tiles.
+  const split = qTargetChunks(b, a.nItems);
+  const [nTiles, rowTiles] = variant === 'tiled' ? [split.chunks, split.rowTiles] : [Math.ceil(a.nItems / ROWS_I), Math.ceil(b / ROWS_B)];
   const max = gpu.limits.maxWorkgroupsPerDim;
   if (nTiles > max || rowTiles > max) {
     throw new GnnrlError('limit', `qTargets: ${b} rows × ${a.nItems} items needs ${rowTiles}×${nTiles} workgroups, over the limit of ${max} per dimension; split the batch`);
@@ -214,10 +235,10 @@ function qTargetsWebGpu(engine: Engine, a: QTargetArgs): QTargetResult {
     u[5] = a.exclude ? 1 : 0;
     f[6] = a.gamma;
     u[7] = doubleQ ? 1 : 0;
+    u[10] = split.tilesPerWg;
     return buf;
   };
   const scoring = scoringBindings(engine, a.next, a.double ? a.online : a.target, a.double ? a.onlineBias : a.targetBias, a.exclude);
-  const variant = qTargetVariant(engine, a);
   gpu.dispatch(
     variant === 'tiled'
       ? { name: 'qtarget.tile_max', shader: 'qtarget.wgsl', entry: 'tile_max' }
@@ -225,7 +246,7 @@ function qTargetsWebGpu(engine: Engine, a: QTargetArgs): QTargetResult {
     {
       buffers: [...scoring.buffers, part.buffer],
       uniforms: params(a.double),
-      workgroups: [nTiles, rowTiles], // both strategies cover TILE_B rows per workgroup row
+      workgroups: [nTiles, rowTiles],
     },
   );
   const [gx, gy] = gpu.grid(Math.ceil(b / 64));

@@ -20,6 +20,11 @@ const cases: Case[] = [
   { batch: 130, nItems: 1_000, dim: 64, double: false, bias: true, mask: true },
   { batch: 7, nItems: 200, dim: 3, double: true, bias: false, mask: false },
   { batch: 64, nItems: 129, dim: 33, double: true, bias: true, mask: true },
+  // tile_max's edges: 32-row and 32-item tiles, 16+ tiles per workgroup, 64-deep slabs.
+  { batch: 33, nItems: 31, dim: 64, double: true, bias: true, mask: true }, // I < one tile, states staged once
+  { batch: 31, nItems: 513, dim: 65, double: false, bias: true, mask: true }, // 17 tiles: a 1-tile second chunk; d > one slab
+  { batch: 97, nItems: 2_049, dim: 128, double: true, bias: false, mask: true }, // several chunks, two full slabs
+  { batch: 3, nItems: 100, dim: 5, double: false, bias: false, mask: true }, // d tail inside one vec4 step
 ];
 
 forEachBackend('qTargets', (b) => {
@@ -40,7 +45,7 @@ forEachBackend('qTargets', (b) => {
         targetBias: c.bias ? randomF32(rng, c.nItems) : undefined,
         reward: randomF32(rng, c.batch, 0, 1),
         done: Float32Array.from({ length: c.batch }, () => (rng.next() < 0.2 ? 1 : 0)),
-        exclude: c.mask ? randomExclusions(rng, c.batch, c.nItems, { fullRow: c.nItems < 500 ? 0 : -1, maxPerRow: 20 }) : undefined,
+        exclude: c.mask ? randomExclusions(rng, c.batch, c.nItems, { fullRow: 0, maxPerRow: 20 }) : undefined,
         gamma: 0.9,
         double: c.double,
       };
