@@ -31,7 +31,7 @@ import type { DeviceArray } from '../../backend/arrays.js';
 import type { AdjacencyOptions } from '../../native.js';
 import type { Interactions } from '../../data/interactions.js';
 import type { FeatureTable } from '../../data/features-types.js';
-import { bprBatches, PositiveIndex, type NegativeStrategy } from '../../data/negatives.js';
+import { bprBatches, PositiveIndex } from '../../data/negatives.js';
 import type { InteractionGraph } from '../../graph/interaction-graph.js';
 import type { PlannedCsr } from '../../kernels/spmm.js';
 import { Rng, hashU32 } from '../../util/rng.js';
@@ -45,116 +45,21 @@ import { matmul } from '../../tensor/ops/matmul.js';
 import { bprLoss, mseLoss } from '../../tensor/ops/loss.js';
 import { Adam, type Optimizer } from '../../tensor/optim.js';
 import { Module } from '../../nn/module.js';
+import { ParamSnapshot } from '../../nn/param-snapshot.js';
 import { validationMetrics } from '../../eval/validate.js';
 import { runEpochLoop } from '../fit-loop.js';
 import { recommendFromFactors, resolveExclusions } from '../../rank/rank.js';
-import type { FactorScores, FitOptions, FitResult, ModelState, Objective, Recommendations, RecommenderModel, RecommendOptions } from '../types.js';
-import { InputLayer, ENCODER_INPUTS, type EncoderInput } from './features.js';
+import type { FactorScores, FitOptions, FitResult, ModelState, Recommendations, RecommenderModel, RecommendOptions } from '../types.js';
+import { InputLayer } from './features.js';
 import { rowDot, sliceRows, splitRows } from './rows.js';
-import { checkChoice, checkInt, checkNumber, checkPositive } from '../option-checks.js';
-import { SPMM_MAX_D } from '../../kernels/spmm.js';
+import { resolveEncoderOptions, type GraphEncoderOptions, type ResolvedEncoderOptions } from './options.js';
+import { ratingBatches, type RatingBatch } from './rating-batches.js';
 
-/** Options every graph encoder takes (each subclass adds its own). */
-export interface GraphEncoderOptions {
-  /** Width of the ego embeddings (default 64). */
-  dim?: number;
-  /** 'bpr' (default): rank observed over sampled items; 'mse': regress ratings (needs them). */
-  objective?: Objective;
-  /**
-   * Adam learning rate (default 1e-2). LightGCN's paper uses 1e-3 on logs with hundreds
-   * of steps per epoch; on a 40K-event log (20 steps per epoch) 1e-3 had not moved past
-   * popularity after 9 epochs, while 1e-2 beat it by a third in NDCG@20 within 16.
-   */
-  lr?: number;
-  /**
-   * L2 penalty on the ego embeddings of each batch's nodes (and, for 'mse', their
-   * biases): l2/2 · Σ‖e⁰‖² / batch, LightGCN's regulariser (default 1e-4).
-   */
-  l2?: number;
-  /** Adam's L2 weight decay on the encoder's own weights, not the embeddings (default 0). */
-  weightDecay?: number;
-  /** Training examples per step (default 2048). */
-  batchSize?: number;
-  /** Negative sampling for 'bpr' (default 'uniform'). */
-  negatives?: NegativeStrategy;
-  /** Popularity weight count^exponent when negatives = 'popularity' (default 0.75, word2vec's). */
-  popularityExponent?: number;
-  /** Epochs when `fit` is not told (default: the subclass's). */
-  epochs?: number;
-  /** Seed of initialisation, shuffling and sampling (default 1). */
-  seed?: number;
-  /** Ego embeddings from ids (default), node features, or both (see features.ts). */
-  input?: EncoderInput;
-  /** Standard deviation of the id embeddings' initialisation (default 0.1). */
-  initStd?: number;
-  /** Batches between loss readbacks (progress reports, abort checks; default 16). */
-  syncEvery?: number;
-  /** Validation users scored per epoch (default all; a seeded subsample otherwise). */
-  validationUsers?: number;
-}
-
-/** Options after defaults: every field present and checked. */
-export type ResolvedEncoderOptions = Required<Omit<GraphEncoderOptions, 'validationUsers'>> & { validationUsers: number | null };
-
-/** The defaults every encoder starts from (LightGCN's published settings where they apply). */
-export const ENCODER_DEFAULTS: Readonly<ResolvedEncoderOptions> = Object.freeze({
-  dim: 64,
-  objective: 'bpr',
-  lr: 1e-2,
-  l2: 1e-4,
-  weightDecay: 0,
-  batchSize: 2048,
-  negatives: 'uniform',
-  popularityExponent: 0.75,
-  epochs: 50,
-  seed: 1,
-  input: 'id',
-  initStd: 0.1,
-  syncEvery: 16,
-  validationUsers: null,
-});
+// The options moved to options.ts; re-exported so existing imports keep working.
+export { ENCODER_DEFAULTS, ENCODER_MAX_DIM, encoderDim, resolveEncoderOptions, type GraphEncoderOptions, type ResolvedEncoderOptions } from './options.js';
 
 /** A concrete encoder class, for the generic `fromState`. */
 export type EncoderClass<T extends GraphEncoderModel> = new (engine: Engine, graph: InteractionGraph, options: never) => T;
-
-const positiveInt = (v: unknown, name: string) => checkInt(`encoder: ${name}`, v);
-
-/** The widest embedding an encoder takes: the SpMM kernel's row width (kernels/spmm.ts). */
-export const ENCODER_MAX_DIM = SPMM_MAX_D;
-
-/** An encoder's dim, checked against what its kernels take (so a bad value fails before any data is loaded). */
-export function encoderDim(v: unknown, where: string): number {
-  const d = checkInt(where, v);
-  if (d > ENCODER_MAX_DIM) throw new GnnrlError('input', `${where}: expected an integer in [1, ${ENCODER_MAX_DIM}] (the widest row the SpMM kernels take), got ${d}`, { arg: 'dim' });
-  return d;
-}
-const integer = (v: unknown, name: string, min: number) => checkInt(`encoder: ${name}`, v, min);
-const nonNegative = (v: unknown, name: string) => checkNumber(`encoder: ${name}`, v);
-const oneOf = <T extends string>(v: unknown, allowed: readonly T[], name: string) => checkChoice(`encoder: ${name}`, v, allowed);
-
-/** Merges options over defaults and checks every value, naming the bad one. */
-export function resolveEncoderOptions(opts: GraphEncoderOptions, defaults: Partial<ResolvedEncoderOptions> = {}): ResolvedEncoderOptions {
-  const pick = <K extends keyof ResolvedEncoderOptions>(k: K): ResolvedEncoderOptions[K] => (opts[k as keyof GraphEncoderOptions] ?? defaults[k] ?? ENCODER_DEFAULTS[k]) as ResolvedEncoderOptions[K];
-  const lr = pick('lr');
-  checkPositive('encoder: lr', lr);
-  const vu = pick('validationUsers');
-  return {
-    dim: encoderDim(pick('dim'), 'encoder: dim'),
-    objective: oneOf(pick('objective'), ['bpr', 'mse'] as const, 'objective'),
-    lr,
-    l2: nonNegative(pick('l2'), 'l2'),
-    weightDecay: nonNegative(pick('weightDecay'), 'weightDecay'),
-    batchSize: positiveInt(pick('batchSize'), 'batchSize'),
-    negatives: oneOf(pick('negatives'), ['uniform', 'popularity'] as const, 'negatives'),
-    popularityExponent: nonNegative(pick('popularityExponent'), 'popularityExponent'),
-    epochs: integer(pick('epochs'), 'epochs', 0),
-    seed: integer(pick('seed'), 'seed', -(2 ** 31)),
-    input: oneOf(pick('input'), ENCODER_INPUTS, 'input'),
-    initStd: nonNegative(pick('initStd'), 'initStd'),
-    syncEvery: positiveInt(pick('syncEvery'), 'syncEvery'),
-    validationUsers: vu === null || vu === undefined ? null : positiveInt(vu, 'validationUsers'),
-  };
-}
 
 /** Every trainable tensor of an encoder model, under stable names for state(). */
 class EncoderParams<M extends Module> extends Module {
@@ -181,31 +86,6 @@ interface FeatureMeta {
   names: string[];
 }
 
-/** A batch of rating examples. */
-interface RatingBatch {
-  users: Int32Array;
-  items: Int32Array;
-  ratings: Float32Array;
-}
-
-function* ratingBatches(x: Interactions, batchSize: number, seed: number): Generator<RatingBatch> {
-  const n = x.user.length;
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  new Rng(seed).shuffle(order);
-  for (let s = 0; s < n; s += batchSize) {
-    const m = Math.min(batchSize, n - s);
-    const b = { users: new Int32Array(m), items: new Int32Array(m), ratings: new Float32Array(m) };
-    for (let j = 0; j < m; j++) {
-      const e = order[s + j];
-      b.users[j] = x.user[e];
-      b.items[j] = x.item[e];
-      b.ratings[j] = x.rating![e];
-    }
-    yield b;
-  }
-}
-
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The shared recommender machinery of graph encoders; see the file comment for the subclass contract. */
@@ -226,7 +106,7 @@ export abstract class GraphEncoderModel<M extends Module = Module> implements Re
   private seen: PositiveIndex | null = null;
   private final: { users: Tensor; items: Tensor; hostUserBias: Float32Array | null } | null = null;
   private finalStale = true;
-  private snapshot: Tensor[] | null = null;
+  private readonly best: ParamSnapshot;
   private featureTables: { user?: FeatureTable; item?: FeatureTable } = {};
   /** Epochs trained over every fit (seeds each epoch's shuffle and negatives). */
   private epochsDone = 0;
@@ -238,6 +118,7 @@ export abstract class GraphEncoderModel<M extends Module = Module> implements Re
     }
     this.engine = engine;
     this.graph = graph;
+    this.best = new ParamSnapshot(engine);
     this.options = Object.freeze(resolveEncoderOptions(options ?? {}, defaults));
   }
 
@@ -342,16 +223,17 @@ export abstract class GraphEncoderModel<M extends Module = Module> implements Re
             await this.ensureFinal();
             return validationMetrics(this, seen, opts.validation!, { k: 20, engine: this.engine, maxUsers: o.validationUsers ?? undefined, seed: o.seed });
           },
-          saveBest: () => this.saveSnapshot(),
-          restoreBest: () => this.restoreSnapshot(),
+          saveBest: () => this.best.save(this.params!.parameters()),
+          restoreBest: () => {
+            if (this.best.restore(this.params!.parameters())) this.finalStale = true;
+          },
         },
         opts,
       );
     } finally {
       for (const opt of optimizers) opt.dispose();
       lossSum.dispose();
-      for (const t of this.snapshot ?? []) t.dispose();
-      this.snapshot = null;
+      this.best.dispose();
     }
     await this.ensureFinal();
     return result;
@@ -478,8 +360,7 @@ export abstract class GraphEncoderModel<M extends Module = Module> implements Re
     this.params?.dispose();
     this.params = null;
     this.dropFinal();
-    for (const t of this.snapshot ?? []) t.dispose();
-    this.snapshot = null;
+    this.best.dispose();
   }
 
   // ------------------------------------------------------------ internals
@@ -628,21 +509,6 @@ export abstract class GraphEncoderModel<M extends Module = Module> implements Re
     });
   }
 
-  private saveSnapshot(): void {
-    const ps = this.params!.parameters();
-    if (!this.snapshot) {
-      this.snapshot = ps.map((p) => this.engine.keep(p.clone()));
-      return;
-    }
-    ps.forEach((p, i) => copyInto(this.snapshot![i], p));
-  }
-
-  private restoreSnapshot(): void {
-    if (!this.snapshot) return;
-    this.params!.parameters().forEach((p, i) => copyInto(p, this.snapshot![i]));
-    this.finalStale = true;
-  }
-
   private dropFinal(): void {
     if (!this.final) return;
     this.final.users.dispose();
@@ -711,11 +577,6 @@ export abstract class GraphEncoderModel<M extends Module = Module> implements Re
     this.fitted = true;
     this.finalStale = true;
   }
-}
-
-/** dst ← src exactly (same size), on the device. */
-function copyInto(dst: Tensor, src: Tensor): void {
-  dst.fill(0).addInPlace(src);
 }
 
 function meanOf(a: Float32Array): number {
