@@ -7,6 +7,10 @@
  * ("42", or the JSON number 42) becomes the number 42, anything else stays a string
  * ("007", "-5", "a1", "é"). So the same file read as CSV or JSONL gives the same map,
  * and "007" is never confused with 7.
+ *
+ * graph/id-map.ts has a second IdMap (exported as `GraphIdMap`) for ids a caller already
+ * holds as typed values, encoded in bulk without normalisation; its header says why the
+ * two rules differ and must not be merged.
  */
 import { GnnrlError } from '../errors.js';
 

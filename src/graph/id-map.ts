@@ -13,6 +13,19 @@
  *
  * Serialisation: toJSON() gives { kind, ids } with ids in dense order; fromJSON()
  * restores a map whose dense ids are the same, so saved models keep their rows.
+ *
+ * Why there are two id maps (this one, exported as `GraphIdMap`, and data/idmap.ts's
+ * `IdMap`): they answer different inputs with different rules, on purpose.
+ * - This one encodes ids a caller already holds as typed values, in bulk (a whole column
+ *   at once, through the addon): the kind is the caller's, one per map, and kept exactly:
+ *   7 and '7' are different ids, and '007' stays '007'. It never parses.
+ * - data/idmap.ts reads tokens out of text files one at a time while a loader streams, and
+ *   normalises them (a canonical decimal token becomes a number) so that the same file read
+ *   as CSV or as JSONL gives the same map.
+ * Applying the loaders' normalisation here would silently merge ids a caller keeps apart
+ * ('7' and 7 from two systems); keeping the caller's kinds in the loaders would make
+ * "42" in a CSV and 42 in JSONL two users. Both serialise to the ids in dense order, so a
+ * model saved with either restores its rows.
  */
 import { GnnrlError } from '../errors.js';
 import { resolveImpl } from '../native.js';
