@@ -281,13 +281,35 @@ Napi::Value runSync(const Napi::CallbackInfo& info) {
 // The kernels' pool runs one job at a time (kern_pool.h): a sync kernel call made while
 // an async one is running waits for it, and several async calls run one after another
 // (src/native.ts queues them so that they take one libuv thread, not all four).
+// How a KernelWorker settles its Promise: the resolve/reject functions of a plain
+// `new Promise(executor)`, held by references. Not napi_create_promise's deferred: when
+// a worker thread is terminated while the call runs, the environment can no longer run
+// JS, napi_resolve_deferred returns early and the deferred's handle is never freed (a
+// leak LeakSanitizer reports); references are freed by their destructors either way.
+class Settle {
+ public:
+  Napi::Promise create(Napi::Env env) {
+    Napi::Function ctor = env.Global().Get("Promise").As<Napi::Function>();
+    Napi::Function executor = Napi::Function::New(env, [this](const Napi::CallbackInfo& info) {
+      resolve_ = Napi::Persistent(info[0].As<Napi::Function>());
+      reject_ = Napi::Persistent(info[1].As<Napi::Function>());
+    });
+    return ctor.New({executor}).As<Napi::Promise>();
+  }
+  void resolve(Napi::Value v) { resolve_.Call({v}); }
+  void reject(Napi::Value e) { reject_.Call({e}); }
+
+ private:
+  Napi::FunctionReference resolve_, reject_;
+};
+
 template <class Job>
 class KernelWorker : public Napi::AsyncWorker {
  public:
   KernelWorker(Napi::Env env, const Job& job, Pins&& pins)
-      : Napi::AsyncWorker(env, Job::kName), deferred_(Napi::Promise::Deferred::New(env)), job_(job),
-        pins_(std::move(pins)), err_(ErrCode::Native, "") {}
-  Napi::Promise promise() { return deferred_.Promise(); }
+      : Napi::AsyncWorker(env, Job::kName), job_(job), pins_(std::move(pins)), err_(ErrCode::Native, "") {}
+  // Called once, before Queue().
+  Napi::Promise promise() { return settle_.create(Env()); }
 
  protected:
   void Execute() override {
@@ -311,25 +333,25 @@ class KernelWorker : public Napi::AsyncWorker {
     try {
       Napi::Env env = Env();
       if (!pins_.intact()) {
-        deferred_.Reject(makeError(env, "native", std::string(Job::kJs) +
+        settle_.reject(makeError(env, "native", std::string(Job::kJs) +
                                                       ": an argument array was detached or resized while the call "
                                                       "was in flight; its results are undefined")
                              .Value());
         return;
       }
-      deferred_.Resolve(env.Undefined());
+      settle_.resolve(env.Undefined());
     } catch (const Napi::Error&) {
     }
   }
   void OnError(const Napi::Error&) override {
     try {
-      deferred_.Reject(toJsError(Env(), err_).Value());
+      settle_.reject(toJsError(Env(), err_).Value());
     } catch (const Napi::Error&) {
     }
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
+  Settle settle_;
   Job job_;
   Pins pins_;
   CoreError err_;
@@ -349,7 +371,13 @@ Napi::Value runAsync(const Napi::CallbackInfo& info) {
     Pins pins;
     Job job = Read(info, &pins);
     auto* w = new KernelWorker<Job>(env, job, std::move(pins));
-    Napi::Promise p = w->promise();
+    Napi::Promise p;
+    try {
+      p = w->promise();
+    } catch (...) {
+      delete w;  // never queued
+      throw;
+    }
     w->Queue();
     return p;
   } catch (const Napi::Error& e) {
