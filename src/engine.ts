@@ -54,6 +54,13 @@ export interface EngineOptions {
    * (default 64): fewer, larger submits against an earlier start of the device's work.
    */
   maxDispatchesPerSubmit?: number;
+  /**
+   * Called once when the WebGPU device is lost (driver reset, GPU removed, or destroyed
+   * by someone else) — not when `dispose()` destroys it. The engine is unusable from then
+   * on: every call throws a 'gpu' error saying so; create a new one with `Engine.create()`.
+   * Default: a process warning (code GNNRL_DEVICE_LOST).
+   */
+  onDeviceLost?: (info: DeviceLossReport) => void;
 }
 
 let warnedFallback = false;
@@ -166,6 +173,12 @@ function envBackend(): BackendChoice | undefined {
   throw new GnnrlError('input', `GNNRL_BACKEND: expected one of auto, webgpu, cpu, native; got '${process.env.GNNRL_BACKEND}'`, { arg: 'GNNRL_BACKEND' });
 }
 
+/** Why the WebGPU device went away (`GPUDeviceLostInfo`'s fields). */
+export interface DeviceLossReport {
+  reason: string;
+  message: string;
+}
+
 export class Engine {
   /** The backend kernels run on. */
   readonly backend: BackendKind;
@@ -175,6 +188,7 @@ export class Engine {
   readonly adapter: AdapterSummary | null;
   private readonly runtime: GpuRuntime | null;
   private disposed = false;
+  private deviceLoss: DeviceLossReport | null = null;
   private cpuLiveBytes = 0;
   private readonly scopes: Set<Disposable>[] = [];
 
@@ -221,7 +235,10 @@ export class Engine {
       throw new GnnrlError('gpu', `requestDevice failed on adapter '${summary!.description || summary!.device}': ${(err as Error).message}`, { cause: err });
     }
     const runtimeOptions: RuntimeOptions = { debug, timing: options.timing, maxBindingBytes: options.maxBindingBytes, maxDispatchesPerSubmit: options.maxDispatchesPerSubmit };
-    return new Engine('webgpu', decision.reason, new GpuRuntime(device, summary!, runtimeOptions));
+    const engine = new Engine('webgpu', decision.reason, new GpuRuntime(device, summary!, runtimeOptions));
+    // An attached lost promise costs nothing while pending (measured: no event-loop spinning).
+    void device.lost.then((info) => engine.deviceLost({ reason: String(info.reason ?? 'unknown'), message: info.message ?? '' }, options.onDeviceLost));
+    return engine;
   }
 
   /** The WebGPU runtime; throws on other backends. */
@@ -390,8 +407,24 @@ export class Engine {
     if (this.runtime) await this.runtime.sync();
   }
 
+  /** The device loss this engine suffered, or null (always null off WebGPU). */
+  get lost(): DeviceLossReport | null {
+    return this.deviceLoss;
+  }
+
+  private deviceLost(info: DeviceLossReport, handler: ((info: DeviceLossReport) => void) | undefined): void {
+    if (this.disposed) return; // dispose() destroyed it: not a loss
+    this.deviceLoss = info;
+    if (handler) handler(info);
+    else process.emitWarning(`gnnrl: the WebGPU device was lost (${info.reason}: ${info.message}); create a new Engine with Engine.create()`, { code: 'GNNRL_DEVICE_LOST' });
+  }
+
   private assertAlive(): void {
     if (this.disposed) throw new GnnrlError('state', 'this Engine was disposed; create a new one with Engine.create()');
+    if (this.deviceLoss) {
+      const { reason, message } = this.deviceLoss;
+      throw new GnnrlError('gpu', `the WebGPU device was lost (${reason}${message ? `: ${message}` : ''}); this Engine cannot run anything more: create a new one with Engine.create()`);
+    }
   }
 
   /** Drains the GPU queue and destroys the device so the process can exit by itself. */
