@@ -25,8 +25,17 @@
  * window (`agent.windows`) and the served tables; `openAgent` on such a file resumes the
  * same agent, serving and learning.
  *
- * Limits (documented in the README): new items cannot join the Q head; served n-step is
- * 1 (feedback events are independent, not one slot's trajectory).
+ * New items: the Q head and the encoder's item table are built with `newItems` spare
+ * rows, whose bias is INACTIVE (−10⁴), so no max, no target and no ranking picks them.
+ * An item first seen in feedback takes the next spare row: its Q-head row (e, b, online
+ * and target) and its encoder row become the means of those of its co-occurring items —
+ * the items in the windows of the users who took it, in that batch (the whole trained
+ * catalogue's means when those windows are empty) — and from then on it is ranked, can
+ * enter windows, and is learned from like any item. Items past the spare rows get
+ * popularity only.
+ *
+ * Limits (documented in the README): served n-step is 1 (feedback events are
+ * independent, not one slot's trajectory).
  */
 import { GnnrlError } from '../errors.js';
 import type { Engine } from '../engine.js';
@@ -60,7 +69,12 @@ export interface AgentServeOptions {
    * 10 000; 0: such users get popularity). A snapshot keeps the number it was written with.
    */
   coldUsers?: number;
+  /** Spare rows of the Q head for items first seen in feedback (default 1 000; 0: such items count for popularity only). Kept by a snapshot likewise. */
+  newItems?: number;
 }
+
+/** The bias of a spare Q-head row not yet given to an item: below any real Q, so no max picks it. */
+export const INACTIVE = -1e4;
 
 /** An agent being served, with each user's window. */
 export interface ServedAgent {
@@ -72,6 +86,10 @@ export interface ServedAgent {
   readonly trainedUsers: number;
   /** Encoder user rows in all: trainedUsers + the spare cold rows; served user u is encoder row u. */
   readonly capacity: number;
+  /** Items of the GNN (Q-head rows 0 … trainedItems − 1). */
+  readonly trainedItems: number;
+  /** Q-head rows in all: trainedItems + the spare rows for new items; served item i is row i. */
+  readonly itemCapacity: number;
   /** servedUsers × H, −1 left-padded, oldest first (shared, copy-on-write per drain). */
   windows: Int32Array;
   readonly updatesPerBatch: number;
@@ -132,24 +150,51 @@ function embeddedGnn(data: SnapshotData, file: string): Checkpoint | null {
 }
 
 /**
- * The state encoder over the GNN's tables plus `spare` zero user rows. The GNN's rows are
- * scaled exactly as an encoder of the GNN alone scales them (the agent was trained on
- * those), not by the RMS of the padded table.
+ * The state encoder over the GNN's tables plus `spareUsers` user rows and `spareItems`
+ * item rows, all zero. The GNN's rows are scaled exactly as an encoder of the GNN alone
+ * scales them (the agent was trained on those), not by the RMS of the padded tables.
  */
-async function servedEncoder(engine: Engine, tables: StateTables, H: number, fineTune: boolean, spare: number): Promise<WindowStateEncoder> {
-  if (spare === 0) return new WindowStateEncoder(engine, tables, H, { fineTune });
+async function servedEncoder(engine: Engine, tables: StateTables, H: number, fineTune: boolean, spareUsers: number, spareItems: number): Promise<WindowStateEncoder> {
+  if (spareUsers === 0 && spareItems === 0) return new WindowStateEncoder(engine, tables, H, { fineTune });
   const plain = new WindowStateEncoder(engine, tables, H);
-  let scaled: Float32Array;
+  let scaled: Float32Array[];
   try {
-    scaled = (await plain.userTable.read()) as Float32Array;
+    scaled = (await Promise.all([plain.userTable.read(), plain.itemTable.read()])) as Float32Array[];
   } finally {
     plain.dispose();
   }
-  const users = new Float32Array((tables.nUsers + spare) * tables.dim);
+  const { dim, nUsers, nItems } = tables;
+  const users = new Float32Array((nUsers + spareUsers) * dim);
   users.set(tables.users);
-  const enc = new WindowStateEncoder(engine, { ...tables, nUsers: tables.nUsers + spare, users }, H, { fineTune });
-  engine.write(enc.userTable.data, scaled);
+  const items = new Float32Array((nItems + spareItems) * dim);
+  items.set(tables.items);
+  const enc = new WindowStateEncoder(engine, { ...tables, nUsers: nUsers + spareUsers, users, nItems: nItems + spareItems, items }, H, { fineTune });
+  engine.write(enc.userTable.data, scaled[0]);
+  // The GNN's items only: its padding row (zero) is a spare item's row here, and the
+  // encoder's own padding row, after the spare ones, is zero too.
+  engine.write(enc.itemTable.data, scaled[1].subarray(0, nItems * dim));
   return enc;
+}
+
+/** An rl checkpoint's agent state with its Q head (and fine-tuned item tables) padded by `spare` inactive rows. */
+function padItems(state: { kind: string; config: Record<string, unknown>; arrays: Record<string, Float32Array> }, nItems: number, dim: number, spare: number): typeof state {
+  if (spare === 0) return state;
+  const arrays: Record<string, Float32Array> = { ...state.arrays };
+  const grow = (name: string, rows: number, width: number, fill: number, keep = rows) => {
+    const a = arrays[name];
+    if (!a) return;
+    const out = new Float32Array((rows + spare) * width).fill(fill);
+    out.set(a.subarray(0, keep * width));
+    if (fill !== 0 && keep < rows) out.fill(0, keep * width);
+    arrays[name] = out;
+  };
+  for (const net of ['online', 'target']) {
+    grow(`${net}.items`, nItems, dim, 0);
+    grow(`${net}.itemBias`, nItems, 1, INACTIVE);
+  }
+  // Encoder item tables: nItems rows and a zero padding row, which becomes the first spare.
+  for (const name of ['encoder.items', 'targetEncoder.items']) grow(name, nItems + 1, dim, 0, nItems);
+  return { ...state, config: { ...state.config, nItems: nItems + spare }, arrays };
 }
 
 export async function openAgent(data: SnapshotData, file: string, engine: Engine, opts: AgentServeOptions = {}): Promise<ServedAgent> {
@@ -170,19 +215,27 @@ export async function openAgent(data: SnapshotData, file: string, engine: Engine
     const H = Number(cfg.historyLen);
     const slateSize = Number(cfg.slateSize ?? 1);
     if (!(Number.isInteger(H) && H >= 1)) throw new GnnrlError('format', `${file}: config.historyLen: expected an integer >= 1, got ${JSON.stringify(cfg.historyLen)}`, { file, field: 'historyLen' });
-    const spare = serve ? Number(serve.coldUsers) : (opts.coldUsers ?? 10_000);
-    if (!(Number.isInteger(spare) && spare >= 0)) throw new GnnrlError(serve ? 'format' : 'input', `${serve ? `${file}: meta.agentServe.coldUsers` : 'agent.coldUsers'}: expected an integer >= 0, got ${JSON.stringify(serve ? serve.coldUsers : opts.coldUsers)}`, { arg: 'coldUsers' });
-    // An rl checkpoint's encoder had the GNN's users; a served agent's snapshot, those plus its spare rows.
+    const spareOf = (key: 'coldUsers' | 'newItems', dflt: number) => {
+      const x = serve ? Number((serve as Record<string, unknown>)[key] ?? 0) : (opts[key] ?? dflt);
+      if (!(Number.isInteger(x) && x >= 0)) throw new GnnrlError(serve ? 'format' : 'input', `${serve ? `${file}: meta.agentServe.${key}` : `agent.${key}`}: expected an integer >= 0, got ${JSON.stringify(serve ? (serve as Record<string, unknown>)[key] : opts[key])}`, { arg: key });
+      return x;
+    };
+    const spare = spareOf('coldUsers', 10_000);
+    const spareItems = spareOf('newItems', 1000);
+    // An rl checkpoint's agent had the GNN's users and items; a served agent's snapshot, those plus its spare rows.
     const encUsers = serve ? model.nUsers + spare : model.nUsers;
-    if (cfg.nItems !== model.nItems || cfg.nUsers !== encUsers) {
-      throw new GnnrlError('format', `${file}: the agent is for ${String(cfg.nUsers)} users × ${String(cfg.nItems)} items, its GNN ${gnn.source} has ${model.nUsers} × ${model.nItems}${serve ? ` (+ ${spare} cold rows)` : ''}`, { file });
+    const encItems = serve ? model.nItems + spareItems : model.nItems;
+    if (cfg.nItems !== encItems || cfg.nUsers !== encUsers) {
+      throw new GnnrlError('format', `${file}: the agent is for ${String(cfg.nUsers)} users × ${String(cfg.nItems)} items, its GNN ${gnn.source} has ${model.nUsers} × ${model.nItems}${serve ? ` (+ ${spare} cold user rows, ${spareItems} new item rows)` : ''}`, { file });
     }
-    encoder = await servedEncoder(engine, await tablesFromModel(engine, model), H, cfg.fineTune === true, spare);
+    const tables = await tablesFromModel(engine, model);
+    encoder = await servedEncoder(engine, tables, H, cfg.fineTune === true, spare, spareItems);
     const options: Record<string, unknown> = {};
     for (const k of OPTION_KEYS) if (cfg[k] !== undefined && cfg[k] !== null) options[k] = cfg[k];
     const agent = await DqnAgent.create({ engine, encoder, slots: 1, slateSize }, { ...(options as DqnOptions), ...opts.options, nStep: 1, double: data.kind === 'double-dqn' });
     try {
-      agent.load({ kind: data.kind, config: data.config, arrays: data.weights as Record<string, Float32Array> });
+      const state = { kind: data.kind, config: data.config, arrays: data.weights as Record<string, Float32Array> };
+      agent.load(serve ? state : padItems(state, model.nItems, tables.dim, spareItems));
       if (data.optimizer || data.replay || data.rng !== undefined) {
         agent.loadLearnerState({ optimizer: (data.optimizer ?? {}) as DqnLearnerState['optimizer'], replay: (data.replay ?? {}) as Record<string, FieldArray>, rng: (data.rng ?? {}) as DqnLearnerState['rng'] }, `snapshot ${file}`);
       }
@@ -200,9 +253,18 @@ export async function openAgent(data: SnapshotData, file: string, engine: Engine
       }
       const updatesPerBatch = opts.updatesPerBatch ?? (serve && serve.updatesPerBatch !== undefined ? Number(serve.updatesPerBatch) : 4);
       if (!(Number.isInteger(updatesPerBatch) && updatesPerBatch >= 0)) throw new GnnrlError('input', `agent.updatesPerBatch: expected an integer >= 0, got ${updatesPerBatch}`, { arg: 'updatesPerBatch' });
-      const served: ServedAgent = { agent, encoder, model, historyLen: H, trainedUsers: model.nUsers, capacity: model.nUsers + spare, windows, updatesPerBatch, gnn };
-      // A frozen encoder's cold rows are a function of the windows: rebuild them. A
-      // fine-tuned one saved them in its tables (and trained them since).
+      const served: ServedAgent = { agent, encoder, model, historyLen: H, trainedUsers: model.nUsers, capacity: model.nUsers + spare, trainedItems: model.nItems, itemCapacity: model.nItems + spareItems, windows, updatesPerBatch, gnn };
+      // A frozen encoder's tables are not agent state: the rows new items were given come
+      // back from extras, then the cold rows, a function of the windows, are rebuilt. A
+      // fine-tuned encoder saved both in its tables (and trained them since).
+      const itemRows = data.extras?.['agent.itemRows'];
+      if (serve && !encoder.fineTune && itemRows !== undefined) {
+        const d = encoder.dim;
+        if (!(itemRows instanceof Float32Array && itemRows.length % d === 0 && itemRows.length / d <= spareItems)) {
+          throw new GnnrlError('format', `${file}: section 'extras': agent.itemRows: expected f32 rows of ${d} for at most ${spareItems} new items`, { file, field: 'extras' });
+        }
+        engine.write(encoder.itemTable.data, itemRows, model.nItems * d);
+      }
       const cold = Array.from({ length: windows.length / H - model.nUsers }, (_, j) => model.nUsers + j);
       if (cold.length && !encoder.fineTune) await writeColdRows(served, cold, windows);
       return served;
@@ -255,9 +317,16 @@ export async function agentFeedback(
   prev: { users: FactorTable; items: FactorTable },
   events: readonly { u: number; i: number; positive: boolean; reward: number }[],
   nUsers: number,
+  nItems: number,
 ): Promise<{ users: FactorTable; items: FactorTable; updates: number }> {
   const H = served.historyLen;
   const rows0 = prev.users.rows;
+  const items0 = prev.items.rows;
+  // New items take the spare Q-head rows in id order; past them, popularity only.
+  const itemRows = Math.max(items0, Math.min(nItems, served.itemCapacity));
+  /** Per new item: the items in its takers' windows (its co-occurrence neighbours). */
+  const co = new Map<number, number[]>();
+  for (let i = items0; i < itemRows; i++) co.set(i, []);
   // Newcomers take the encoder's spare rows in id order; past them, popularity answers.
   const nRows = Math.max(rows0, Math.min(nUsers, served.capacity));
   const windows = new Int32Array(nRows * H).fill(-1);
@@ -267,8 +336,9 @@ export async function agentFeedback(
   const cold = new Set<number>();
   const one = new Int32Array(1);
   for (const { u, i, positive, reward } of events) {
-    if (u < 0 || u >= nRows || i < 0 || i >= prev.items.rows) continue;
+    if (u < 0 || u >= nRows || i < 0 || i >= itemRows) continue;
     const before = windows.slice(u * H, u * H + H);
+    if (positive && i >= items0) for (const j of before) if (j >= 0 && j < items0) co.get(i)!.push(j);
     if (positive) {
       shiftIntoWindow(windows, u * H, H, i);
       touched.add(u);
@@ -292,6 +362,8 @@ export async function agentFeedback(
     });
   }
   served.windows = windows;
+  // New items' rows before any cold row (which reads the item table) or update.
+  if (co.size) await writeNewItems(served, co);
   if (cold.size) await writeColdRows(served, [...cold].sort((a, b) => a - b), windows);
   let updates = 0;
   for (let j = 0; j < served.updatesPerBatch; j++) if ((await served.agent.update()) !== null) updates++;
@@ -299,9 +371,15 @@ export async function agentFeedback(
     // The network moved: every row and the item head are recomputed from it.
     const all = Int32Array.from({ length: nRows }, (_, u) => u);
     const f = await served.agent.factorForm(all, windows);
-    return { users: FactorTable.of(f.phi, f.dim, nRows), items: FactorTable.of(f.items, f.dim, prev.items.rows, f.itemBias), updates };
+    return { users: FactorTable.of(f.phi, f.dim, nRows), items: FactorTable.of(f.items, f.dim, itemRows, f.itemBias), updates };
   }
-  if (!touched.size) return { ...prev, updates };
+  let items = prev.items;
+  if (co.size) {
+    const head = await served.agent.factorForm(new Int32Array(0), new Int32Array(0));
+    const d = head.dim;
+    items = prev.items.derive(new Map(), Array.from({ length: itemRows - items0 }, (_, j) => ({ v: head.items.slice((items0 + j) * d, (items0 + j + 1) * d), b: head.itemBias[items0 + j] })));
+  }
+  if (!touched.size) return { users: prev.users, items, updates };
   const rows = Int32Array.from([...touched].sort((a, b) => a - b));
   const hist = new Int32Array(rows.length * H);
   rows.forEach((u, r) => hist.set(windows.subarray(u * H, u * H + H), r * H));
@@ -313,7 +391,41 @@ export async function agentFeedback(
     if (u < rows0) changed.set(u, { v });
     else appended[u - rows0] = { v };
   });
-  return { users: prev.users.derive(changed, appended), items: prev.items, updates };
+  return { users: prev.users.derive(changed, appended), items, updates };
+}
+
+/** Mean of rows `idx` of an n × d table (all of rows 0 … all − 1 when `idx` is empty). */
+function meanRow(table: Float32Array, d: number, idx: readonly number[], all: number): Float32Array {
+  const out = new Float32Array(d);
+  const n = idx.length || all;
+  for (let r = 0; r < n; r++) {
+    const i = idx.length ? idx[r] : r;
+    for (let a = 0; a < d; a++) out[a] += table[i * d + a];
+  }
+  for (let a = 0; a < d; a++) out[a] /= Math.max(1, n);
+  return out;
+}
+
+/**
+ * Gives each new item (spare row i) the means of its co-occurring items' rows: the Q
+ * head's e and b (online and target) and the encoder's item row (both encoders).
+ */
+async function writeNewItems(served: ServedAgent, co: ReadonlyMap<number, readonly number[]>): Promise<void> {
+  const { agent, encoder } = served;
+  const d = encoder.dim;
+  const n = served.trainedItems;
+  const engine = encoder.engine;
+  const nets = [agent.online, agent.target];
+  const heads = (await Promise.all(nets.flatMap((q) => [q.items.read(), q.itemBias.read()]))) as Float32Array[];
+  const encs = agent.targetEncoder !== encoder ? [encoder, agent.targetEncoder] : [encoder];
+  const tables = (await Promise.all(encs.map((e) => e.itemTable.read()))) as Float32Array[];
+  for (const [i, idx] of co) {
+    nets.forEach((q, k) => {
+      engine.write(q.items.data, meanRow(heads[2 * k], d, idx, n), i * d);
+      engine.write(q.itemBias.data, meanRow(heads[2 * k + 1], 1, idx, n), i);
+    });
+    encs.forEach((e, k) => engine.write(e.itemTable.data, meanRow(tables[k], d, idx, n), i * d));
+  }
 }
 
 /**
@@ -321,7 +433,7 @@ export async function agentFeedback(
  * learner state (optimizer, replay, rng), the GNN embedded in extras, the windows.
  * `Recommender.snapshotData` adds ids, the served tables, seen items and popularity.
  */
-export async function agentSnapshot(served: ServedAgent): Promise<{ kind: string; config: Record<string, unknown>; weights: Record<string, Float32Array>; meta: Record<string, unknown>; extras: ArraySet; optimizer: ArraySet; replay: ArraySet; rng: unknown }> {
+export async function agentSnapshot(served: ServedAgent, activeItems: number): Promise<{ kind: string; config: Record<string, unknown>; weights: Record<string, Float32Array>; meta: Record<string, unknown>; extras: ArraySet; optimizer: ArraySet; replay: ArraySet; rng: unknown }> {
   const state = await served.agent.state();
   const learner = await served.agent.learnerState();
   const gnn = served.gnn;
@@ -329,6 +441,11 @@ export async function agentSnapshot(served: ServedAgent): Promise<{ kind: string
   for (const [name, a] of Object.entries(gnn.state.arrays)) extras[`gnn.w.${name}`] = a;
   for (const [name, a] of Object.entries(gnn.extras)) extras[`gnn.x.${name}`] = a as ArraySet[string];
   extras['agent.windows'] = served.windows;
+  if (!served.encoder.fineTune && activeItems > served.trainedItems) {
+    const d = served.encoder.dim;
+    const table = (await served.encoder.itemTable.read()) as Float32Array;
+    extras['agent.itemRows'] = table.slice(served.trainedItems * d, activeItems * d);
+  }
   // The GNN's ids travel in the snapshot's own id maps (with the newcomers after them).
   const { ids: _ids, ...gnnMeta } = gnn.meta;
   return {
@@ -337,7 +454,7 @@ export async function agentSnapshot(served: ServedAgent): Promise<{ kind: string
     weights: state.arrays as Record<string, Float32Array>,
     meta: {
       gnn: { kind: gnn.state.kind, config: gnn.state.config, meta: gnnMeta },
-      agentServe: { trainedUsers: served.trainedUsers, coldUsers: served.capacity - served.trainedUsers, updatesPerBatch: served.updatesPerBatch },
+      agentServe: { trainedUsers: served.trainedUsers, coldUsers: served.capacity - served.trainedUsers, trainedItems: served.trainedItems, newItems: served.itemCapacity - served.trainedItems, updatesPerBatch: served.updatesPerBatch },
     },
     extras,
     optimizer: learner.optimizer,

@@ -330,37 +330,41 @@ export class Recommender {
       const nServed = served.windows.length / served.historyLen;
       const info = (data.meta.served ?? null) as { nUsers: number; nItems: number } | null;
       const nUsers = snap && info ? info.nUsers : model.nUsers;
+      const nItems = snap && info ? info.nItems : model.nItems;
       const mkIds = (list: ExternalId[] | undefined, n: number, what: string) => {
         const ids = list ?? Array.from({ length: n }, (_, i) => i);
         if (ids.length !== n) throw new GnnrlError('format', `${source}: idmaps.${what}: ${ids.length} ids, but the agent serves ${n} ${what}`, { file: source, field: 'idmaps' });
         return IdMap.fromIds(ids);
       };
       const userIds = mkIds(snap ? data.ids?.users : gnn.ids?.users, nUsers, 'users');
-      const itemIds = mkIds(snap ? data.ids?.items : gnn.ids?.items, model.nItems, 'items');
+      const itemIds = mkIds(snap ? data.ids?.items : gnn.ids?.items, nItems, 'items');
       const eu = gnn.extras?.['graph.user'];
       const ei = gnn.extras?.['graph.item'];
       const edges = eu instanceof Int32Array && ei instanceof Int32Array;
       const seen = Recommender.seenOf(edges ? eu : null, edges ? ei : null, model, snap ? (data.extras ?? {}) : {}, source);
-      const popularity = Recommender.popularityOf(snap ? data : gnn, model, edges ? ei : null, model.nItems);
-      const factors = snap ? Recommender.agentServedTables(data, nServed, model.nItems, source) : await agentTables(served);
+      const popularity = Recommender.popularityOf(snap ? data : gnn, model, edges ? ei : null, nItems);
+      const factors = snap ? Recommender.agentServedTables(data, nServed, model.nItems, Math.min(nItems, served.itemCapacity), source) : await agentTables(served);
+      const unranked = new Set<number>();
+      for (let i = factors.items.rows; i < nItems; i++) unranked.add(i);
       const v: ServedVersion = {
         version: snap ? data.modelVersion : 1,
         model,
         userIds,
         itemIds,
         nUsers,
-        nItems: model.nItems,
+        nItems,
         factors,
         seen,
-        unranked: new Set(),
+        unranked,
         popularity,
         popularOrder: orderByScore(popularity),
         trainedUsers: model.nUsers,
         trainedItems: model.nItems,
       };
-      // The Q head cannot grow: feedback on unknown items counts for popularity only.
+      // Without spare Q-head rows, feedback on unknown items counts for popularity only.
+      const newItems = served.itemCapacity > served.trainedItems && (opts.online?.newItems ?? true);
       const meta = snap ? { ...gnn.meta, servedAgent: data.meta.servedAgent ?? data.meta.agent } : { ...gnn.meta, servedAgent: data.meta.agent };
-      const rec = new Recommender(v, { ...gnn, meta, modelVersion: v.version }, { ...opts, online: { ...opts.online, newItems: false } });
+      const rec = new Recommender(v, { ...gnn, meta, modelVersion: v.version }, { ...opts, online: { ...opts.online, newItems } });
       rec.served = served;
       rec.agentMeta = data.meta;
       return rec;
@@ -373,16 +377,17 @@ export class Recommender {
   }
 
   /** The served tables a snapshot of an agent holds (rows: the users with an encoder row). */
-  private static agentServedTables(data: SnapshotData, rows: number, nItems: number, source: string): { users: FactorTable; items: FactorTable } {
+  private static agentServedTables(data: SnapshotData, rows: number, minItems: number, maxItems: number, source: string): { users: FactorTable; items: FactorTable } {
     const ex = data.extras ?? {};
     const dim = Number((data.meta.served as { dim?: unknown } | undefined)?.dim);
     const U = ex['served.users'];
     const V = ex['served.items'];
     const b = ex['served.itemBias'];
-    if (!(Number.isInteger(dim) && dim > 0 && U instanceof Float32Array && V instanceof Float32Array && U.length === rows * dim && V.length === nItems * dim && (b === undefined || (b instanceof Float32Array && b.length === nItems)))) {
-      throw new GnnrlError('format', `${source}: section 'extras': the served tables do not match the agent (${rows} user rows, ${nItems} items, dim ${dim})`, { file: source, field: 'extras' });
+    const nItems = V instanceof Float32Array && dim > 0 ? V.length / dim : NaN;
+    if (!(Number.isInteger(dim) && dim > 0 && U instanceof Float32Array && U.length === rows * dim && Number.isInteger(nItems) && nItems >= minItems && nItems <= maxItems && (b === undefined || (b instanceof Float32Array && b.length === nItems)))) {
+      throw new GnnrlError('format', `${source}: section 'extras': the served tables do not match the agent (${rows} user rows, ${minItems} to ${maxItems} item rows, dim ${dim})`, { file: source, field: 'extras' });
     }
-    return { users: FactorTable.of(U, dim, rows), items: FactorTable.of(V, dim, nItems, b instanceof Float32Array ? b : null) };
+    return { users: FactorTable.of(U, dim, rows), items: FactorTable.of(V as Float32Array, dim, nItems, b instanceof Float32Array ? b : null) };
   }
 
   private static seenOf(eu: Int32Array | null, ei: Int32Array | null, model: RecommenderModel, ex: ArraySet, source: string): SeenItems {
@@ -704,15 +709,18 @@ export class Recommender {
 
   /** A batch for a served agent: ids, seen items and popularity as for any model, then the agent's own update. */
   private async agentBatch(v: ServedVersion, batch: FeedbackEvent[]): Promise<{ next: ServedVersion; report: BatchReport }> {
-    const { next, report } = await applyFeedback({ ...v, factors: null }, batch, this.online, false);
+    const { next, report } = await applyFeedback({ ...v, factors: null }, batch, this.online, this.online.newItems);
     const pr = this.online.positiveRating ?? 4;
     const events = batch.map((e) => {
       const positive = isPositive(e, pr);
       return { u: userIn(next, e.user), i: itemIn(next, e.item), positive, reward: e.reward ?? (positive ? 1 : 0) };
     });
-    const t = await agentFeedback(this.served!, v.factors!, events, next.nUsers);
+    const t = await agentFeedback(this.served!, v.factors!, events, next.nUsers, next.nItems);
     report.foldedUsers = new Set(events.filter((e) => e.positive && e.u >= 0 && e.u < t.users.rows).map((e) => e.u)).size;
-    return { next: { ...next, factors: { users: t.users, items: t.items } }, report };
+    // Items past the Q head's spare rows have no row: popularity only.
+    const unranked = new Set<number>();
+    for (let i = t.items.rows; i < next.nItems; i++) unranked.add(i);
+    return { next: { ...next, factors: { users: t.users, items: t.items }, unranked }, report };
   }
 
   /** Resolves once every event queued before the call has been folded in. */
@@ -779,7 +787,7 @@ export class Recommender {
   private agentSnapshotData(extraMeta: Record<string, unknown>): Promise<SnapshotData> {
     return this.locked(async () => {
       const v = this.live('snapshot');
-      const a = await agentSnapshot(this.served!);
+      const a = await agentSnapshot(this.served!, v.factors!.items.rows);
       const extras: ArraySet = { ...a.extras, itemCounts: v.popularity };
       const { users: U, items: V } = v.factors!;
       extras['served.users'] = U.dense();

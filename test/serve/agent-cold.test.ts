@@ -22,6 +22,7 @@ let dir: string;
 let world: SyntheticWorld;
 let train: Interactions;
 let agentFile: string;
+let tunedFile: string;
 /** Users left out of the GNN's training entirely. */
 const coldUsers: number[] = [];
 
@@ -47,6 +48,14 @@ beforeAll(async () => {
   await saveCheckpoint(agentFile, await agent.state(), { agent: 'dqn', state: 'lightgcn', gnnrl: 'test' });
   agent.dispose();
   encoder.dispose();
+  // A fine-tuned twin: its tables (and the target's copy of them) are agent state.
+  const tuned = new WindowStateEncoder(engine, await tablesFromModel(engine, model), 10, { fineTune: true });
+  const tunedAgent = await DqnAgent.create({ engine, encoder: tuned, slots: 1, slateSize: 1 }, { seed: 5, hidden: [32] });
+  mkdirSync(join(dir, 'run', 'dqn-tuned'), { recursive: true });
+  tunedFile = join(dir, 'run', 'dqn-tuned', 'agent.ckpt');
+  await saveCheckpoint(tunedFile, await tunedAgent.state(), { agent: 'dqn', state: 'lightgcn', gnnrl: 'test' });
+  tunedAgent.dispose();
+  tuned.dispose();
   model.dispose();
 }, 240_000);
 
@@ -125,6 +134,64 @@ describe('new users of a served DQN agent', () => {
     await off.close();
   }, 120_000);
 
+  test('a fine-tuned agent with new users and items resumes from its snapshot bit for bit (its tables, the target\'s tables, cold rows and new items included)', async () => {
+    const opts = { engine, online: { intervalMs: 0, maxBatch: 100_000 }, agent: { stateModel: join(dir, 'run', 'models', 'lightgcn.ckpt'), updatesPerBatch: 2, options: { learningStarts: 8, batchSize: 8, targetUpdate: 2 } } };
+    const twin = await Recommender.load(tunedFile, opts);
+    const feed = (seed: number) => {
+      const rng = new Rng(seed);
+      return Array.from({ length: 30 }, (_, j) => ({ user: j % 3 === 0 ? `new${j % 4}` : `u${rng.int(320)}`, item: j % 5 === 2 ? `fresh${j % 3}` : `i${rng.int(300)}`, click: rng.next() < 0.7 }));
+    };
+    twin.observe(feed(1));
+    await twin.flush();
+    expect(twin.agent!.updates).toBeGreaterThan(0);
+    const snap = join(dir, 'tuned.gnnrl');
+    await twin.snapshot(snap);
+    const back = await Recommender.load(snap, { engine, online: opts.online });
+    const hex = (x: Float32Array | Int32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('hex');
+    const same = async () => {
+      const [a, b] = [await twin.agent!.state(), await back.agent!.state()];
+      expect(Object.keys(a.arrays)).toContain('targetEncoder.users');
+      expect(Object.keys(b.arrays).sort()).toEqual(Object.keys(a.arrays).sort());
+      for (const name of Object.keys(a.arrays)) expect(hex(b.arrays[name]), name).toBe(hex(a.arrays[name]));
+    };
+    // The target was synced (targetUpdate 2): its tables are the trained ones, and come back.
+    await same();
+    twin.observe(feed(2));
+    back.observe(feed(2));
+    await twin.flush();
+    await back.flush();
+    await same();
+    expect(back.size).toEqual(twin.size);
+    for (const id of ['new0', 'new1', 'u3']) expect(await back.recommend(id, 10)).toEqual(await twin.recommend(id, 10));
+    await back.close();
+    await twin.close();
+  });
+
+  test('a new item taken by the takers of an item lands beside it (its co-occurrence neighbours), far above chance', async () => {
+    const rec = await Recommender.load(agentFile, { engine, online: { intervalMs: 0 } });
+    const takers = new Map<number, number[]>();
+    for (let j = 0; j < train.user.length; j++) {
+      let l = takers.get(train.item[j]);
+      if (!l) takers.set(train.item[j], (l = []));
+      l.push(train.user[j]);
+    }
+    const popular = [...takers.entries()].filter(([, l]) => l.length >= 20).map(([i]) => i).slice(0, 10);
+    expect(popular.length).toBe(10);
+    const overlaps: number[] = [];
+    for (const x of popular) {
+      const twin = `twin-of-${x}`;
+      rec.observe(takers.get(x)!.slice(0, 10).map((u) => ({ user: train.userIds.id(u), item: twin, click: true })));
+      await rec.flush();
+      const near = new Set((await rec.similarItems(train.itemIds.id(x), 20)).items);
+      const mine = (await rec.similarItems(twin, 21)).items.filter((i) => i !== train.itemIds.id(x)).slice(0, 20);
+      overlaps.push(mine.filter((i) => near.has(i)).length);
+    }
+    // Chance: 20 of ~300 items, about 1.3 of 20 in common.
+    const mean = overlaps.reduce((a, b) => a + b, 0) / overlaps.length;
+    expect(mean, `overlaps ${overlaps.join(' ')}`).toBeGreaterThan(5);
+    await rec.close();
+  });
+
   test('past the spare rows, newcomers get popularity', async () => {
     const rec = await Recommender.load(agentFile, { engine, online: { intervalMs: 0 }, agent: { coldUsers: 2 } });
     rec.observe(['a', 'b', 'c'].map((user) => ({ user, item: 'i1', click: true })));
@@ -133,6 +200,15 @@ describe('new users of a served DQN agent', () => {
     expect((await rec.recommend('b', 5)).fallback).toBeUndefined();
     expect((await rec.recommend('c', 5)).fallback).toBe('popularity');
     await expect(Recommender.load(agentFile, { engine, agent: { coldUsers: -1 } })).rejects.toThrow(/agent\.coldUsers: expected an integer >= 0, got -1/);
+    // Items too: one spare row, so the second new item is shown by popularity only.
+    const one = await Recommender.load(agentFile, { engine, online: { intervalMs: 0 }, agent: { newItems: 1 } });
+    one.observe(['n1', 'n2'].map((item) => ({ user: 'u1', item, click: true })));
+    await one.flush();
+    expect(one.size.items).toBe(train.nItems + 2);
+    expect((await one.similarItems('n1', 3)).items).toHaveLength(3);
+    expect((await one.similarItems('n2', 3)).items).toEqual([]);
+    expect((await one.recommend('u1', 300, { exclude: 'none' })).items).not.toContain('n2');
+    await one.close();
     await rec.close();
   });
 });

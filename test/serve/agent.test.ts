@@ -75,26 +75,35 @@ describe('serving a gnnrl rl DQN agent', () => {
     await rec.flush();
     expect(agent.updates).toBeGreaterThan(u0);
     expect(Array.from(rec.currentVersion().factors!.items.dense())).not.toEqual(Array.from(itemsBefore));
-    // Unknown items are not added to the Q head; a user the GNN has no row for gets
-    // popularity until a positive on a known item gives them a window (and a cold row).
-    rec.observe({ user: 'stranger', item: 'new-item', click: true });
-    await rec.flush();
+    // A user the GNN has no row for gets popularity until their first positive, then a cold row.
     expect((await rec.recommend('stranger', 3)).fallback).toBe('popularity');
-    expect(rec.size.items).toBe(v.nItems);
     rec.observe({ user: 'stranger', item: v.itemIds.id(4), click: true });
     await rec.flush();
     expect((await rec.recommend('stranger', 3)).fallback).toBeUndefined();
+    // An item first seen in feedback takes a spare Q-head row: it is scored, ranked and has neighbours.
+    rec.observe([2, 5, 9].map((u) => ({ user: v.userIds.id(u), item: 'new-item', click: true })));
+    await rec.flush();
+    expect(rec.size.items).toBe(v.nItems + 1);
+    expect(Number.isFinite((await rec.score(v.userIds.id(3), ['new-item'])).scores[0])).toBe(true);
+    expect((await rec.recommend(v.userIds.id(3), 3, { filter: (i) => i === 'new-item' })).items).toEqual(['new-item']);
+    expect((await rec.similarItems('new-item', 3)).items).toHaveLength(3);
     await rec.close();
+    // With no spare rows, a new item counts for popularity only.
+    const fixed = await Recommender.load(agentFile, { engine, online: { intervalMs: 0 }, agent: { newItems: 0 } });
+    fixed.observe({ user: v.userIds.id(2), item: 'new-item', click: true });
+    await fixed.flush();
+    expect(fixed.size.items).toBe(v.nItems);
+    await fixed.close();
   });
 
-  /** Feedback of known users and two newcomers, the same for the same seed. */
+  /** Feedback of known users and two newcomers, on known items and two new ones, the same for the same seed. */
   function events(seed: number, n: number, v: { userIds: { id(u: number): string | number }; itemIds: { id(i: number): string | number } }, nUsers: number, nItems: number) {
     const out: { user: string | number; item: string | number; click: boolean }[] = [];
     let x = seed;
     const next = (m: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % m);
     for (let j = 0; j < n; j++) {
       const user = j % 5 === 0 ? `newbie${j % 2}` : v.userIds.id(next(nUsers));
-      out.push({ user, item: v.itemIds.id(next(nItems)), click: next(3) > 0 });
+      out.push({ user, item: j % 7 === 3 ? `fresh${j % 2}` : v.itemIds.id(next(nItems)), click: next(3) > 0 });
     }
     return out;
   }
@@ -120,6 +129,8 @@ describe('serving a gnnrl rl DQN agent', () => {
     const ids = ['newbie0', 'newbie1', v.userIds.id(0), v.userIds.id(7), v.userIds.id(v.nUsers - 1)];
     for (const id of ids) expect(await back.recommend(id, 10)).toEqual(await twin.recommend(id, 10));
     expect((await back.recommend('newbie0', 10)).fallback).toBeUndefined();
+    expect(back.size.items).toBe(v.nItems + 2);
+    expect((await back.similarItems('fresh1', 5)).items).toEqual((await twin.similarItems('fresh1', 5)).items);
     // The same further feedback: the same network, optimiser, replay and RNG, bit for bit.
     const more = events(2, 40, v, v.nUsers, v.nItems);
     twin.observe(more);

@@ -519,6 +519,8 @@ export class DqnAgent implements Agent {
     for (const [n, v] of Object.entries(await this.online.state())) arrays[`online.${n}`] = v;
     for (const [n, v] of Object.entries(await this.target.state())) arrays[`target.${n}`] = v;
     Object.assign(arrays, await this.encoder.stateArrays());
+    // Fine-tuned: the target's own copy of the tables too ('targetEncoder.users', '.items').
+    if (this.targetEncoder !== this.encoder) for (const [n, v] of Object.entries(await this.targetEncoder.stateArrays())) arrays[`target${n[0].toUpperCase()}${n.slice(1)}`] = v;
     const { epsilon, ...rest } = this.options;
     return {
       kind: this.kind,
@@ -541,6 +543,10 @@ export class DqnAgent implements Agent {
     this.online.load(part('online.'));
     this.target.load(part('target.'));
     this.encoder.loadStateArrays(state.arrays, this.kind);
+    const tu = state.arrays['targetEncoder.users'];
+    const ti = state.arrays['targetEncoder.items'];
+    // States written before the target's tables were saved leave the target's as they are.
+    if (this.targetEncoder !== this.encoder && tu && ti) this.targetEncoder.loadStateArrays({ 'encoder.users': tu, 'encoder.items': ti }, this.kind);
     this.actSteps = Number(cfg.actSteps ?? 0);
     this.updates = Number(cfg.updates ?? 0);
   }
