@@ -70,3 +70,17 @@ describe('Engine.create backend selection', () => {
     expect(listKernels().find((k) => k.name === 'spmm')?.backends.sort()).toEqual(['cpu', 'native', 'webgpu']);
   });
 });
+
+describe('kernel names', () => {
+  test('every registered kernel follows the one rule, and defineKernel refuses others', async () => {
+    await import('../src/kernels/index.js');
+    await import('../src/tensor/index.js');
+    const names = listKernels().map((k) => k.name);
+    expect(names.length).toBeGreaterThan(20);
+    for (const n of names) expect(n, n).toMatch(/^[a-z][a-z0-9]*(_[a-z0-9]+)*(\.(forward|backward))?$/);
+    const { defineKernel } = await import('../src/backend/kernel-table.js');
+    for (const bad of ['tensor.adam', 'softmax_backward.x', 'Spmm', 'seq-attention']) {
+      expect(() => defineKernel(bad, {}), bad).toThrow(/expected <op> or <op>\.forward/);
+    }
+  });
+});

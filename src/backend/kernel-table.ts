@@ -1,8 +1,13 @@
 /**
  * Kernels are looked up per backend, never hard-wired: each op registers one
- * implementation per backend it supports, and the planned `native` backend (C++ SIMD
- * in the addon) falls back to the CPU implementation for ops it does not cover, since
- * both keep their data in typed arrays.
+ * implementation per backend it supports, and the `native` backend (C++ in the addon)
+ * falls back to the CPU implementation for ops it does not cover, since both keep their
+ * data in typed arrays.
+ *
+ * Naming, one rule for every kernel: `<op>` or `<op>.forward` / `<op>.backward`, the op
+ * in snake_case (`matmul`, `spmm`, `segment_sum`, `softmax.backward`, `gat.forward`);
+ * `defineKernel` refuses any other name. The TypeScript CPU reference of a kernel is the
+ * function `<op>Reference` (camelCase) beside it in src/kernels/.
  */
 import { GnnrlError } from '../errors.js';
 import type { BackendKind } from './arrays.js';
@@ -19,6 +24,8 @@ export interface KernelHost {
 // The first parameter is `any` so that implementations may take the full Engine type.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyImpl = (engine: any, ...args: any[]) => any;
+
+const KERNEL_NAME = /^[a-z][a-z0-9]*(_[a-z0-9]+)*(\.(forward|backward))?$/;
 
 const table = new Map<string, Partial<Record<BackendKind, AnyImpl>>>();
 
@@ -44,6 +51,7 @@ export function findKernel(name: string, backend: BackendKind): AnyImpl {
  * dispatches on the engine's backend: `spmm(engine, a, x, d)`.
  */
 export function defineKernel<F extends AnyImpl>(name: string, impls: Partial<Record<BackendKind, F>>): F {
+  if (!KERNEL_NAME.test(name)) throw new GnnrlError('input', `kernel name '${name}': expected <op> or <op>.forward / <op>.backward with the op in snake_case (see src/backend/kernel-table.ts)`, { arg: 'name' });
   if (table.has(name)) throw new GnnrlError('state', `kernel '${name}' is defined twice`);
   table.set(name, { ...impls });
   const dispatch = ((engine: KernelHost, ...args: unknown[]) => findKernel(name, engine.backend)(engine, ...args)) as F;

@@ -273,6 +273,6 @@ const binaryNative: BinaryImpl = (engine, op, a, b, out, bc, prm = {}) => {
 };
 
 /** out = f(x), element-wise; `out` must hold x.length elements (`axpy` accumulates into it). */
-export const unaryKernel = defineKernel<UnaryImpl>('tensor.unary', { cpu: unaryCpu, webgpu: unaryGpu, native: unaryNative });
+export const unaryKernel = defineKernel<UnaryImpl>('unary', { cpu: unaryCpu, webgpu: unaryGpu, native: unaryNative });
 /** out = g(a, b) over a rows×cols grid with broadcast strides. */
-export const binaryKernel = defineKernel<BinaryImpl>('tensor.binary', { cpu: binaryCpu, webgpu: binaryGpu, native: binaryNative });
+export const binaryKernel = defineKernel<BinaryImpl>('binary', { cpu: binaryCpu, webgpu: binaryGpu, native: binaryNative });

@@ -64,7 +64,7 @@ type GatherImpl = (engine: Engine, table: DeviceArray<'f32'>, tableRows: number,
 type SegmentImpl = (engine: Engine, ptr: DeviceArray<'i32'>, pos: DeviceArray<'i32'>, g: DeviceArray<'f32'>, rows: number, cols: number, out: DeviceArray<'f32'>) => DeviceArray<'f32'>;
 type CopyImpl = (engine: Engine, src: DeviceArray<'f32'>, dst: DeviceArray<'f32'>, s: Copy2d) => DeviceArray<'f32'>;
 
-export const gatherKernel = defineKernel<GatherImpl>('tensor.gather', {
+export const gatherKernel = defineKernel<GatherImpl>('gather', {
   cpu: (_e, table, _rows, idx, cols, out) => {
     gatherReference(host(table), host(idx), cols, host(out));
     return out;
@@ -88,7 +88,7 @@ export const gatherKernel = defineKernel<GatherImpl>('tensor.gather', {
   },
 });
 
-export const segmentSumKernel = defineKernel<SegmentImpl>('tensor.segment_sum', {
+export const segmentSumKernel = defineKernel<SegmentImpl>('segment_sum', {
   cpu: (_e, ptr, pos, g, rows, cols, out) => {
     segmentSumReference({ ptr: host(ptr), pos: host(pos) }, host(g), rows, cols, host(out));
     return out;
@@ -110,7 +110,7 @@ export const segmentSumKernel = defineKernel<SegmentImpl>('tensor.segment_sum', 
   },
 });
 
-export const copy2dKernel = defineKernel<CopyImpl>('tensor.copy2d', {
+export const copy2dKernel = defineKernel<CopyImpl>('copy2d', {
   cpu: (_e, src, dst, s) => {
     copy2dReference(host(src), host(dst), s);
     return dst;

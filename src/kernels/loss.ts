@@ -38,7 +38,7 @@ function params(rows: number, cols: number, scale: number): ArrayBuffer {
   ]);
 }
 
-export const crossEntropyKernel = defineKernel<FwdImpl>('tensor.cross_entropy', {
+export const crossEntropyKernel = defineKernel<FwdImpl>('cross_entropy', {
   cpu: (_e, x, labels, rows, cols, loss, lse) => crossEntropyReference(host(x), host(labels), rows, cols, host(loss), host(lse)),
   webgpu: (engine, x, labels, rows, cols, loss, lse) => {
     if (rows === 0) return;
@@ -50,7 +50,7 @@ export const crossEntropyKernel = defineKernel<FwdImpl>('tensor.cross_entropy', 
   },
 });
 
-export const crossEntropyBackwardKernel = defineKernel<BwdImpl>('tensor.cross_entropy_backward', {
+export const crossEntropyBackwardKernel = defineKernel<BwdImpl>('cross_entropy.backward', {
   cpu: (_e, x, labels, lse, g, rows, cols, scale, out) => {
     crossEntropyBackwardReference(host(x), host(labels), host(lse), host(g), rows, cols, scale, host(out));
     return out;

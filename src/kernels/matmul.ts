@@ -198,4 +198,4 @@ const matmulNative: MatmulImpl = (_e, a, b, s, out) => {
 };
 
 /** out (M·N elements) = op(A)·op(B). */
-export const matmulKernel = defineKernel<MatmulImpl>('tensor.matmul', { cpu: matmulCpu, webgpu: matmulGpu, native: matmulNative });
+export const matmulKernel = defineKernel<MatmulImpl>('matmul', { cpu: matmulCpu, webgpu: matmulGpu, native: matmulNative });

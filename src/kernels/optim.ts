@@ -70,7 +70,7 @@ type AdamImpl = (engine: Engine, w: DeviceArray<'f32'>, g: DeviceArray<'f32'>, m
 type SgdImpl = (engine: Engine, w: DeviceArray<'f32'>, g: DeviceArray<'f32'>, vel: DeviceArray<'f32'>, clip: DeviceArray<'f32'>, h: SgdHyper) => void;
 type ClipImpl = (engine: Engine, sumsq: DeviceArray<'f32'>, maxNorm: number, eps: number, out: DeviceArray<'f32'>) => void;
 
-export const adamKernel = defineKernel<AdamImpl>('tensor.adam', {
+export const adamKernel = defineKernel<AdamImpl>('adam', {
   cpu: (_e, w, g, m, v, clip, h) => adamReference(host(w), host(g), host(m), host(v), host(clip)[0], h),
   webgpu: (engine, w, g, m, v, clip, h) => {
     const u = packUniforms([
@@ -94,7 +94,7 @@ export const adamKernel = defineKernel<AdamImpl>('tensor.adam', {
   },
 });
 
-export const sgdKernel = defineKernel<SgdImpl>('tensor.sgd', {
+export const sgdKernel = defineKernel<SgdImpl>('sgd', {
   cpu: (_e, w, g, vel, clip, h) => sgdReference(host(w), host(g), host(vel), host(clip)[0], h),
   webgpu: (engine, w, g, vel, clip, h) => {
     const u = packUniforms([
@@ -107,7 +107,7 @@ export const sgdKernel = defineKernel<SgdImpl>('tensor.sgd', {
   },
 });
 
-export const clipScaleKernel = defineKernel<ClipImpl>('tensor.clip_scale', {
+export const clipScaleKernel = defineKernel<ClipImpl>('clip_scale', {
   cpu: (_e, sumsq, maxNorm, eps, out) => {
     host(out)[0] = clipScaleReference(host(sumsq)[0], maxNorm, eps);
   },

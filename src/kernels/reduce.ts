@@ -167,12 +167,12 @@ const reduceNative: ReduceImpl = (engine, op, x, rows, cols, axis, scale, out) =
 };
 
 /** out = scale · reduce(x) along `axis`; `out` holds reduceOutLength(axis, rows, cols) elements. */
-export const reduceKernel = defineKernel<ReduceImpl>('tensor.reduce', { cpu: reduceCpu, webgpu: reduceGpu, native: reduceNative });
+export const reduceKernel = defineKernel<ReduceImpl>('reduce', { cpu: reduceCpu, webgpu: reduceGpu, native: reduceNative });
 
 type IntoImpl = (engine: Engine, op: ReduceOp, x: DeviceArray<'f32'>, n: number, out: DeviceArray<'f32'>, outOffset: number) => void;
 
 /** out[outOffset] = reduce(x[0..n)): per-parameter slots of a global gradient norm. */
-export const reduceIntoKernel = defineKernel<IntoImpl>('tensor.reduce_into', {
+export const reduceIntoKernel = defineKernel<IntoImpl>('reduce_into', {
   cpu: (_e, op, x, n, out, outOffset) => {
     const r = new Float64Array(1);
     reduceReference(op, host(x), 1, n, 'all', 1, r);

@@ -50,7 +50,7 @@ function rowDispatch(engine: Engine, entry: string, log: boolean, buffers: GPUBu
   );
 }
 
-export const softmaxKernel = defineKernel<FwdImpl>('tensor.softmax', {
+export const softmaxKernel = defineKernel<FwdImpl>('softmax', {
   cpu: (_e, x, rows, cols, log, out) => {
     softmaxReference(host(x), rows, cols, log, host(out));
     return out;
@@ -68,7 +68,7 @@ export const softmaxKernel = defineKernel<FwdImpl>('tensor.softmax', {
   },
 });
 
-export const softmaxBackwardKernel = defineKernel<BwdImpl>('tensor.softmax_backward', {
+export const softmaxBackwardKernel = defineKernel<BwdImpl>('softmax.backward', {
   cpu: (_e, y, g, rows, cols, log, out) => {
     softmaxBackwardReference(host(y), host(g), rows, cols, log, host(out));
     return out;
