@@ -8,6 +8,8 @@
 // the same job on a libuv worker thread and return a Promise (see KernelWorker below).
 #include <napi.h>
 
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -116,11 +118,26 @@ void checkExclusions(const ExclusionsIn& x, int64_t batch, int64_t nItems) {
   if (x.e.rowPtr) kern::checkIndexCsr(batch, x.e.rowPtr, x.nnz, x.e.colIdx, nItems, "exclude");
 }
 
-Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), kern::poolThreads()); }
+// Kernels read the pool's size (poolThreads()) outside the pool's own lock to pick their
+// partitions, and a resize writes it: once kernels run on libuv workers (the *Async
+// calls) and on several JS threads (worker_threads), a setThreads() could race with them
+// (ThreadSanitizer found it). Every kernel call therefore holds this gate shared, and
+// setThreads() holds it exclusively: it waits for the kernels running, async ones included.
+std::shared_mutex& poolGate() {
+  static std::shared_mutex* m = new std::shared_mutex();  // never destroyed, as the pool
+  return *m;
+}
+
+Napi::Value Threads(const Napi::CallbackInfo& info) {
+  std::shared_lock<std::shared_mutex> gate(poolGate());
+  return Napi::Number::New(info.Env(), kern::poolThreads());
+}
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  kern::setPoolThreads(static_cast<int>(intArg(env, info[0], "threads", 1, 256)));
+  const int n = static_cast<int>(intArg(env, info[0], "threads", 1, 256));
+  std::unique_lock<std::shared_mutex> gate(poolGate());
+  kern::setPoolThreads(n);
   return Napi::Number::New(env, kern::poolThreads());
 }
 
@@ -263,7 +280,9 @@ template <class Job, Job (*Read)(const Napi::CallbackInfo&, Pins*)>
 Napi::Value runSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    Read(info, nullptr).run();
+    const Job job = Read(info, nullptr);
+    std::shared_lock<std::shared_mutex> gate(poolGate());
+    job.run();
     return env.Undefined();
   });
 }
@@ -314,6 +333,7 @@ class KernelWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
+      std::shared_lock<std::shared_mutex> gate(poolGate());
       job_.run();
     } catch (const CoreError& e) {
       err_ = e;

@@ -72,7 +72,7 @@ export interface EncodedIds {
 export interface NativeKernels {
   /** Threads of the kernels' pool (the caller's included). */
   threads(): number;
-  /** Resizes the pool (1..256); returns the new size. */
+  /** Resizes the pool (1..256); returns the new size. Waits for a running kernel first, an async one included. */
   setThreads(n: number): number;
   /** The SIMD the kernels were compiled for, e.g. 'avx2+fma (8 lanes)'. */
   simd(): string;

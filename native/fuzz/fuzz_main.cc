@@ -453,10 +453,12 @@ void kernelIteration(Rand& r, uint64_t iter) {
 
 // The addon's *Async bindings (napi_kernels.cc) run these same kern:: entry points, with
 // the same index checks first, from libuv worker threads: several callers at once, next
-// to a JS-thread caller and a setThreads(). Here: four kernels computed on this thread
-// first, then all four again from four threads at once into poisoned outputs while a
-// fifth resizes the pool; every result must match bit for bit (the pool runs one job at
-// a time, and each kernel's result does not depend on the thread count).
+// to a JS-thread caller. Here: four kernels computed on this thread first, then all four
+// again from four threads at once into poisoned outputs, on a pool of another size;
+// every result must match bit for bit (the pool runs one job at a time, and each
+// kernel's result does not depend on the thread count). A resize never overlaps a
+// kernel: the addon's setThreads() waits for the running ones (napi_kernels.cc's gate),
+// since kernels read the pool's size unlocked.
 void concurrentIteration(Rand& r, uint64_t iter) {
   kern::GemmShape gs;
   gs.M = 1 + r.upto(90);
@@ -534,6 +536,7 @@ void concurrentIteration(Rand& r, uint64_t iter) {
   kern::setPoolThreads(3);
   std::vector<Bytes> want, got(4);
   for (int j = 0; j < 4; ++j) want.push_back(run(j));
+  kern::setPoolThreads(1 + static_cast<int>(iter % 4));  // the callers meet a pool of another size
   std::vector<std::exception_ptr> errs(4);
   std::vector<std::thread> callers;
   for (int j = 0; j < 4; ++j)
@@ -544,9 +547,7 @@ void concurrentIteration(Rand& r, uint64_t iter) {
         errs[static_cast<size_t>(j)] = std::current_exception();
       }
     });
-  std::thread resizer([&] { kern::setPoolThreads(2 + static_cast<int>(iter % 3)); });
   for (auto& c : callers) c.join();
-  resizer.join();
   for (int j = 0; j < 4; ++j) {
     if (errs[static_cast<size_t>(j)]) std::rethrow_exception(errs[static_cast<size_t>(j)]);
     if (!(got[static_cast<size_t>(j)] == want[static_cast<size_t>(j)])) {
