@@ -10,7 +10,8 @@ import { GnnrlError } from './errors.js';
 import { requestAdapter, summarizeAdapter, deviceDescriptor, type AdapterSummary } from './gpu/adapter.js';
 import { GpuRuntime, type RuntimeOptions } from './gpu/runtime.js';
 import type { PoolStats } from './gpu/buffer-pool.js';
-import { nativeKernels, nativeKernelsUnavailable } from './native.js';
+import { join } from 'node:path';
+import { loadNative, nativeKernels, nativeKernelsUnavailable, nativeLoadError, packageRoot } from './native.js';
 import {
   allocTyped,
   dtypeOf,
@@ -433,4 +434,29 @@ export class Engine {
     this.disposed = true;
     await this.runtime?.dispose();
   }
+}
+
+/** What the native addon and its backend offer on this machine (for `gnnrl doctor` and logs). */
+export interface NativeStatus {
+  /** The addon loaded; `path` is the file, with its version. */
+  loaded: boolean;
+  path?: string;
+  /** Why it did not load, and what to run. */
+  error?: string;
+  fix?: string;
+  /** The native backend can run: its kernel pool's threads and the SIMD it was compiled for, or why not. */
+  backend: { available: boolean; threads?: number; simd?: string; why?: string };
+}
+
+/** The native addon's status, without creating an engine. */
+export function nativeStatus(): NativeStatus {
+  const native = loadNative();
+  const out: NativeStatus = native
+    ? { loaded: true, path: join(packageRoot(), 'build', 'Release', 'gnnrl_native.node'), backend: { available: false } }
+    : { loaded: false, error: nativeLoadError(), fix: 'npm run build:native (needs cmake >= 3.15 and a C++17 compiler)', backend: { available: false } };
+  const version = (native as { version?: () => string } | null)?.version;
+  if (out.path && typeof version === 'function') out.path += ` (addon ${version()})`;
+  const why = nativeKernelsUnavailable();
+  out.backend = why || !native?.kernels ? { available: false, why: why ?? 'native kernels unavailable' } : { available: true, threads: native.kernels.threads(), simd: native.kernels.simd() };
+  return out;
 }

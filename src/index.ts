@@ -9,7 +9,7 @@ import { spmmPlanArrays } from './graph/layout.js';
 import { withSelfLoops } from './graph/gat-edges.js';
 
 export { GnnrlError, type GnnrlErrorCode, type GnnrlErrorDetails } from './errors.js';
-export { Engine, type EngineOptions, type BackendChoice, type Disposable, type DeviceLossReport } from './engine.js';
+export { Engine, nativeStatus, type EngineOptions, type BackendChoice, type Disposable, type DeviceLossReport, type NativeStatus } from './engine.js';
 export type { BackendKind, DType, DeviceArray, DeviceCsr, CpuArray, GpuArray } from './backend/arrays.js';
 export { listKernels, registerKernelImpl } from './backend/kernel-table.js';
 export type { AdapterSummary } from './gpu/adapter.js';

@@ -1,12 +1,9 @@
 /**
  * `gnnrl doctor`: what this machine offers gnnrl, and what to do about what is missing.
  */
-import { Engine } from '../engine.js';
+import { Engine, nativeStatus } from '../engine.js';
 import { GnnrlError } from '../errors.js';
 import { listKernels } from '../backend/kernel-table.js';
-import { join } from 'node:path';
-import { loadNative, nativeKernelsUnavailable, nativeLoadError, packageRoot } from '../native.js';
-import { REQUESTED_LIMITS } from '../gpu/adapter.js';
 import { packageVersion } from './version.js';
 import '../kernels/index.js';
 import '../tensor/index.js'; // registers the tensor kernels (matmul, element-wise, …) too
@@ -72,15 +69,9 @@ export async function doctorReport(): Promise<DoctorReport> {
     report.ok = false;
     report.reason = err instanceof GnnrlError ? err.message : String(err);
   }
-  const native = loadNative();
-  if (native) report.native = { loaded: true, path: join(packageRoot(), 'build', 'Release', 'gnnrl_native.node') };
-  else report.native = { loaded: false, error: nativeLoadError(), fix: 'npm run build:native (needs cmake >= 3.15 and a C++17 compiler)' };
-  const why = nativeKernelsUnavailable();
-  if (why || !native?.kernels) report.nativeBackend = { available: false, why: why ?? 'native kernels unavailable' };
-  else report.nativeBackend = { available: true, threads: native.kernels.threads(), simd: native.kernels.simd() };
-  if (native && typeof (native as { version?: () => string }).version === 'function') {
-    report.native.path += ` (addon ${(native as unknown as { version: () => string }).version()})`;
-  }
+  const { backend, ...native } = nativeStatus();
+  report.native = native;
+  report.nativeBackend = backend;
   return report;
 }
 
@@ -97,7 +88,8 @@ export function formatDoctor(r: DoctorReport): string {
   if (r.adapter) {
     const a = r.adapter;
     row('adapter', `${a.description || a.device || '(no description)'} — vendor ${a.vendor || '?'}, architecture ${a.architecture || '?'}, ${a.software ? 'software (a correctness device, not a fast one)' : 'hardware'}`);
-    row('limits', REQUESTED_LIMITS.map((k) => `${k} ${mib(a.limits[k])}`).join(', '));
+    // The summary holds exactly the limits gnnrl requests of the device.
+    row('limits', Object.entries(a.limits).map(([k, v]) => `${k} ${mib(v)}`).join(', '));
     row('features', a.features.join(', ') || '(none)');
     row('subgroups', a.features.includes('subgroups') ? 'yes' : 'no (workgroup-memory fallbacks are used)');
     row('timing', a.features.includes('timestamp-query') ? 'timestamp-query available' : 'no timestamp-query: benchmarks use wall-clock time');
