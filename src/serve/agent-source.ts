@@ -22,8 +22,9 @@
  * moments, the replay buffer, the RNG words) in the snapshot's weights, 'optimizer',
  * 'replay' and 'rng' sections, the GNN embedded in 'extras' (`gnn.w.*` its weights,
  * `gnn.x.*` its extras) with its kind and config in `meta.gnn`, every served user's
- * window (`agent.windows`) and the served tables; `openAgent` on such a file resumes the
- * same agent, serving and learning.
+ * window (`agent.windows`), a frozen encoder's rows for new items (`agent.itemRows`) and
+ * the served tables; `openAgent` on such a file resumes the same agent, serving and
+ * learning.
  *
  * New items: the Q head and the encoder's item table are built with `newItems` spare
  * rows, whose bias is INACTIVE (−10⁴), so no max, no target and no ranking picks them.
@@ -97,7 +98,7 @@ export interface ServedAgent {
   readonly gnn: Checkpoint;
 }
 
-/** Whether a decoded file is a `gnnrl rl` DQN agent checkpoint. */
+/** Whether a decoded file is a `gnnrl rl` DQN agent checkpoint, or a snapshot of a served one. */
 export function isAgentCheckpoint(data: SnapshotData): boolean {
   return typeof data.meta.agent === 'string' && (data.kind === 'dqn' || data.kind === 'double-dqn');
 }
@@ -235,7 +236,12 @@ export async function openAgent(data: SnapshotData, file: string, engine: Engine
     const agent = await DqnAgent.create({ engine, encoder, slots: 1, slateSize }, { ...(options as DqnOptions), ...opts.options, nStep: 1, double: data.kind === 'double-dqn' });
     try {
       const state = { kind: data.kind, config: data.config, arrays: data.weights as Record<string, Float32Array> };
-      agent.load(serve ? state : padItems(state, model.nItems, tables.dim, spareItems));
+      try {
+        agent.load(serve ? state : padItems(state, model.nItems, tables.dim, spareItems));
+      } catch (e) {
+        if (!(e instanceof GnnrlError) || e.code === 'format') throw e;
+        throw new GnnrlError('format', `${serve ? 'snapshot ' : ''}${file}: section 'weights': ${e.message}`, { file, field: 'weights', cause: e });
+      }
       if (data.optimizer || data.replay || data.rng !== undefined) {
         agent.loadLearnerState({ optimizer: (data.optimizer ?? {}) as DqnLearnerState['optimizer'], replay: (data.replay ?? {}) as Record<string, FieldArray>, rng: (data.rng ?? {}) as DqnLearnerState['rng'] }, `snapshot ${file}`);
       }

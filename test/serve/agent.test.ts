@@ -181,9 +181,11 @@ describe('serving a gnnrl rl DQN agent', () => {
     // Sections that decode but do not fit the agent are named too.
     const data = decodeSnapshot(bytes);
     const short = { ...data, optimizer: { ...data.optimizer, 'm.0': new Float32Array(3) } };
-    await expect(Recommender.fromBytes(encodeSnapshot(short), { engine }, 'b.gnnrl')).rejects.toThrow(/snapshot b\.gnnrl: optimizer: 'm\.0': expected \d+ f32 values/);
+    await expect(Recommender.fromBytes(encodeSnapshot(short), { engine }, 'b.gnnrl')).rejects.toThrow(/snapshot b\.gnnrl: section 'optimizer': 'm\.0': expected \d+ f32 values/);
     const { replay: _r, ...noReplay } = data;
-    await expect(Recommender.fromBytes(encodeSnapshot({ ...noReplay }), { engine }, 'c.gnnrl')).rejects.toThrow(/snapshot c\.gnnrl: replay: 'position'/);
+    await expect(Recommender.fromBytes(encodeSnapshot({ ...noReplay }), { engine }, 'c.gnnrl')).rejects.toThrow(/snapshot c\.gnnrl: section 'replay': 'position'/);
+    const { 'online.items': _i, ...noHead } = data.weights;
+    await expect(Recommender.fromBytes(encodeSnapshot({ ...data, weights: noHead }), { engine }, 'd.gnnrl')).rejects.toThrow(/snapshot d\.gnnrl: section 'weights': load: state lacks 'items'/);
   });
 
   test('over HTTP too, and a missing GNN is named', async () => {

@@ -591,7 +591,7 @@ export class DqnAgent implements Agent {
   /** Restores `learnerState()` of an agent with the same options and shapes; `what` names the source in errors. */
   loadLearnerState(s: DqnLearnerState, what = 'learner state'): void {
     this.alive();
-    const bad = (section: string, msg: string) => new GnnrlError('format', `${what}: ${section}: ${msg}`, { field: section });
+    const bad = (section: string, msg: string) => new GnnrlError('format', `${what}: section '${section}': ${msg}`, { field: section });
     if (this.optimizer) {
       const slots = adamSlots(this.optimizer);
       const step = s.optimizer?.step;
