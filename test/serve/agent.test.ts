@@ -188,12 +188,23 @@ describe('serving a gnnrl rl DQN agent', () => {
     await expect(Recommender.fromBytes(encodeSnapshot({ ...data, weights: noHead }), { engine }, 'd.gnnrl')).rejects.toThrow(/snapshot d\.gnnrl: section 'weights': load: state lacks 'items'/);
   });
 
-  test('over HTTP too, and a missing GNN is named', async () => {
-    const server = await RecommendServer.open(agentFile, { engine });
-    const { port } = await server.listen(0);
-    const r = (await (await fetch(`http://127.0.0.1:${port}/ready`)).json()) as { mode: string };
-    expect(r.mode).toBe('agent');
-    await server.close();
+  test('over HTTP too (the rl checkpoint and a snapshot of the served agent), and a missing GNN is named', async () => {
+    const rec = await Recommender.load(agentFile, { engine, online: { intervalMs: 0 } });
+    rec.observe({ user: 'web-newcomer', item: rec.currentVersion().itemIds.id(3), click: true });
+    await rec.flush();
+    const snap = join(dir, 'agent-http.gnnrl');
+    await rec.snapshot(snap);
+    await rec.close();
+    for (const file of [agentFile, snap]) {
+      const server = await RecommendServer.open(file, { engine });
+      const { port } = await server.listen(0);
+      const r = (await (await fetch(`http://127.0.0.1:${port}/ready`)).json()) as { mode: string };
+      expect(r.mode).toBe('agent');
+      const got = (await (await fetch(`http://127.0.0.1:${port}/recommend?user=web-newcomer&k=3`)).json()) as { items: unknown[]; fallback?: string };
+      expect(got.items).toHaveLength(3);
+      expect(got.fallback).toBe(file === snap ? undefined : 'popularity');
+      await server.close();
+    }
     await expect(Recommender.load(agentFile, { engine, agent: { stateModel: join(dir, 'nope.ckpt') } })).rejects.toThrow(/needs the GNN its state was built from .* not found at .*nope\.ckpt/);
   });
 });
