@@ -622,7 +622,7 @@ export class Recommender {
       const x = f.users.row(u);
       return {
         scores: dense.map((i) => {
-          if (i < 0) return NaN;
+          if (i < 0 || i >= f.items.rows) return NaN; // unknown, or an item with no row (past an agent's spare Q-head rows)
           const r = f.items.row(i);
           let s = f.items.bias(i);
           for (let a = 0; a < f.items.dim; a++) s += r[a] * x[a];

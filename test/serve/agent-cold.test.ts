@@ -207,6 +207,9 @@ describe('new users of a served DQN agent', () => {
     expect(one.size.items).toBe(train.nItems + 2);
     expect((await one.similarItems('n1', 3)).items).toHaveLength(3);
     expect((await one.similarItems('n2', 3)).items).toEqual([]);
+    const sc = (await one.score('u1', ['n1', 'n2'])).scores;
+    expect(Number.isFinite(sc[0])).toBe(true);
+    expect(Number.isNaN(sc[1])).toBe(true);
     expect((await one.recommend('u1', 300, { exclude: 'none' })).items).not.toContain('n2');
     await one.close();
     await rec.close();
