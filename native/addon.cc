@@ -5,6 +5,7 @@
 
 #include "napi_common.h"
 #include "napi_csr.h"
+#include "napi_graph_kernels.h"
 #include "napi_kernels.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -12,6 +13,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   gnnrl::registerCsr(env, exports);
   gnnrl::registerGraphOps(env, exports);
   gnnrl::registerKernels(env, exports);
+  gnnrl::registerGraphKernels(env, exports);
   return exports;
 }
 

@@ -69,6 +69,20 @@ export interface EncodedIds {
  * arrays in place; the TypeScript kernels (src/kernels/) check shapes first, the addon
  * re-checks lengths and every index it follows.
  */
+/** The graph and shape of a native GAT call. */
+export interface NativeGatArgs {
+  nDst: number;
+  nSrc: number;
+  heads: number;
+  f: number;
+  slope: number;
+  rowPtr: Int32Array;
+  colIdx: Int32Array;
+  h: Float32Array;
+  el: Float32Array;
+  er: Float32Array;
+}
+
 export interface NativeKernels {
   /** Threads of the kernels' pool (the caller's included). */
   threads(): number;
@@ -113,6 +127,12 @@ export interface NativeKernels {
   softmax?(x: Float32Array, rows: number, cols: number, log: boolean, out: Float32Array): void;
   softmaxBackward?(y: Float32Array, g: Float32Array, rows: number, cols: number, log: boolean, out: Float32Array): void;
   binary?(op: number, a: Float32Array, b: Float32Array, out: Float32Array, rows: number, cols: number, aRs: number, aCs: number, bRs: number, bCs: number, alpha: number, beta: number): void;
+  /** Max aggregation over CSR rows (kern_graph.h): y and argmax written in place. */
+  maxAggregate?(args: { nRows: number; nCols: number; rowPtr: Int32Array; colIdx: Int32Array; x: Float32Array; d: number }, y: Float32Array, argmax: Int32Array): void;
+  maxAggregateBackward?(args: { nRows: number; nSrc: number; argmax: Int32Array; dy: Float32Array; d: number }, dx: Float32Array): void;
+  /** Graph attention's sparse part and its backward (kern_graph.h). */
+  gatForward?(args: NativeGatArgs, out: Float32Array, rowStat: Float32Array): void;
+  gatBackward?(args: NativeGatArgs & { tRowPtr: Int32Array; tDst: Int32Array; tEdge: Int32Array; dOut: Float32Array }, dH: Float32Array, dEl: Float32Array, dEr: Float32Array): void;
   /**
    * Async twins of the four long calls (absent in addons built before them): the same
    * checks and the same kernel, run on a libuv worker thread; the Promise resolves once

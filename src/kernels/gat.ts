@@ -11,6 +11,7 @@ import type { Csr, DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { autotune, chooseVariant } from '../gpu/variants.js';
 import { buf, host, lanesFor } from './pack.js';
+import { nativeKernels, type NativeGatArgs } from '../native.js';
 
 /**
  * A graph prepared once for attention: rows, per-edge rows, and the transpose with edge
@@ -264,6 +265,44 @@ function gatBackwardGpu(
 }
 
 /** Attention-weighted aggregation; keep the result for the backward. */
-export const gatForward = defineKernel('gat.forward', { cpu: gatForwardCpu, webgpu: gatForwardGpu });
+// native/kern_graph_core.cc: the references' double arithmetic in the same order (the
+// backward sums each source's gradients through the transpose); the CPU kernels where
+// the addon predates them.
+function nativeGatArgs(g: GatGraph, h: DeviceArray<'f32'>, el: DeviceArray<'f32'>, er: DeviceArray<'f32'>, s: GatShape): NativeGatArgs {
+  return { nDst: g.nDst, nSrc: g.nSrc, heads: s.heads, f: s.f, slope: s.slope, rowPtr: host(g.rowPtr), colIdx: host(g.colIdx), h: host(h), el: host(el), er: host(er) };
+}
+
+function gatForwardNative(engine: Engine, g: GatGraph, h: DeviceArray<'f32'>, el: DeviceArray<'f32'>, er: DeviceArray<'f32'>, s: GatShape): GatForwardResult {
+  const k = nativeKernels();
+  if (!k.gatForward) return gatForwardCpu(engine, g, h, el, er, s);
+  checkShape(g, s, h, el, er);
+  const out = new Float32Array(g.nDst * s.heads * s.f);
+  const stat = new Float32Array(2 * g.nDst * s.heads);
+  k.gatForward(nativeGatArgs(g, h, el, er, s), out, stat);
+  return { out: engine.array(out), rowStat: engine.array(stat) };
+}
+
+function gatBackwardNative(
+  engine: Engine,
+  g: GatGraph,
+  h: DeviceArray<'f32'>,
+  el: DeviceArray<'f32'>,
+  er: DeviceArray<'f32'>,
+  fwd: GatForwardResult,
+  dOut: DeviceArray<'f32'>,
+  s: GatShape,
+): GatBackwardResult {
+  const k = nativeKernels();
+  if (!k.gatBackward) return gatBackwardCpu(engine, g, h, el, er, fwd, dOut, s);
+  checkShape(g, s, h, el, er);
+  const w = s.heads * s.f;
+  const dH = new Float32Array(g.nSrc * w);
+  const dEl = new Float32Array(g.nDst * s.heads);
+  const dEr = new Float32Array(g.nSrc * s.heads);
+  k.gatBackward({ ...nativeGatArgs(g, h, el, er, s), tRowPtr: host(g.tRowPtr), tDst: host(g.tDst), tEdge: host(g.tEdge), dOut: host(dOut) }, dH, dEl, dEr);
+  return { dH: engine.array(dH), dEl: engine.array(dEl), dEr: engine.array(dEr) };
+}
+
+export const gatForward = defineKernel('gat.forward', { cpu: gatForwardCpu, webgpu: gatForwardGpu, native: gatForwardNative });
 /** Gradients w.r.t. h, el and er given dOut and the forward's result. */
-export const gatBackward = defineKernel('gat.backward', { cpu: gatBackwardCpu, webgpu: gatBackwardGpu });
+export const gatBackward = defineKernel('gat.backward', { cpu: gatBackwardCpu, webgpu: gatBackwardGpu, native: gatBackwardNative });

@@ -8,6 +8,7 @@ import { defineKernel } from '../backend/kernel-table.js';
 import type { Csr, DeviceArray, DeviceCsr } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { buf, host, lanesFor } from './pack.js';
+import { nativeKernels } from '../native.js';
 
 export interface MaxAggregateResult {
   y: DeviceArray<'f32'>;
@@ -88,5 +89,25 @@ function backwardGpu(engine: Engine, aT: DeviceCsr, fwd: MaxAggregateResult, dy:
   return dx;
 }
 
-export const maxAggregate = defineKernel('spmm_max.forward', { cpu: forwardCpu, webgpu: forwardGpu });
-export const maxAggregateBackward = defineKernel('spmm_max.backward', { cpu: backwardCpu, webgpu: backwardGpu });
+// native/kern_graph_core.cc: the same first-maximum rule and the same double sums in the
+// same order as the references; the CPU kernels where the addon predates them.
+function forwardNative(engine: Engine, a: DeviceCsr, x: DeviceArray<'f32'>, d: number): MaxAggregateResult {
+  const k = nativeKernels();
+  if (!k.maxAggregate) return forwardCpu(engine, a, x, d);
+  check(a, x, d);
+  const y = new Float32Array(a.nRows * d);
+  const argmax = new Int32Array(a.nRows * d);
+  k.maxAggregate({ nRows: a.nRows, nCols: a.nCols, rowPtr: host(a.rowPtr), colIdx: host(a.colIdx), x: host(x), d }, y, argmax);
+  return { y: engine.array(y), argmax: engine.array(argmax) };
+}
+
+function backwardNative(engine: Engine, aT: DeviceCsr, fwd: MaxAggregateResult, dy: DeviceArray<'f32'>, d: number, nSrc: number): DeviceArray<'f32'> {
+  const k = nativeKernels();
+  if (!k.maxAggregateBackward) return backwardCpu(engine, aT, fwd, dy, d, nSrc);
+  const dx = new Float32Array(nSrc * d);
+  k.maxAggregateBackward({ nRows: fwd.argmax.length / d, nSrc, argmax: host(fwd.argmax), dy: host(dy), d }, dx);
+  return engine.array(dx);
+}
+
+export const maxAggregate = defineKernel('spmm_max.forward', { cpu: forwardCpu, webgpu: forwardGpu, native: forwardNative });
+export const maxAggregateBackward = defineKernel('spmm_max.backward', { cpu: backwardCpu, webgpu: backwardGpu, native: backwardNative });

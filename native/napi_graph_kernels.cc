@@ -1,0 +1,160 @@
+// Bindings of the graph kernels of kern_graph.h (max aggregation, graph attention),
+// added to the addon's `kernels` object. As in napi_kernels.cc, outputs are written in
+// place into the caller's typed arrays, and every length and index is checked here
+// first (the CSR, the transpose, argmax inside the core): the TypeScript wrappers check
+// the shapes in the CPU kernels' words, so these messages are the last line of defence.
+#include <napi.h>
+
+#include <string>
+
+#include "kern.h"
+#include "kern_graph.h"
+#include "napi_common.h"
+#include "napi_graph_kernels.h"
+
+namespace gnnrl {
+namespace {
+
+template <class T>
+T* out(const Span<T>& s) {
+  return const_cast<T*>(s.data);
+}
+
+Span<float> f32n(Napi::Env env, Napi::Value v, const std::string& name, int64_t length) {
+  auto s = typedArg<float>(env, v, name, napi_float32_array, "Float32Array", false);
+  if (s.size != length) throwInputJs(env, name, std::to_string(length) + " elements, got " + std::to_string(s.size));
+  return s;
+}
+
+Span<int32_t> i32n(Napi::Env env, Napi::Value v, const std::string& name, int64_t length) {
+  auto s = typedArg<int32_t>(env, v, name, napi_int32_array, "Int32Array", false);
+  if (length >= 0 && s.size != length) throwInputJs(env, name, std::to_string(length) + " elements, got " + std::to_string(s.size));
+  return s;
+}
+
+Napi::Object object(Napi::Env env, Napi::Value v, const char* name) {
+  if (!v.IsObject()) throwInputJs(env, name, "an object, got " + describe(v));
+  return v.As<Napi::Object>();
+}
+
+double number(Napi::Env env, Napi::Value v, const char* name) {
+  if (!v.IsNumber()) throwInputJs(env, name, "a number, got " + describe(v));
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+// The destination CSR of a graph call: rowPtr over nRows, colIdx into [0, nCols).
+struct RowsIn {
+  Span<int32_t> rowPtr, colIdx;
+};
+
+RowsIn rowsArg(Napi::Env env, Napi::Object o, int64_t nRows, int64_t nCols) {
+  RowsIn r{i32n(env, o.Get("rowPtr"), "rowPtr", nRows + 1), i32n(env, o.Get("colIdx"), "colIdx", -1)};
+  kern::checkIndexCsr(nRows, r.rowPtr.data, r.colIdx.size, r.colIdx.data, nCols, "csr");
+  return r;
+}
+
+// maxAggregate({ nRows, nCols, rowPtr, colIdx, x, d }, y, argmax)
+Napi::Value MaxAggregate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto o = object(env, info[0], "args");
+    const int64_t nRows = intArg(env, o.Get("nRows"), "nRows", 0, kMaxIndex);
+    const int64_t nCols = intArg(env, o.Get("nCols"), "nCols", 0, kMaxIndex);
+    const int64_t d = intArg(env, o.Get("d"), "d", 1, 1 << 16);
+    auto rows = rowsArg(env, o, nRows, nCols);
+    auto x = f32n(env, o.Get("x"), "x", nCols * d);
+    auto y = f32n(env, info[1], "y", nRows * d);
+    auto am = i32n(env, info[2], "argmax", nRows * d);
+    kern::maxAggregate(nRows, rows.rowPtr.data, rows.colIdx.data, x.data, d, out(y), out(am));
+    return env.Undefined();
+  });
+}
+
+// maxAggregateBackward({ nRows, nSrc, argmax, dy, d }, dx)
+Napi::Value MaxAggregateBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto o = object(env, info[0], "args");
+    const int64_t nRows = intArg(env, o.Get("nRows"), "nRows", 0, kMaxIndex);
+    const int64_t nSrc = intArg(env, o.Get("nSrc"), "nSrc", 0, kMaxIndex);
+    const int64_t d = intArg(env, o.Get("d"), "d", 1, 1 << 16);
+    auto am = i32n(env, o.Get("argmax"), "argmax", nRows * d);
+    auto dy = f32n(env, o.Get("dy"), "dy", nRows * d);
+    auto dx = f32n(env, info[1], "dx", nSrc * d);
+    kern::maxAggregateBackward(nRows, nSrc, am.data, dy.data, d, out(dx));
+    return env.Undefined();
+  });
+}
+
+kern::GatShape gatShapeArg(Napi::Env env, Napi::Object o) {
+  kern::GatShape s;
+  s.nDst = intArg(env, o.Get("nDst"), "nDst", 0, kMaxIndex);
+  s.nSrc = intArg(env, o.Get("nSrc"), "nSrc", 0, kMaxIndex);
+  s.heads = intArg(env, o.Get("heads"), "heads", 1, 1024);
+  s.f = intArg(env, o.Get("f"), "f", 1, 1 << 16);
+  s.slope = number(env, o.Get("slope"), "slope");
+  return s;
+}
+
+// gatForward({ nDst, nSrc, heads, f, slope, rowPtr, colIdx, h, el, er }, out, rowStat)
+Napi::Value GatForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto o = object(env, info[0], "args");
+    const auto s = gatShapeArg(env, o);
+    auto rows = rowsArg(env, o, s.nDst, s.nSrc);
+    auto h = f32n(env, o.Get("h"), "h", s.nSrc * s.heads * s.f);
+    auto el = f32n(env, o.Get("el"), "el", s.nDst * s.heads);
+    auto er = f32n(env, o.Get("er"), "er", s.nSrc * s.heads);
+    auto y = f32n(env, info[1], "out", s.nDst * s.heads * s.f);
+    auto st = f32n(env, info[2], "rowStat", 2 * s.nDst * s.heads);
+    kern::gatForward(s, rows.rowPtr.data, rows.colIdx.data, h.data, el.data, er.data, out(y), out(st));
+    return env.Undefined();
+  });
+}
+
+// gatBackward({ …gatForward's, tRowPtr, tDst, tEdge, dOut }, dH, dEl, dEr)
+Napi::Value GatBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto o = object(env, info[0], "args");
+    const auto s = gatShapeArg(env, o);
+    auto rows = rowsArg(env, o, s.nDst, s.nSrc);
+    const int64_t nnz = rows.colIdx.size;
+    auto tRowPtr = i32n(env, o.Get("tRowPtr"), "tRowPtr", s.nSrc + 1);
+    auto tDst = i32n(env, o.Get("tDst"), "tDst", nnz);
+    auto tEdge = i32n(env, o.Get("tEdge"), "tEdge", nnz);
+    kern::checkIndexCsr(s.nSrc, tRowPtr.data, nnz, tDst.data, s.nDst, "transpose");
+    kern::checkIndexCsr(s.nSrc, tRowPtr.data, nnz, tEdge.data, nnz, "transpose.edge");
+    // The transpose must be this graph's: entry q of source j is an edge (tDst, j).
+    for (int64_t j = 0; j < s.nSrc; ++j)
+      for (int64_t q = tRowPtr.data[j]; q < tRowPtr.data[j + 1]; ++q) {
+        const int32_t e = tEdge.data[q], i = tDst.data[q];
+        if (rows.colIdx.data[e] != j || e < rows.rowPtr.data[i] || e >= rows.rowPtr.data[i + 1])
+          throwInputJs(env, "tEdge[" + std::to_string(q) + "]", "an edge (" + std::to_string(i) + ", " + std::to_string(j) + ") of the graph, got edge " + std::to_string(e));
+      }
+    const int64_t W = s.heads * s.f;
+    auto h = f32n(env, o.Get("h"), "h", s.nSrc * W);
+    auto el = f32n(env, o.Get("el"), "el", s.nDst * s.heads);
+    auto er = f32n(env, o.Get("er"), "er", s.nSrc * s.heads);
+    auto dOut = f32n(env, o.Get("dOut"), "dOut", s.nDst * W);
+    auto dH = f32n(env, info[1], "dH", s.nSrc * W);
+    auto dEl = f32n(env, info[2], "dEl", s.nDst * s.heads);
+    auto dEr = f32n(env, info[3], "dEr", s.nSrc * s.heads);
+    kern::GatTranspose t{tRowPtr.data, tDst.data, tEdge.data};
+    kern::gatBackward(s, rows.rowPtr.data, rows.colIdx.data, t, h.data, el.data, er.data, dOut.data, out(dH), out(dEl), out(dEr));
+    return env.Undefined();
+  });
+}
+
+}  // namespace
+
+void registerGraphKernels(Napi::Env env, Napi::Object exports) {
+  Napi::Object k = exports.Get("kernels").As<Napi::Object>();
+  k.Set("maxAggregate", Napi::Function::New(env, MaxAggregate));
+  k.Set("maxAggregateBackward", Napi::Function::New(env, MaxAggregateBackward));
+  k.Set("gatForward", Napi::Function::New(env, GatForward));
+  k.Set("gatBackward", Napi::Function::New(env, GatBackward));
+}
+
+}  // namespace gnnrl
