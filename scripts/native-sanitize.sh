@@ -10,7 +10,8 @@
 # every reference dropped and GC forced, with an output detached, and inside worker
 # threads terminated mid-call. Those calls run the same kern:: core functions (and the
 # same index checks) that the fuzz driver feeds above, which also calls them from
-# several threads at once as the libuv workers do.
+# several threads at once as the libuv workers do (GNNRL_SANITIZE_TSAN=1 adds a
+# ThreadSanitizer run of the driver).
 #
 #   scripts/native-sanitize.sh [seconds=25] [seed=1]
 set -euo pipefail
@@ -29,6 +30,14 @@ trap 'rm -rf "$out"' EXIT
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 "$out/fuzz" "$seconds" "$seed"
+
+# GNNRL_SANITIZE_TSAN=1: the same driver under ThreadSanitizer too (its concurrent-callers
+# iteration is what the async bindings do from libuv workers). Opt-in: one more build.
+if [ "${GNNRL_SANITIZE_TSAN:-0}" = "1" ]; then
+  "$cxx" -std=c++17 -O1 -g -fno-omit-frame-pointer -ffp-contract=off -fsanitize=thread \
+    -I"$root/native" "$root"/native/*_core.cc "$root/native/fuzz/fuzz_main.cc" -pthread -o "$out/fuzz-tsan"
+  TSAN_OPTIONS="halt_on_error=1" "$out/fuzz-tsan" "$seconds" "$seed"
+fi
 
 if [ "${GNNRL_SANITIZE_ASYNC:-1}" = "0" ]; then
   echo "native-sanitize: async pass skipped (GNNRL_SANITIZE_ASYNC=0)"
