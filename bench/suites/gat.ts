@@ -13,6 +13,7 @@ import { withSelfLoops } from '../../src/graph/gat-edges.js';
 import { gsynAdjacency, rowOfEntries } from '../gsyn.js';
 import { Rng } from '../../src/util/rng.js';
 import { loadTfjsWebGpu } from '../tfjs.js';
+import { engineBackends } from '../harness.js';
 import type { Suite } from '../harness.js';
 
 export const suite: Suite = {
@@ -35,7 +36,7 @@ export const suite: Suite = {
     const flops = nnz * heads * (2 * f + 6);
     const bytes = nnz * 4 + (n + 1) * 4 + (2 * n * w + 2 * n * heads) * 4;
     const caseName = `gsyn${ctx.quick ? '-quick' : ''} ${heads}x${f}`;
-    for (const backend of ['webgpu', 'cpu'] as const) {
+    for (const backend of engineBackends()) {
       const engine = await Engine.create({ backend });
       const g = prepareGatGraph(engine, csr);
       const [H, EL, ER] = [h, el, er].map((x) => engine.array(x));
