@@ -31,7 +31,7 @@ import type { Engine } from '../engine.js';
 import { Module } from './module.js';
 import { Linear } from './linear.js';
 import { noGrad } from '../tensor/autograd.js';
-import { binaryRaw, mul, relu, sigmoid, tanh } from '../tensor/ops/elementwise.js';
+import { binaryRaw, mul, relu, sigmoid, sub, tanh } from '../tensor/ops/elementwise.js';
 import { mean } from '../tensor/ops/reduce.js';
 import { concat, gather } from '../tensor/ops/gather.js';
 import { mseLoss } from '../tensor/ops/loss.js';
@@ -76,6 +76,19 @@ export interface DdpgCoreOptions {
   targetNoiseClip?: number;
   /** Seed of the initial weights and the smoothing noise (default 1). */
   seed?: number;
+  /**
+   * λ of an action penalty in the actor's loss, −mean Q₁(s, μ(s)) + λ·mean_rows ‖μ(s) − c‖²
+   * with c the middle of the action range (0.5 for a scalar action, 0 for a vector one):
+   * keeps a bounded actor off its saturated ends (default 0 = the papers' loss).
+   */
+  actionPenalty?: number;
+  /**
+   * Whether the actor's loss reaches an encoder behind s through the critic's state input
+   * too (default true, the hook as written). false: Q₁(s.detach(), μ(s)), so an encoder
+   * trained with the actor moves only through the action, by ∂Q/∂a · ∂μ/∂s, and cannot
+   * raise −loss by moving s to where the critic's value is high.
+   */
+  criticStateGrad?: boolean;
   /** Parameters outside the core that the actor's optimiser also steps (a state encoder trained with the actor). */
   actorExtraParams?: Tensor[];
 }
@@ -97,6 +110,8 @@ export interface ResolvedCoreOptions {
   policyDelay: number;
   targetNoise: number;
   targetNoiseClip: number;
+  actionPenalty: number;
+  criticStateGrad: boolean;
   seed: number;
 }
 
@@ -172,9 +187,10 @@ function resolveCore(o: DdpgCoreOptions): ResolvedCoreOptions {
   num(o.clipNorm, 'clipNorm', (x) => x > 0, 'a number > 0');
   num(o.policyDelay, 'policyDelay', (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1');
   num(o.targetNoise, 'targetNoise', (x) => x >= 0, 'a number >= 0');
+  num(o.actionPenalty, 'actionPenalty', (x) => x >= 0, 'a number >= 0');
   if (o.targetNoiseClip !== undefined && !(typeof o.targetNoiseClip === 'number' && o.targetNoiseClip > 0)) fail('targetNoiseClip', 'a number > 0', o.targetNoiseClip);
   num(o.seed, 'seed', (x) => Number.isInteger(x), 'an integer');
-  for (const arg of ['td3', 'twin'] as const) if (o[arg] !== undefined && typeof o[arg] !== 'boolean') fail(arg, 'true or false', o[arg]);
+  for (const arg of ['td3', 'twin', 'criticStateGrad'] as const) if (o[arg] !== undefined && typeof o[arg] !== 'boolean') fail(arg, 'true or false', o[arg]);
   const td3 = o.td3 === true;
   return {
     stateDim: o.stateDim,
@@ -193,6 +209,8 @@ function resolveCore(o: DdpgCoreOptions): ResolvedCoreOptions {
     policyDelay: o.policyDelay ?? (td3 ? 2 : 1),
     targetNoise: o.targetNoise ?? (td3 ? 0.2 : 0),
     targetNoiseClip: o.targetNoiseClip ?? (td3 ? 0.5 : Infinity),
+    actionPenalty: o.actionPenalty ?? 0,
+    criticStateGrad: o.criticStateGrad ?? true,
     seed: o.seed ?? 1,
   };
 }
@@ -448,9 +466,14 @@ export class DdpgCore {
     return loss!;
   }
 
-  /** −mean Q₁(s, μ(s)): its gradient reaches the actor (and through s, an encoder with grad). */
+  /** −mean Q₁(s, μ(s)) (+ the action penalty): its gradient reaches the actor (and through s, an encoder with grad). */
   actorLoss(s: Tensor): Tensor {
-    return mean(this.q(s, this.policy(s), 0)).neg();
+    const a = this.policy(s);
+    const loss = mean(this.q(this.options.criticStateGrad || !s.requiresGrad ? s : s.detach(), a, 0)).neg();
+    const lambda = this.options.actionPenalty;
+    if (!(lambda > 0)) return loss;
+    const d = this.options.action === 'scalar' ? sub(a, 0.5) : a;
+    return loss.add(mul(mean(mul(d, d)), lambda * this.options.actionDim));
   }
 
   /**

@@ -46,7 +46,10 @@ import { runEpochLoop } from '../fit-loop.js';
 import { checkBool, checkChoice, checkInt, checkNumber, checkPositive } from '../option-checks.js';
 import type { FitOptions, FitResult, ModelState, Recommendations, RecommendOptions, RecommenderModel } from '../types.js';
 import { INTEREST_ABLATIONS, interestFeatures, type InterestFeatures } from './interest.js';
-import { DAMPING, EXTRA_COLUMNS, RatedInterestEncoder, userHistory, widenItems, type RatedBatch, type UserHistory } from './records.js';
+import { DAMPING, EXTRA_COLUMNS, STAT_COLUMNS, RatedInterestEncoder, historyStatistics, itemGenres, userHistory, widenItems, type RatedBatch, type UserHistory } from './records.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { tensor } from '../../tensor/create.js';
+import { concat } from '../../tensor/ops/gather.js';
 
 export type DdpgLaVariant = keyof typeof INTEREST_ABLATIONS;
 export type RewardForm = 'abs' | 'squared';
@@ -112,6 +115,24 @@ export interface DdpgLaOptions {
    * p = μ + b_u + b_i on [0, 1], leave-one-out for the user's own training record.
    */
   residual?: number;
+  /**
+   * Two more columns per record (default false): the user's damped mean residual over the
+   * EARLIER records (`user_dev`) and over the earlier records sharing the record's genres
+   * (`genre_dev`), from `historyStatistics` in records.ts. Never the record's own rating.
+   */
+  historyStats?: boolean;
+  /**
+   * Append the current record's [user_dev, genre_dev, 2·prior01 − 1] to the state the
+   * actor and the critic see (default false): a skip past the interest modules.
+   */
+  statsState?: boolean;
+  /** λ of the actor's action penalty λ·(â − ½)² (DdpgCore's `actionPenalty`; default 0 = off). */
+  actionPenalty?: number;
+  /**
+   * Whether the actor's loss moves the encoder through the critic's state input as well as
+   * through the action (DdpgCore's `criticStateGrad`; default true). false: only through the action.
+   */
+  criticStateGrad?: boolean;
   /** Seed of every weight, the exploration noise and the user order (default 1). */
   seed?: number;
 }
@@ -165,6 +186,16 @@ interface RowSpec {
   ts: number;
   /** The current record's own rating on [0, 1] when it is a training record (left out of its item deviation), else NaN. */
   own: number;
+  /** The current record's userDev, genreDev (historyStatistics) when the options need them, else NaN. */
+  uDev: number;
+  gDev: number;
+}
+
+/** Per training record: its residual d and its [userDev, genreDev] from the user's earlier records. */
+interface HistoryStats {
+  genre: { offsets: Int32Array; ids: Int32Array };
+  resid: Float32Array;
+  rec: Float32Array;
 }
 
 const WHERE = 'DDPG-LA';
@@ -203,6 +234,10 @@ export function resolveDdpgLaOptions(o: DdpgLaOptions = {}): ResolvedDdpgLaOptio
     updatesPerStep: o.updatesPerStep === undefined ? 1 : checkInt(`${WHERE}: updatesPerStep`, o.updatesPerStep),
     td3: o.td3 === undefined ? false : checkBool(`${WHERE}: td3`, o.td3),
     residual: o.residual ?? 0,
+    historyStats: o.historyStats === undefined ? false : checkBool(`${WHERE}: historyStats`, o.historyStats),
+    actionPenalty: o.actionPenalty === undefined ? 0 : checkNumber(`${WHERE}: actionPenalty`, o.actionPenalty),
+    criticStateGrad: o.criticStateGrad === undefined ? true : checkBool(`${WHERE}: criticStateGrad`, o.criticStateGrad),
+    statsState: o.statsState === undefined ? false : checkBool(`${WHERE}: statsState`, o.statsState),
     seed: o.seed === undefined ? 1 : checkInt(`${WHERE}: seed`, o.seed, -(2 ** 31)),
   };
   if (!(typeof r.gamma === 'number' && r.gamma >= 0 && r.gamma < 1)) throw new GnnrlError('input', `${WHERE}: gamma: expected a number in [0, 1), got ${JSON.stringify(o.gamma)}`, { arg: 'gamma' });
@@ -228,6 +263,7 @@ export class DdpgLaModel implements RecommenderModel {
   private encoder: RatedInterestEncoder | null = null;
   private core: DdpgCore | null = null;
   private memory: ReplayMemory | null = null;
+  private stats: HistoryStats | null = null;
   private disposed = false;
 
   constructor(options: DdpgLaOptions = {}, ctx: DdpgLaContext) {
@@ -348,7 +384,7 @@ export class DdpgLaModel implements RecommenderModel {
           ends.push(last ? 1 : 0);
         }
         const B = rows.length;
-        const aHat = await this.act(this.batch(rows));
+        const aHat = await this.act(rows);
         for (let k = 0; k < B; k++) {
           const j = offsets[rows[k].user] + t;
           const y = (f.hist.rating[j] - lo) / span;
@@ -395,13 +431,10 @@ export class DdpgLaModel implements RecommenderModel {
       // A user's last training record ends the episode: s' is not used, any valid row fills it.
       next.push(this.trainRow(tr.user[k], tr.done[k] ? tr.record[k] : tr.record[k] + 1));
     }
-    const batch = this.batch(rows);
-    const batch2 = this.batch(next);
-    const enc = this.encoder!;
     const core = this.core!;
     return this.engine.scopeAsync(async () => {
-      const s = enc.forward(batch);
-      const s2 = noGrad(() => enc.forward(batch2)).detach();
+      const s = this.encode(rows);
+      const s2 = noGrad(() => this.encode(next)).detach();
       return core.update({ s, a: tr.action, r: tr.reward, s2, done: tr.done, discount: new Float32Array(n).fill(this.options.gamma) });
     });
   }
@@ -418,7 +451,6 @@ export class DdpgLaModel implements RecommenderModel {
    * never knows the answer it is corrected towards). 0 when `residual` is off.
    */
   private prior01(r: RowSpec): number {
-    if (this.options.residual === 0) return 0;
     const f = this.fitted!;
     const span = f.ratingMax - f.ratingMin || 1;
     let bi = 0;
@@ -447,7 +479,8 @@ export class DdpgLaModel implements RecommenderModel {
     const f = this.fitted!;
     const h = f.hist;
     const from = Math.max(h.offsets[u], j - (this.options.maxHistory - 1));
-    return { user: u, from, to: j, item: h.item[j], ts: h.ts[j], own: (h.rating[j] - f.ratingMin) / (f.ratingMax - f.ratingMin || 1) };
+    const st = this.stats?.rec;
+    return { user: u, from, to: j, item: h.item[j], ts: h.ts[j], own: (h.rating[j] - f.ratingMin) / (f.ratingMax - f.ratingMin || 1), uDev: st ? st[j * STAT_COLUMNS] : NaN, gDev: st ? st[j * STAT_COLUMNS + 1] : NaN };
   }
 
   /** The batch of state rows (history records then the current one), with the extra columns. */
@@ -465,6 +498,7 @@ export class DdpgLaModel implements RecommenderModel {
     const itemDev = new Float32Array(B * len);
     const rating = new Float32Array(B * len);
     const known = new Float32Array(B * len);
+    const stats = o.historyStats ? new Float32Array(B * len * STAT_COLUMNS) : undefined;
     const span = f.ratingMax - f.ratingMin || 1;
     const mu01 = (f.globalMean - f.ratingMin) / span;
     const dev = (item: number, own: number) => {
@@ -488,13 +522,18 @@ export class DdpgLaModel implements RecommenderModel {
           rating[k] = 2 * own - 1;
           known[k] = 1;
         }
+        if (stats) stats.set(this.stats!.rec.subarray(j * STAT_COLUMNS, (j + 1) * STAT_COLUMNS), k * STAT_COLUMNS);
       }
       const k = b * len + n - 1;
       items[k] = r.item;
       ts[k] = r.ts;
       if (o.itemBiasInput) itemDev[k] = dev(r.item, r.own);
+      if (stats) {
+        stats[k * STAT_COLUMNS] = r.uDev;
+        stats[k * STAT_COLUMNS + 1] = r.gDev;
+      }
     });
-    return { users, items, ts, lengths, len, itemDev, rating, known };
+    return { users, items, ts, lengths, len, itemDev, rating, known, stats };
   }
 
   // ------------------------------------------------------------------ predict
@@ -516,7 +555,7 @@ export class DdpgLaModel implements RecommenderModel {
     const at: number[] = [];
     const flush = async () => {
       if (!pending.length) return;
-      const a = await this.act(this.batch(pending));
+      const a = await this.act(pending);
       at.forEach((j, k) => (out[j] = f.ratingMin + this.toUnit(a[k], this.prior01(pending[k])) * (f.ratingMax - f.ratingMin)));
       pending.length = 0;
       at.length = 0;
@@ -533,7 +572,8 @@ export class DdpgLaModel implements RecommenderModel {
         continue;
       }
       windowed[j] = 1;
-      pending.push({ user: u, from, to, item: i, ts: h.ts[to - 1], own: NaN });
+      const [uDev, gDev] = this.pairStats(u, i, h.offsets[u], to);
+      pending.push({ user: u, from, to, item: i, ts: h.ts[to - 1], own: NaN, uDev, gDev });
       at.push(j);
       if (pending.length >= ROWS_PER_PASS) await flush();
     }
@@ -552,9 +592,53 @@ export class DdpgLaModel implements RecommenderModel {
     return Math.min(f.ratingMax, Math.max(f.ratingMin, v));
   }
 
-  /** μ(s) for a batch of state rows, on [0, 1]. */
-  private async act(batch: RatedBatch): Promise<Float32Array> {
-    return this.engine.scopeAsync(async () => (await noGrad(() => this.core!.policy(this.encoder!.forward(batch))).read()) as Float32Array);
+  /** μ(s) for state rows, on [0, 1]. */
+  private async act(rows: RowSpec[]): Promise<Float32Array> {
+    return this.engine.scopeAsync(async () => (await noGrad(() => this.core!.policy(this.encode(rows))).read()) as Float32Array);
+  }
+
+  /** The state of each row: the encoder's output, then with `statsState` the current record's [userDev, genreDev, 2·prior01 − 1]. */
+  private encode(rows: RowSpec[]): Tensor {
+    const s = this.encoder!.forward(this.batch(rows));
+    if (!this.options.statsState) return s;
+    const x = new Float32Array(rows.length * 3);
+    rows.forEach((r, b) => {
+      x[3 * b] = r.uDev;
+      x[3 * b + 1] = r.gDev;
+      x[3 * b + 2] = 2 * this.prior01(r) - 1;
+    });
+    return concat([s, tensor(this.engine, x, [rows.length, 3])]);
+  }
+
+  /** userDev, genreDev of item i after the user's training records [from, to) (NaN when no option needs them). */
+  private pairStats(u: number, i: number, from: number, to: number): [number, number] {
+    const st = this.stats;
+    if (!st) return [NaN, NaN];
+    return historyStatistics(st.resid, this.fitted!.hist.item, from, to, i, st.genre);
+  }
+
+  /** The per-record residuals and stats of the training histories (when historyStats or statsState is on). */
+  private computeStats(): void {
+    this.stats = null;
+    const o = this.options;
+    if (!o.historyStats && !o.statsState) return;
+    const f = this.fitted!;
+    const h = f.hist;
+    const span = f.ratingMax - f.ratingMin || 1;
+    const mu01 = (f.globalMean - f.ratingMin) / span;
+    const genre = itemGenres(f.itemFeatures);
+    const n = h.item.length;
+    const resid = new Float32Array(n);
+    for (let j = 0; j < n; j++) {
+      const own = (h.rating[j] - f.ratingMin) / span;
+      const it = h.item[j];
+      resid[j] = own - mu01 - (f.itemSum[it] - (own - mu01)) / (f.itemCount[it] - 1 + DAMPING);
+    }
+    const rec = new Float32Array(n * STAT_COLUMNS);
+    for (let u = 0; u < f.nUsers; u++) {
+      for (let j = h.offsets[u]; j < h.offsets[u + 1]; j++) rec.set(historyStatistics(resid, h.item, h.offsets[u], j, h.item[j], genre), j * STAT_COLUMNS);
+    }
+    this.stats = { genre, resid, rec };
   }
 
   /**
@@ -687,6 +771,7 @@ export class DdpgLaModel implements RecommenderModel {
 
   private install(f: Fitted): void {
     this.fitted = f;
+    this.computeStats();
   }
 
   /** Fresh encoder and actor–critic for the installed statistics (seeded). */
@@ -695,7 +780,7 @@ export class DdpgLaModel implements RecommenderModel {
     const f = this.fitted!;
     const o = this.options;
     const ab = INTEREST_ABLATIONS[o.variant];
-    const feats: InterestFeatures = { userFeatures: f.userFeatures, itemFeatures: widenItems(f.itemFeatures), ts };
+    const feats: InterestFeatures = { userFeatures: f.userFeatures, itemFeatures: widenItems(f.itemFeatures, o.historyStats), ts };
     this.encoder = new RatedInterestEncoder(this.engine, feats, {
       rng: o.seed,
       longTerm: ab.longTerm,
@@ -707,7 +792,7 @@ export class DdpgLaModel implements RecommenderModel {
       dv: o.attention,
     });
     this.core = await DdpgCore.create(this.engine, {
-      stateDim: this.encoder.stateDim,
+      stateDim: this.encoder.stateDim + (o.statsState ? 3 : 0),
       action: 'scalar',
       actorHidden: o.actorHidden,
       criticHidden: o.criticHidden,
@@ -715,6 +800,8 @@ export class DdpgLaModel implements RecommenderModel {
       criticLr: o.criticLr,
       tau: o.tau,
       td3: o.td3,
+      actionPenalty: o.actionPenalty,
+      criticStateGrad: o.criticStateGrad,
       seed: o.seed,
       actorExtraParams: this.encoder.parameters(),
     });

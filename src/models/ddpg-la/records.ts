@@ -22,6 +22,8 @@ import { InterestEncoder, type InterestBatch } from './interest.js';
 
 /** Columns appended to each item row: itemDev, rating, known. */
 export const EXTRA_COLUMNS = 3;
+/** Columns the `historyStats` option appends after them: userDev, genreDev (see `historyStatistics`). */
+export const STAT_COLUMNS = 2;
 /** Shrinkage (pseudo-count) of the damped item and user means. */
 export const DAMPING = 5;
 
@@ -58,14 +60,72 @@ export interface RatedBatch extends InterestBatch {
   /** 2·r01 − 1 where known, else 0. */
   rating: Float32Array;
   known: Float32Array;
+  /** [B·len·STAT_COLUMNS] userDev, genreDev per record, when the item table was widened with the stats columns. */
+  stats?: Float32Array;
 }
 
-/** The item table with EXTRA_COLUMNS zero columns appended (filled per record by RatedInterestEncoder). */
-export function widenItems(t: FeatureTable): FeatureTable {
-  const dim = t.dim + EXTRA_COLUMNS;
+/**
+ * The item table with EXTRA_COLUMNS zero columns appended, and STAT_COLUMNS more with
+ * `stats` (filled per record by RatedInterestEncoder).
+ */
+export function widenItems(t: FeatureTable, stats = false): FeatureTable {
+  const extra = EXTRA_COLUMNS + (stats ? STAT_COLUMNS : 0);
+  const dim = t.dim + extra;
   const data = new Float32Array(t.nRows * dim);
   for (let r = 0; r < t.nRows; r++) data.set(t.data.subarray(r * t.dim, (r + 1) * t.dim), r * dim);
-  return { nRows: t.nRows, dim, data, names: [...t.names, 'item_dev', 'rating', 'rating_known'] };
+  return { nRows: t.nRows, dim, data, names: [...t.names, 'item_dev', 'rating', 'rating_known', ...(stats ? ['user_dev', 'genre_dev'] : [])] };
+}
+
+/** Genre ids per item from the item table's `genre=` multi-hot columns (CSR; items without genres get none). */
+export function itemGenres(t: FeatureTable): { offsets: Int32Array; ids: Int32Array } {
+  const cols: number[] = [];
+  t.names.forEach((n, c) => n.startsWith('genre=') && cols.push(c));
+  const offsets = new Int32Array(t.nRows + 1);
+  const ids: number[] = [];
+  for (let r = 0; r < t.nRows; r++) {
+    cols.forEach((c, g) => t.data[r * t.dim + c] !== 0 && ids.push(g));
+    offsets[r + 1] = ids.length;
+  }
+  return { offsets, ids: Int32Array.from(ids) };
+}
+
+/** Pseudo-count of the genre mean in `historyStatistics`. */
+export const GENRE_DAMPING = 2;
+
+/**
+ * The interest summary of one record from the user's EARLIER records only (never the
+ * record's own rating or a later one), on the [0, 1] scale ×4 like item_dev:
+ *
+ *   d_m       = r01_m − μ01 − itemDev01_m       (each earlier record's residual after the item's
+ *                                               leave-one-out damped deviation)
+ *   userDev   = 4 · Σ_m d_m / (n_earlier + DAMPING)
+ *   genreDev  = 4 · Σ_m w_m d_m / (Σ_m w_m + GENRE_DAMPING),
+ *               w_m = |genres(m) ∩ genres(current)| / |genres(current)|
+ *
+ * `resid[m]` holds d_m for the earlier records `items[m]`; `genre` is the item-genre CSR.
+ */
+export function historyStatistics(resid: ArrayLike<number>, items: ArrayLike<number>, from: number, to: number, item: number, genre: { offsets: Int32Array; ids: Int32Array }): [number, number] {
+  let su = 0;
+  let sg = 0;
+  let wg = 0;
+  const g0 = genre.offsets[item];
+  const g1 = genre.offsets[item + 1];
+  const nG = g1 - g0;
+  for (let m = from; m < to; m++) {
+    su += resid[m];
+    if (nG === 0) continue;
+    let shared = 0;
+    const it = items[m];
+    for (let a = genre.offsets[it]; a < genre.offsets[it + 1]; a++) {
+      for (let b = g0; b < g1; b++) if (genre.ids[a] === genre.ids[b]) shared++;
+    }
+    if (shared) {
+      const w = shared / nG;
+      sg += w * resid[m];
+      wg += w;
+    }
+  }
+  return [(4 * su) / (to - from + DAMPING), (4 * sg) / (wg + GENRE_DAMPING)];
 }
 
 /**
@@ -78,7 +138,9 @@ export class RatedInterestEncoder extends InterestEncoder {
     const x = super.records(batch);
     const rb = batch as RatedBatch;
     const F = this.recordDim;
-    const off = this.features.userFeatures.dim + this.features.itemFeatures.dim - EXTRA_COLUMNS;
+    const stats = this.features.itemFeatures.names.at(-1) === 'genre_dev';
+    if (stats !== !!rb.stats) throw new Error('RatedInterestEncoder: the batch carries stats columns exactly when the item table was widened with them');
+    const off = this.features.userFeatures.dim + this.features.itemFeatures.dim - EXTRA_COLUMNS - (stats ? STAT_COLUMNS : 0);
     const { len, lengths } = batch;
     for (let b = 0; b < lengths.length; b++) {
       for (let t = 0; t < lengths[b]; t++) {
@@ -87,6 +149,10 @@ export class RatedInterestEncoder extends InterestEncoder {
         x[o] = rb.itemDev[k];
         x[o + 1] = rb.rating[k];
         x[o + 2] = rb.known[k];
+        if (rb.stats) {
+          x[o + 3] = rb.stats[k * STAT_COLUMNS];
+          x[o + 4] = rb.stats[k * STAT_COLUMNS + 1];
+        }
       }
     }
     return x;
