@@ -320,6 +320,25 @@ describeNative('native async kernels', () => {
     jobs.forEach((j, i) => expect(j.check(), `job ${i}`).toBe(true));
   });
 
+  test('setThreads() while an async GEMM runs waits for it; the result is the sync one', async () => {
+    const before = k.threads();
+    const rng = new Rng(testSeed());
+    const [M, K, N] = [300, 64, 20_000];
+    const A = randomF32(rng, M * K);
+    const B = randomF32(rng, K * N);
+    const want = poisonF32(M * N);
+    k.gemm(A, B, want, M, K, N, false, true);
+    const got = poisonF32(M * N);
+    const p = k.gemmAsync!(A, B, got, M, K, N, false, true);
+    try {
+      k.setThreads(before === 1 ? 2 : 1); // blocks this thread until the GEMM is done
+      k.setThreads(before);
+    } finally {
+      await p;
+    }
+    expect(sameBits(got, want)).toBe(true);
+  });
+
   test('a call in flight survives the caller dropping every reference and a forced GC, and lets go of its arrays after', async () => {
     // gc() without --expose-gc on the command line (vitest's config passes no flags):
     // the flag set at run time applies to contexts created after it.
