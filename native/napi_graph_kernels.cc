@@ -1,5 +1,5 @@
-// Bindings of the graph kernels of kern_graph.h (max aggregation, graph attention),
-// added to the addon's `kernels` object. As in napi_kernels.cc, outputs are written in
+// Bindings of the graph kernels of kern_graph.h (max aggregation, graph attention) and
+// the sequence self-attention of kern_attention.h, added to the addon's `kernels` object. As in napi_kernels.cc, outputs are written in
 // place into the caller's typed arrays, and every length and index is checked here
 // first (the CSR, the transpose, argmax inside the core): the TypeScript wrappers check
 // the shapes in the CPU kernels' words, so these messages are the last line of defence.
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kern.h"
+#include "kern_attention.h"
 #include "kern_graph.h"
 #include "napi_common.h"
 #include "napi_graph_kernels.h"
@@ -147,6 +148,62 @@ Napi::Value GatBackward(const Napi::CallbackInfo& info) {
   });
 }
 
+kern::SeqAttentionShape seqShapeArg(Napi::Env env, Napi::Object o) {
+  kern::SeqAttentionShape s;
+  s.batch = intArg(env, o.Get("batch"), "batch", 0, kMaxIndex);
+  s.len = intArg(env, o.Get("len"), "len", 1, 1 << 12);
+  s.d = intArg(env, o.Get("d"), "d", 1, 1 << 12);
+  s.dv = intArg(env, o.Get("dv"), "dv", 1, 1 << 12);
+  s.causal = boolOpt(env, o, "causal", false);
+  Napi::Value lv = o.Get("lengths");
+  if (!lv.IsUndefined() && !lv.IsNull()) {
+    auto l = i32n(env, lv, "lengths", s.batch);
+    for (int64_t b = 0; b < s.batch; ++b)
+      if (l.data[b] < 0 || l.data[b] > s.len)
+        throwInputJs(env, "lengths[" + std::to_string(b) + "]", "an integer in [0, " + std::to_string(s.len) + "], got " + std::to_string(l.data[b]));
+    s.lengths = l.data;
+  }
+  Napi::Value wv = o.Get("weights");
+  if (!wv.IsUndefined() && !wv.IsNull()) s.weights = f32n(env, wv, "weights", s.len).data;
+  return s;
+}
+
+// seqAttention({ batch, len, d, dv, causal?, lengths?, weights?, q, k, v }, z, pooled | null, rowStat)
+Napi::Value SeqAttention(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto o = object(env, info[0], "args");
+    const auto s = seqShapeArg(env, o);
+    auto q = f32n(env, o.Get("q"), "q", s.batch * s.len * s.d);
+    auto k = f32n(env, o.Get("k"), "k", s.batch * s.len * s.d);
+    auto v = f32n(env, o.Get("v"), "v", s.batch * s.len * s.dv);
+    auto z = f32n(env, info[1], "z", s.batch * s.len * s.dv);
+    float* pooled = nullptr;
+    if (s.weights) pooled = out(f32n(env, info[2], "pooled", s.batch * s.dv));
+    auto st = f32n(env, info[3], "rowStat", 2 * s.batch * s.len);
+    kern::seqAttentionForward(s, q.data, k.data, v.data, out(z), pooled, out(st));
+    return env.Undefined();
+  });
+}
+
+// seqAttentionBackward({ …seqAttention's, dOut }, dq, dk, dv)
+Napi::Value SeqAttentionBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto o = object(env, info[0], "args");
+    const auto s = seqShapeArg(env, o);
+    auto q = f32n(env, o.Get("q"), "q", s.batch * s.len * s.d);
+    auto k = f32n(env, o.Get("k"), "k", s.batch * s.len * s.d);
+    auto v = f32n(env, o.Get("v"), "v", s.batch * s.len * s.dv);
+    auto dOut = f32n(env, o.Get("dOut"), "dOut", s.weights ? s.batch * s.dv : s.batch * s.len * s.dv);
+    auto dq = f32n(env, info[1], "dq", s.batch * s.len * s.d);
+    auto dk = f32n(env, info[2], "dk", s.batch * s.len * s.d);
+    auto dV = f32n(env, info[3], "dv", s.batch * s.len * s.dv);
+    kern::seqAttentionBackward(s, q.data, k.data, v.data, dOut.data, out(dq), out(dk), out(dV));
+    return env.Undefined();
+  });
+}
+
 }  // namespace
 
 void registerGraphKernels(Napi::Env env, Napi::Object exports) {
@@ -155,6 +212,8 @@ void registerGraphKernels(Napi::Env env, Napi::Object exports) {
   k.Set("maxAggregateBackward", Napi::Function::New(env, MaxAggregateBackward));
   k.Set("gatForward", Napi::Function::New(env, GatForward));
   k.Set("gatBackward", Napi::Function::New(env, GatBackward));
+  k.Set("seqAttention", Napi::Function::New(env, SeqAttention));
+  k.Set("seqAttentionBackward", Napi::Function::New(env, SeqAttentionBackward));
 }
 
 }  // namespace gnnrl

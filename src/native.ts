@@ -83,6 +83,20 @@ export interface NativeGatArgs {
   er: Float32Array;
 }
 
+/** The shape and operands of a native sequence self-attention call. */
+export interface NativeSeqAttentionArgs {
+  batch: number;
+  len: number;
+  d: number;
+  dv: number;
+  causal?: boolean;
+  lengths?: Int32Array;
+  weights?: Float32Array;
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+}
+
 export interface NativeKernels {
   /** Threads of the kernels' pool (the caller's included). */
   threads(): number;
@@ -133,6 +147,9 @@ export interface NativeKernels {
   /** Graph attention's sparse part and its backward (kern_graph.h). */
   gatForward?(args: NativeGatArgs, out: Float32Array, rowStat: Float32Array): void;
   gatBackward?(args: NativeGatArgs & { tRowPtr: Int32Array; tDst: Int32Array; tEdge: Int32Array; dOut: Float32Array }, dH: Float32Array, dEl: Float32Array, dEr: Float32Array): void;
+  /** Sequence self-attention and its backward (kern_attention.h); `pooled` is written only with `weights`. */
+  seqAttention?(args: NativeSeqAttentionArgs, z: Float32Array, pooled: Float32Array | null, rowStat: Float32Array): void;
+  seqAttentionBackward?(args: NativeSeqAttentionArgs & { dOut: Float32Array }, dq: Float32Array, dk: Float32Array, dv: Float32Array): void;
   /**
    * Async twins of the four long calls (absent in addons built before them): the same
    * checks and the same kernel, run on a libuv worker thread; the Promise resolves once

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { nativeKernels, type NativeGatArgs } from '../../src/native.js';
 import { maxAggregateBackwardReference, maxAggregateReference } from '../../src/kernels/spmm-max.js';
 import { gatBackwardReference, gatForwardReference } from '../../src/kernels/gat.js';
+import { seqAttentionBackwardReference, seqAttentionReference } from '../../src/kernels/seq-attention.js';
 import { gatEdgeArrays, withSelfLoops } from '../../src/graph/gat-edges.js';
 import { Rng } from '../../src/util/rng.js';
 import { testSeed } from '../util/backends.js';
@@ -136,5 +137,62 @@ describeNative('native graph kernels', () => {
     const bad = g.colIdx.slice();
     bad[3] = 9;
     expect(() => k.maxAggregate!({ nRows: 6, nCols: 6, rowPtr: g.rowPtr, colIdx: bad, x: new Float32Array(12), d: 2 }, new Float32Array(12), new Int32Array(12))).toThrow(/colIdx/);
+  });
+});
+
+describeNative('native sequence self-attention', () => {
+  const seed = testSeed();
+  const cases: [number, number, number, number, boolean, boolean, boolean][] = [
+    [1, 1, 1, 1, false, false, false],
+    [7, 5, 16, 16, false, true, true],
+    [33, 13, 17, 9, true, true, false],
+    [64, 32, 64, 64, true, false, true],
+  ];
+  test.each(cases)(`batch %i, len %i, d %i, dv %i, causal %s, ragged %s, pooled %s (seed ${seed})`, (batch, len, d, dv, causal, ragged, pooled) => {
+    const rng = new Rng(seed + batch * 7 + len);
+    const lengths = ragged ? Int32Array.from({ length: batch }, () => rng.int(len + 1)) : undefined;
+    const weights = pooled ? Float32Array.from({ length: len }, (_, i) => (i + 1) / ((len * (len + 1)) / 2)) : undefined;
+    const q = randomF32(rng, batch * len * d);
+    const k = randomF32(rng, batch * len * d);
+    const v = randomF32(rng, batch * len * dv);
+    const s = { batch, len, d, dv, causal, lengths, weights };
+    const want = seqAttentionReference(s, { q, k, v });
+    const kk = nativeKernels();
+    const results: Float32Array[][] = [];
+    const before = kk.threads();
+    for (const t of [1, 2, 7]) {
+      kk.setThreads(t);
+      const z = poisonF32(batch * len * dv);
+      const pool = pooled ? poisonF32(batch * dv) : null;
+      const stat = poisonF32(2 * batch * len);
+      kk.seqAttention!({ ...s, q, k, v }, z, pool, stat);
+      const dOut = randomF32(new Rng(seed + 1), pooled ? batch * dv : batch * len * dv);
+      const dq = poisonF32(q.length);
+      const dk = poisonF32(k.length);
+      const dV = poisonF32(v.length);
+      kk.seqAttentionBackward!({ ...s, q, k, v, dOut }, dq, dk, dV);
+      results.push([z, ...(pool ? [pool] : []), stat, dq, dk, dV, dOut]);
+    }
+    kk.setThreads(before);
+    for (const r of results.slice(1)) r.forEach((o, i) => expect(bytes(o).equals(bytes(results[0][i])), `output ${i}`).toBe(true));
+    const [z, ...rest] = results[0];
+    const ones = (m: number) => new Float64Array(m).fill(1);
+    expectAllClose(z, want.z, { context: 'z', scale: ones(z.length) });
+    let at = 0;
+    if (pooled) expectAllClose(rest[at++], want.pooled!, { context: 'pooled', scale: ones(batch * dv) });
+    const stat = rest[at++];
+    expectAllClose(Float32Array.from(stat.filter((_, i) => i % 2 === 0)), Float64Array.from(want.lse, (x) => (Number.isFinite(x) ? x : -3e38)), { context: 'lse' });
+    const [dq, dk, dV, dOut] = rest.slice(at);
+    const g = seqAttentionBackwardReference(s, { q, k, v }, dOut);
+    expectAllClose(dq, g.dq, { context: 'dq', scale: ones(dq.length) });
+    expectAllClose(dk, g.dk, { context: 'dk', scale: ones(dk.length) });
+    expectAllClose(dV, g.dv, { context: 'dv', scale: ones(dV.length) });
+  });
+
+  test('bad lengths and operand sizes are refused with the argument named', () => {
+    const kk = nativeKernels();
+    const base = { batch: 2, len: 3, d: 2, dv: 2, q: new Float32Array(12), k: new Float32Array(12), v: new Float32Array(12) };
+    expect(() => kk.seqAttention!({ ...base, lengths: Int32Array.of(3, 4) }, new Float32Array(12), null, new Float32Array(12))).toThrow(/lengths\[1\].*\[0, 3\]/);
+    expect(() => kk.seqAttention!({ ...base, v: new Float32Array(11) }, new Float32Array(12), null, new Float32Array(12))).toThrow(/v: expected 12 elements/);
   });
 });
