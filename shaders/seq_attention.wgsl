@@ -5,9 +5,13 @@
 // Padding: positions at or past a sequence's length are neither queries nor keys
 // (their Z rows are 0).
 //
-// One invocation per (sequence, query) row: scores, an online softmax and the P·V
-// accumulation happen in registers, so no L × L matrix is written; the row's
-// log-sum-exp is kept for the backward, which recomputes P from it:
+// Forward: one workgroup of 64 invocations per sequence. S = Q·Kᵀ/√d is computed in
+// 4 queries × 4 keys register tiles into workgroup memory (causal tiles wholly above the
+// diagonal skipped), each invocation then turns one row of S into P (softmax; the row's
+// log-sum-exp is kept for the backward), Z = P·V is computed in 4 rows × 4 columns
+// register tiles, and the pooled output is fused as (wᵀP)·V: u_j = Σ_i w_i P_ij, then
+// pooled_c = Σ_j u_j v_jc, each sum by one invocation in a fixed order (deterministic).
+// The backward recomputes P from the log-sum-exp:
 //   delta:  Δ_i = dZ_i · Z_i
 //   dq:     dS_ij = P_ij (dZ_i·v_j − Δ_i),  dQ_i = Σ_j dS_ij k_j / √d
 //   dkv:    dK_j = Σ_i dS_ij q_i / √d,      dV_j = Σ_i P_ij dZ_i
@@ -39,58 +43,115 @@ fn weight(aux_w: u32) -> f32 { return bitcast<f32>(aux_w); }
 @group(0) @binding(6) var<storage, read_write> rowstat: array<vec2<f32>>;  // (lse, Δ) per (b, i)
 @group(0) @binding(7) var<uniform> p: Params;
 
-fn row_id(wid: vec3u, lid: vec3u) -> u32 {
-  return (wid.x + wid.y * p.groups_x) * 64u + lid.x;
-}
-
 fn key_limit(i: u32, len: u32) -> u32 {
   return select(len, min(len, i + 1u), p.causal != 0u);
 }
 
+const LMAX: u32 = 64u;
+// S, then P, of one sequence: row i at [i * l]; after Z, u_j = (wᵀP)_j at [j].
+var<workgroup> sp: array<f32, LMAX * LMAX>;
+
 @compute @workgroup_size(64)
-fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let r = row_id(wid, lid);
-  if (r >= p.b * p.l) { return; }
-  let bi = r / p.l;
-  let i = r % p.l;
-  let len = min(aux[p.l + bi], p.l);
-  var acc: array<f32, MAXD>;
-  var qi: array<f32, MAXD>;
-  var m = NEG_BIG;
-  var s = 0.0;
-  if (i < len) {
-    for (var c = 0u; c < p.d; c++) { qi[c] = q[r * p.d + c]; }
-    let lim = key_limit(i, len);
-    for (var j = 0u; j < lim; j++) {
-      let kb = (bi * p.l + j) * p.d;
-      var dot = 0.0;
-      for (var c = 0u; c < p.d; c++) { dot = fma(qi[c], k[kb + c], dot); }
-      let sc = dot * p.scale;
-      let m_new = max(m, sc);
-      let rescale = exp(m - m_new);
-      let wgt = exp(sc - m_new);
-      s = s * rescale + wgt;
-      let vb = (bi * p.l + j) * p.dv;
-      for (var c = 0u; c < p.dv; c++) { acc[c] = fma(wgt, v[vb + c], acc[c] * rescale); }
-      m = m_new;
+fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let bi = wid.x + wid.y * p.groups_x;
+  if (bi >= p.b) { return; }
+  let L = p.l;
+  let len = min(aux[L + bi], L);
+  let base = bi * L;  // first row of the sequence
+  let nt = (len + 3u) / 4u;
+
+  // S tiles: rows i0..i0+3, keys j0..j0+3, one vec4 of keys per query row.
+  for (var t = li; t < nt * nt; t += 64u) {
+    let i0 = (t / nt) * 4u;
+    let j0 = (t % nt) * 4u;
+    if (p.causal != 0u && j0 > i0 + 3u) { continue; }
+    var acc = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    for (var c = 0u; c < p.d; c++) {
+      var kv = vec4<f32>(0.0);
+      for (var jj = 0u; jj < 4u; jj++) {
+        if (j0 + jj < len) { kv[jj] = k[(base + j0 + jj) * p.d + c]; }
+      }
+      for (var r = 0u; r < 4u; r++) {
+        let qv = select(0.0, q[(base + min(i0 + r, len - 1u)) * p.d + c], i0 + r < len);
+        acc[r] = fma(vec4<f32>(qv), kv, acc[r]);
+      }
+    }
+    for (var r = 0u; r < 4u; r++) {
+      if (i0 + r < len) {
+        for (var jj = 0u; jj < 4u; jj++) {
+          if (j0 + jj < len) { sp[(i0 + r) * L + j0 + jj] = acc[r][jj] * p.scale; }
+        }
+      }
     }
   }
-  let inv = select(0.0, 1.0 / s, s > 0.0);
-  for (var c = 0u; c < p.dv; c++) { z[r * p.dv + c] = acc[c] * inv; }
-  rowstat[r] = vec2<f32>(select(NEG_BIG, m + log(s), s > 0.0), 0.0);
-}
+  workgroupBarrier();
 
-// Pooling is a second tiny pass (one invocation per (sequence, column)) so that each
-// output is summed by one invocation in position order: deterministic.
-@compute @workgroup_size(64)
-fn pool(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let t = row_id(wid, lid);
-  if (t >= p.b * p.dv) { return; }
-  let bi = t / p.dv;
-  let c = t % p.dv;
-  var acc = 0.0;
-  for (var i = 0u; i < p.l; i++) { acc = fma(weight(aux[i]), z[(bi * p.l + i) * p.dv + c], acc); }
-  pooled[t] = acc;
+  // Softmax, one row per invocation; P is 0 past the visible keys (causal or padding).
+  let i = li;
+  if (i < L) {
+    var stat = vec2<f32>(NEG_BIG, 0.0);
+    if (i < len) {
+      let lim = key_limit(i, len);
+      var m = NEG_BIG;
+      for (var j = 0u; j < lim; j++) { m = max(m, sp[i * L + j]); }
+      var tot = 0.0;
+      for (var j = 0u; j < lim; j++) {
+        let e = exp(sp[i * L + j] - m);
+        sp[i * L + j] = e;
+        tot += e;
+      }
+      let inv = 1.0 / tot;
+      for (var j = 0u; j < lim; j++) { sp[i * L + j] *= inv; }
+      for (var j = lim; j < len; j++) { sp[i * L + j] = 0.0; }
+      stat.x = m + log(tot);
+    }
+    rowstat[base + i] = stat;
+  }
+  workgroupBarrier();
+
+  // Z = P·V in tiles of 4 rows × 4 columns; padded rows are 0.
+  let ncg = (p.dv + 3u) / 4u;
+  for (var t = li; t < nt * ncg; t += 64u) {
+    let i0 = (t / ncg) * 4u;
+    let c0 = (t % ncg) * 4u;
+    let jend = select(len, min(len, i0 + 4u), p.causal != 0u);
+    var acc = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    for (var j = 0u; j < jend; j++) {
+      var vv = vec4<f32>(0.0);
+      for (var cc = 0u; cc < 4u; cc++) {
+        if (c0 + cc < p.dv) { vv[cc] = v[(base + j) * p.dv + c0 + cc]; }
+      }
+      for (var r = 0u; r < 4u; r++) {
+        let pr = select(0.0, sp[min(i0 + r, len - 1u) * L + j], i0 + r < len);
+        acc[r] = fma(vec4<f32>(pr), vv, acc[r]);
+      }
+    }
+    for (var r = 0u; r < 4u; r++) {
+      if (i0 + r < len) {
+        for (var cc = 0u; cc < 4u; cc++) {
+          if (c0 + cc < p.dv) { z[(base + i0 + r) * p.dv + c0 + cc] = acc[r][cc]; }
+        }
+      }
+    }
+  }
+  for (var x = li; x < (L - len) * p.dv; x += 64u) { z[(base + len) * p.dv + x] = 0.0; }
+
+  if (p.pooled != 0u) {
+    // u_j = Σ_i w_i P_ij over the real rows, then pooled = uᵀV.
+    let j = li;
+    var u = 0.0;
+    if (j < len) {
+      for (var r = 0u; r < len; r++) { u = fma(weight(aux[r]), sp[r * L + j], u); }
+    }
+    workgroupBarrier();
+    if (j < len) { sp[j] = u; }
+    workgroupBarrier();
+    for (var c = li; c < p.dv; c += 64u) {
+      var acc = 0.0;
+      for (var jj = 0u; jj < len; jj++) { acc = fma(sp[jj], v[(base + jj) * p.dv + c], acc); }
+      pooled[bi * p.dv + c] = acc;
+    }
+  }
 }
 
 // ---------------------------------------------------------------- backward

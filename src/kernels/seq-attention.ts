@@ -203,18 +203,14 @@ function forwardGpu(engine: Engine, s: SeqAttentionShape, q: DeviceArray<'f32'>,
   const pooled = s.weights ? engine.empty('f32', Math.max(1, s.batch * s.dv)) : undefined;
   if (rows === 0) return { z, pooled, rowStat };
   const aux = engine.array(auxArray(s));
-  let [gx, gy] = gpu.grid(Math.ceil(rows / 64));
+  // One workgroup per sequence; Z, the row statistics and (fused) the pooled output.
+  const [gx, gy] = gpu.grid(s.batch);
+  const noPool = pooled ? null : engine.empty('f32', 1);
   gpu.dispatch(
     { name: 'seq_attention.forward', shader: 'seq_attention.wgsl', entry: 'forward' },
-    { buffers: [buf(q), buf(k), buf(v), buf(aux), buf(z), null, buf(rowStat)], uniforms: params(s, !!pooled, gx), workgroups: [gx, gy] },
+    { buffers: [buf(q), buf(k), buf(v), buf(aux), buf(z), buf(pooled ?? noPool!), buf(rowStat)], uniforms: params(s, !!pooled, gx), workgroups: [gx, gy] },
   );
-  if (pooled) {
-    [gx, gy] = gpu.grid(Math.ceil((s.batch * s.dv) / 64));
-    gpu.dispatch(
-      { name: 'seq_attention.pool', shader: 'seq_attention.wgsl', entry: 'pool' },
-      { buffers: [null, null, null, buf(aux), buf(z), buf(pooled), null], uniforms: params(s, true, gx), workgroups: [gx, gy] },
-    );
-  }
+  if (noPool) engine.free(noPool);
   engine.free(aux);
   return { z, pooled, rowStat };
 }

@@ -17,6 +17,12 @@ const cases: (Omit<SeqAttentionShape, 'lengths' | 'weights'> & { ragged: boolean
   { batch: 65, len: 7, d: 13, dv: 5, causal: true, ragged: true, pooled: false },
   { batch: 33, len: 64, d: 64, dv: 64, causal: false, ragged: true, pooled: true },
   { batch: 3, len: 20, d: 128, dv: 100, causal: true, ragged: false, pooled: true },
+  // The forward's 4 × 4 tiles over one sequence per workgroup: L and dv not multiples of 4,
+  // dv past 64 (two pooled columns per invocation), L = 64 with dv = 128 (8 Z tiles each).
+  { batch: 9, len: 37, d: 65, dv: 67, causal: true, ragged: true, pooled: true },
+  { batch: 4, len: 3, d: 2, dv: 3, causal: true, ragged: true, pooled: true },
+  { batch: 2, len: 64, d: 128, dv: 128, causal: true, ragged: false, pooled: true },
+  { batch: 70, len: 5, d: 9, dv: 1, causal: false, ragged: true, pooled: true },
 ];
 
 
