@@ -1,5 +1,9 @@
 /**
- * `npm run bench [-- --json out.json] [--quick] [--suite spmm,csr] [--impl native,cpu] [--print saved.json]`
+ * `npm run bench [-- --json out.json] [--quick] [--suite spmm,csr] [--impl native,cpu] [--peers] [--print saved.json]`
+ *
+ * `--peers` also times numpy, scipy and torch (Debian's python3-* packages, when installed)
+ * on the same data in the same session (bench/peers.ts), and every row gets its ratio to
+ * the best peer of its case.
  *
  * Runs every suite in bench/suites/ (or the named ones), each in a fresh child process so
  * JIT, memory and GPU device state cannot leak between suites, then prints one table of
@@ -12,6 +16,7 @@ import { cpus, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureWithBenchmarkJs, type BenchRow, type Suite, type SuiteContext } from './harness.js';
+import { PEER_IMPLS } from './peers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -42,9 +47,10 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--print') args.print = value();
     // Only these impls are measured (the suites' children inherit it through the environment):
     // e.g. the native rows and their baseline, without the minutes of slower backends.
+    else if (a === '--peers') process.env.GNNRL_BENCH_PEERS = '1';
     else if (a === '--impl') process.env.GNNRL_BENCH_IMPLS = value();
     else if (a.startsWith('--impl=')) process.env.GNNRL_BENCH_IMPLS = a.slice(7);
-    else throw new Error(`bench: unknown argument '${a}' (expected --json FILE, --quick, --suite a,b, --impl a,b, --print FILE)`);
+    else throw new Error(`bench: unknown argument '${a}' (expected --json FILE, --quick, --suite a,b, --impl a,b, --peers, --print FILE)`);
   }
   return args;
 }
@@ -98,8 +104,11 @@ async function adapterName(): Promise<{ adapter: string; backend: string }> {
   }
 }
 
-function formatTable(rows: (BenchRow & { ratio?: string })[]): string {
-  const cols: [string, (r: BenchRow & { ratio?: string }) => string][] = [
+type TableRow = BenchRow & { ratio?: string; peerRatio?: string };
+
+function formatTable(rows: TableRow[]): string {
+  const withPeers = rows.some((r) => r.peerRatio !== undefined);
+  const cols: [string, (r: TableRow) => string][] = [
     ['suite', (r) => r.suite],
     ['case', (r) => r.case],
     ['impl', (r) => r.impl],
@@ -110,6 +119,7 @@ function formatTable(rows: (BenchRow & { ratio?: string })[]): string {
     ['GFLOP/s', (r) => (r.gflops === undefined ? '' : r.gflops.toFixed(2))],
     ['GB/s', (r) => (r.gbps === undefined ? '' : r.gbps.toFixed(2))],
     ['vs baseline', (r) => r.ratio ?? ''],
+    ...(withPeers ? ([['vs best peer', (r: TableRow) => r.peerRatio ?? '']] as [string, (r: TableRow) => string][]) : []),
   ];
   const cells = rows.map((r) => cols.map(([, f]) => f(r)));
   const widths = cols.map(([h], i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
@@ -122,15 +132,26 @@ function formatTable(rows: (BenchRow & { ratio?: string })[]): string {
  * process: the suite's named baseline, else the CPU backend or the TypeScript builder
  * (a case too slow for one baseline is measured against another).
  */
-function withRatios(rows: BenchRow[], baselines: Map<string, string | null>): (BenchRow & { ratio?: string })[] {
-  return rows.map((r) => {
+function withRatios(rows: BenchRow[], baselines: Map<string, string | null>): TableRow[] {
+  return withPeerRatios(rows).map((r) => {
     const prefs = [baselines.get(r.suite), 'cpu', 'ts'].filter((x): x is string => !!x);
     const sameCase = rows.filter((x) => x.suite === r.suite && x.case === r.case);
     const base = prefs.find((p) => sameCase.some((x) => x.impl === p));
     const b = sameCase.find((x) => x.impl === base);
     if (!b) return r;
-    if (b === r) return { ...r, ratio: 'baseline' };
+    if (b.impl === r.impl) return { ...r, ratio: 'baseline' };
     return { ...r, ratio: `${(b.median_ms / r.median_ms).toFixed(2)}× vs ${base}` };
+  });
+}
+
+/** Each non-peer row's speed against the fastest peer (numpy, scipy, torch) of its case, where peers ran. */
+function withPeerRatios(rows: BenchRow[]): TableRow[] {
+  const peers = new Set<string>(PEER_IMPLS);
+  return rows.map((r) => {
+    if (peers.has(r.impl)) return r;
+    const best = rows.filter((x) => x.suite === r.suite && x.case === r.case && peers.has(x.impl)).sort((a, b) => a.median_ms - b.median_ms)[0];
+    const ratio = best ? best.median_ms / r.median_ms : 0;
+    return best ? { ...r, peerRatio: `${ratio < 0.1 ? ratio.toPrecision(2) : ratio.toFixed(2)}× vs ${best.impl}` } : r;
   });
 }
 

@@ -9,6 +9,7 @@ import { Engine } from '../../src/engine.js';
 import { matmulKernel, type MatmulShape } from '../../src/kernels/matmul.js';
 import type { DeviceArray } from '../../src/backend/arrays.js';
 import { engineBackends, type Suite } from '../harness.js';
+import { runPeers } from '../peers.js';
 
 function pattern(n: number, salt: number): Float32Array {
   const a = new Float32Array(n);
@@ -63,6 +64,10 @@ export const suite: Suite = {
         );
         await engine.dispose();
       }
+      // The same A as the chunks above (each chunk's pattern is salted by its first row).
+      const a = new Float32Array(M * K);
+      for (let r0 = 0; r0 < M; r0 += c.chunkRows) a.set(pattern(Math.min(c.chunkRows, M - r0) * K, r0), r0 * K);
+      runPeers(ctx, 'matmul', name, 'matmul', { a: { data: a, shape: c.shape.transA ? [K, M] : [M, K] }, b: { data: pattern(K * N, 2), shape: [K, N] } }, { transA: c.shape.transA ? 1 : 0 });
     }
   },
 };

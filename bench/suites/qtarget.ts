@@ -12,6 +12,7 @@ import { topK } from '../../src/kernels/topk.js';
 import { Rng } from '../../src/util/rng.js';
 import { loadTfjsWebGpu } from '../tfjs.js';
 import { engineBackends, type Suite } from '../harness.js';
+import { runPeers } from '../peers.js';
 
 function randomArray(rng: Rng, n: number, scale = 0.1): Float32Array {
   const a = new Float32Array(n);
@@ -85,6 +86,7 @@ export const suite: Suite = {
         }, { flops, bytes, minSamples: impl === 'cpu' ? 2 : 3, maxTime: ctx.quick ? 1 : 20 });
         await engine.dispose();
       }
+      runPeers(ctx, 'qtarget', caseName, 'qtarget', { next: { data: next, shape: [batch, d] }, online: { data: items, shape: [nItems, d] }, target: { data: itemsTarget, shape: [nItems, d] }, reward: { data: reward, shape: [batch] } }, { gamma: 0.9 });
     }
     await topKCases(ctx, items, nItems, d, rng);
   },
@@ -126,4 +128,5 @@ async function topKCases(ctx: Parameters<Suite['run']>[0], items: Float32Array, 
     }, { flops, bytes, minSamples: impl === 'cpu' ? 2 : 3, maxTime: ctx.quick ? 1 : 10 });
     await engine.dispose();
   }
+  runPeers(ctx, 'qtarget', caseName, 'topk', { queries: { data: queries, shape: [batch, d] }, items: { data: items, shape: [nItems, d] } }, { k });
 }

@@ -14,6 +14,7 @@ import { gsynAdjacency, rowOfEntries } from '../gsyn.js';
 import { Rng } from '../../src/util/rng.js';
 import { loadTfjsWebGpu } from '../tfjs.js';
 import { engineBackends, type Suite } from '../harness.js';
+import { runPeers } from '../peers.js';
 
 export const suite: Suite = {
   name: 'spmm',
@@ -44,6 +45,7 @@ export const suite: Suite = {
       }, { flops, bytes, maxTime: ctx.quick ? 1 : 8 });
       await engine.dispose();
     }
+    runPeers(ctx, 'spmm', caseName, 'spmm', { rowPtr: { data: adj.rowPtr, shape: [n + 1] }, colIdx: { data: adj.colIdx, shape: [nnz] }, values: { data: adj.values, shape: [nnz] }, x: { data: x, shape: [n, d] } }, { nRows: n, nCols: adj.nCols });
     const tf = await loadTfjsWebGpu();
     const rowOfEdge = rowOfEntries(adj);
     const chunk = Math.floor((64 << 20) / (d * 4));
