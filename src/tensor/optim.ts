@@ -41,6 +41,16 @@ export abstract class Optimizer {
   protected readonly state: DeviceArray<'f32'>[][] = [];
   private clip: DeviceArray<'f32'> | null = null;
 
+  /**
+   * The optimiser's per-parameter state arrays (Adam: [m, v]; SGD with momentum: [velocity];
+   * none for plain SGD), in `params` order: for checkpoints of a learner that must resume
+   * exactly. Read them with `engine.readMany`, write them with `engine.write`; `t` is the
+   * step count beside them.
+   */
+  get stateArrays(): readonly (readonly DeviceArray<'f32'>[])[] {
+    return this.state;
+  }
+
   constructor(
     params: Tensor[],
     readonly options: OptimizerOptions,

@@ -5,6 +5,7 @@
  * - `hashUniform`: a counter-based hash (PCG-style), so the GPU and CPU can draw the
  *   same number for the same (seed, index) without sharing state (dropout).
  */
+import { GnnrlError } from '../errors.js';
 
 /** splitmix32: turns any 32-bit seed into well-mixed state words. */
 function splitmix32(state: { s: number }): number {
@@ -15,12 +16,30 @@ function splitmix32(state: { s: number }): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
+/** An Rng's position: its four xoshiro128** words and the cached second normal (null when none), JSON-safe. */
+export type RngState = [number, number, number, number, number | null];
+
 export class Rng {
   private a: number;
   private b: number;
   private c: number;
   private d: number;
   private spareNormal: number | undefined;
+
+  /** The position, so a learner's streams can be saved and resumed exactly (`setState`). */
+  getState(): RngState {
+    return [this.a, this.b, this.c, this.d, this.spareNormal ?? null];
+  }
+
+  /** Resumes at a position from `getState()`; anything else is an input error and changes nothing. */
+  setState(s: unknown): void {
+    const word = (x: unknown) => Number.isInteger(x) && (x as number) >= -(2 ** 31) && (x as number) < 2 ** 32;
+    if (!(Array.isArray(s) && s.length === 5 && s.slice(0, 4).every(word) && (s[4] === null || Number.isFinite(s[4])) && (s[0] | s[1] | s[2] | s[3]) !== 0)) {
+      throw new GnnrlError('input', `Rng.setState: expected [a, b, c, d, spareNormal] from getState() (four 32-bit words, not all 0, and a number or null), got ${JSON.stringify(s)}`, { arg: 'state' });
+    }
+    [this.a, this.b, this.c, this.d] = s as number[];
+    this.spareNormal = s[4] === null ? undefined : (s[4] as number);
+  }
 
   constructor(seed = 1) {
     const st = { s: seed | 0 };

@@ -41,7 +41,7 @@ import { sum } from '../../tensor/ops/reduce.js';
 import { gather, slice } from '../../tensor/ops/gather.js';
 import { Adam, type Optimizer } from '../../tensor/optim.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { Rng } from '../../util/rng.js';
+import { Rng, type RngState } from '../../util/rng.js';
 import type { ActOptions, Agent, Observation, TransitionBatch, UpdateReport } from '../types.js';
 import { ReplayBuffer, transitionSchema, type FieldArray, type FieldSpec } from '../memory/replay.js';
 import { PrioritizedReplay } from '../memory/prioritized.js';
@@ -649,27 +649,26 @@ export class DqnAgent implements Agent {
 export interface DqnLearnerState {
   optimizer: Record<string, Float32Array | Float64Array>;
   replay: Record<string, FieldArray>;
-  rng: { explore: (number | null)[]; replay: (number | null)[] };
+  rng: { explore: RngState; replay: RngState };
 }
 
-/** Adam's two moment arrays per parameter (the optimiser keeps them protected; this is their one reader). */
+/** Adam's two moment arrays per parameter. */
 function adamSlots(opt: Optimizer): [DeviceArray<'f32'>, DeviceArray<'f32'>][] {
-  const slots = (opt as unknown as { state: DeviceArray<'f32'>[][] }).state;
-  if (!Array.isArray(slots) || slots.length !== opt.params.length || !slots.every((a) => a.length === 2)) {
+  const slots = opt.stateArrays;
+  if (slots.length !== opt.params.length || !slots.every((a) => a.length === 2)) {
     throw new GnnrlError('state', 'dqn: the optimiser does not hold two moments per parameter (expected Adam)');
   }
   return slots as [DeviceArray<'f32'>, DeviceArray<'f32'>][];
 }
 
-/** xoshiro128** words of an Rng and its cached normal, as JSON (src/util/rng.ts keeps them private). */
-type RngFields = { a: number; b: number; c: number; d: number; spareNormal: number | undefined };
-function rngWords(r: Rng): (number | null)[] {
-  const w = r as unknown as RngFields;
-  return [w.a, w.b, w.c, w.d, w.spareNormal ?? null];
+function rngWords(r: Rng): RngState {
+  return r.getState();
 }
+
 function setRngWords(r: Rng, s: unknown, fail: () => Error): void {
-  if (!(Array.isArray(s) && s.length === 5 && s.slice(0, 4).every((x) => Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 32) && (s[4] === null || Number.isFinite(s[4])))) throw fail();
-  const w = r as unknown as RngFields;
-  [w.a, w.b, w.c, w.d] = s as number[];
-  w.spareNormal = s[4] === null ? undefined : (s[4] as number);
+  try {
+    r.setState(s);
+  } catch {
+    throw fail();
+  }
 }
