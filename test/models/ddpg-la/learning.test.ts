@@ -97,3 +97,24 @@ test('interest-driven world: DDPG-LA beats BaselineOnly and its lr-0 control (pa
   expect(ciOff[1], report).toBeGreaterThanOrEqual(0);
   expect(ciGain[1], report).toBeLessThan(0);
 }, 120_000);
+
+test('historyStatistics: damped means over the earlier records only, genre-weighted by shared genres', async () => {
+  const { historyStatistics, itemGenres } = await import('../../../src/models/ddpg-la/records.js');
+  // Items 0: genre A; 1: genres A, B; 2: genre B; 3: no genre. Columns: [id, genre=A, genre=B].
+  const table = { nRows: 4, dim: 3, names: ['item_id', 'genre=A', 'genre=B'], data: Float32Array.from([0, 1, 0, 0.3, 1, 1, 0.6, 0, 1, 1, 0, 0]) };
+  const genre = itemGenres(table);
+  expect(Array.from(genre.offsets)).toEqual([0, 1, 3, 4, 4]);
+  expect(Array.from(genre.ids)).toEqual([0, 0, 1, 1]);
+  const items = Int32Array.from([0, 2, 1, 0]);
+  const resid = Float32Array.from([0.1, -0.2, 0.05, 99]);
+  // Record 3 (item 0, genre A) after records 0..2: the 99 at index 3 is its own and must not count.
+  const [u, g] = historyStatistics(resid, items, 0, 3, 0, genre);
+  expect(u).toBeCloseTo((4 * (0.1 - 0.2 + 0.05)) / (3 + 5), 6);
+  // Shared genres with {A}: record 0 (A) weight 1, record 1 (B) 0, record 2 (A, B) 1.
+  expect(g).toBeCloseTo((4 * (0.1 + 0.05)) / (2 + 2), 6);
+  // Item 1 ({A, B}): weights 1/2, 1/2, 1; an item without genres gets genreDev 0.
+  expect(historyStatistics(resid, items, 0, 3, 1, genre)[1]).toBeCloseTo((4 * (0.05 - 0.1 + 0.05)) / (2 + 2), 6);
+  expect(historyStatistics(resid, items, 0, 3, 3, genre)[1]).toBe(0);
+  // No earlier records: both 0.
+  expect(historyStatistics(resid, items, 0, 0, 0, genre)).toEqual([0, 0]);
+});
