@@ -19,6 +19,8 @@
 #include "../csr_core.h"
 #include "../graph_ops_core.h"
 #include "../kern.h"
+#include "../kern_attention.h"
+#include "../kern_graph.h"
 #include "../kern_pool.h"
 
 using namespace gnnrl;
@@ -327,6 +329,121 @@ void kernelIteration(Rand& r, uint64_t iter) {
         return out;
       });
     }
+  }
+  // Max aggregation and GAT over a random well-formed CSR (duplicates, empty rows, a huge
+  // row now and then), with the transpose built here; exact-size outputs so ASan sees
+  // any write past them. Then sequence self-attention with ragged lengths.
+  {
+    const int64_t nDst = r.upto(40), nSrc = 1 + r.upto(40), heads = 1 + r.upto(4), f = 1 + r.upto(20), d = 1 + r.upto(40);
+    std::vector<int32_t> rowPtr(static_cast<size_t>(nDst + 1), 0), colIdx;
+    for (int64_t i = 0; i < nDst; ++i) {
+      const int64_t m = r.chance(0.05) ? 300 : r.upto(6);
+      for (int64_t j = 0; j < m; ++j) colIdx.push_back(static_cast<int32_t>(r.upto(nSrc)));
+      rowPtr[static_cast<size_t>(i + 1)] = static_cast<int32_t>(colIdx.size());
+    }
+    const int64_t nnz = static_cast<int64_t>(colIdx.size());
+    auto X = randomFloats(r, nSrc * d);
+    std::vector<int32_t> argmax;
+    onThreads("maxAggregate", iter, [&] {
+      std::vector<float> Y(static_cast<size_t>(nDst * d), std::numeric_limits<float>::quiet_NaN());
+      std::vector<int32_t> am(static_cast<size_t>(nDst * d), -7);
+      kern::maxAggregate(nDst, rowPtr.data(), colIdx.data(), X.data(), d, Y.data(), am.data());
+      for (auto j : am)
+        if (j < -1 || j >= nSrc) fail("maxAggregate returned an argmax outside the sources", iter);
+      argmax = am;
+      Bytes out;
+      out.add(Y);
+      out.add(am);
+      return out;
+    });
+    auto dy = randomFloats(r, nDst * d);
+    onThreads("maxAggregateBackward", iter, [&] {
+      std::vector<float> dx(static_cast<size_t>(nSrc * d), std::numeric_limits<float>::quiet_NaN());
+      kern::maxAggregateBackward(nDst, nSrc, argmax.data(), dy.data(), d, dx.data());
+      Bytes out;
+      out.add(dx);
+      return out;
+    });
+    if (!argmax.empty() && r.chance(0.2)) {
+      argmax[static_cast<size_t>(r.upto(static_cast<int64_t>(argmax.size())))] = static_cast<int32_t>(nSrc);
+      std::vector<float> dx(static_cast<size_t>(nSrc * d));
+      try {
+        kern::maxAggregateBackward(nDst, nSrc, argmax.data(), dy.data(), d, dx.data());
+        fail("maxAggregateBackward accepted an argmax outside the sources", iter);
+      } catch (const CoreError&) {
+      }
+    }
+    // The transpose with edge ids, edges ascending within each source.
+    std::vector<int32_t> tRowPtr(static_cast<size_t>(nSrc + 1), 0), tDst(static_cast<size_t>(nnz)), tEdge(static_cast<size_t>(nnz));
+    for (auto j : colIdx) tRowPtr[static_cast<size_t>(j + 1)]++;
+    for (int64_t j = 0; j < nSrc; ++j) tRowPtr[static_cast<size_t>(j + 1)] += tRowPtr[static_cast<size_t>(j)];
+    std::vector<int32_t> fillAt(tRowPtr.begin(), tRowPtr.end() - 1);
+    for (int64_t i = 0; i < nDst; ++i)
+      for (int32_t e = rowPtr[static_cast<size_t>(i)]; e < rowPtr[static_cast<size_t>(i + 1)]; ++e) {
+        const int32_t q = fillAt[static_cast<size_t>(colIdx[static_cast<size_t>(e)])]++;
+        tDst[static_cast<size_t>(q)] = static_cast<int32_t>(i);
+        tEdge[static_cast<size_t>(q)] = e;
+      }
+    kern::GatShape gs;
+    gs.nDst = nDst;
+    gs.nSrc = nSrc;
+    gs.heads = heads;
+    gs.f = f;
+    gs.slope = 0.2;
+    const int64_t W = heads * f;
+    auto H = randomFloats(r, nSrc * W), el = randomFloats(r, nDst * heads), er = randomFloats(r, nSrc * heads), g = randomFloats(r, nDst * W);
+    onThreads("gatForward", iter, [&] {
+      std::vector<float> out(static_cast<size_t>(nDst * W), std::numeric_limits<float>::quiet_NaN());
+      std::vector<float> st(static_cast<size_t>(2 * nDst * heads), std::numeric_limits<float>::quiet_NaN());
+      kern::gatForward(gs, rowPtr.data(), colIdx.data(), H.data(), el.data(), er.data(), out.data(), st.data());
+      Bytes b;
+      b.add(out);
+      b.add(st);
+      return b;
+    });
+    kern::GatTranspose t{tRowPtr.data(), tDst.data(), tEdge.data()};
+    onThreads("gatBackward", iter, [&] {
+      std::vector<float> dH(static_cast<size_t>(nSrc * W), std::numeric_limits<float>::quiet_NaN());
+      std::vector<float> dEl(static_cast<size_t>(nDst * heads), std::numeric_limits<float>::quiet_NaN());
+      std::vector<float> dEr(static_cast<size_t>(nSrc * heads), std::numeric_limits<float>::quiet_NaN());
+      kern::gatBackward(gs, rowPtr.data(), colIdx.data(), t, H.data(), el.data(), er.data(), g.data(), dH.data(), dEl.data(), dEr.data());
+      Bytes b;
+      b.add(dH);
+      b.add(dEl);
+      b.add(dEr);
+      return b;
+    });
+  }
+  {
+    kern::SeqAttentionShape s;
+    s.batch = r.upto(20);
+    s.len = 1 + r.upto(64);
+    s.d = 1 + r.upto(40);
+    s.dv = 1 + r.upto(40);
+    s.causal = r.chance(0.5);
+    std::vector<int32_t> lengths(static_cast<size_t>(s.batch));
+    for (auto& n : lengths) n = static_cast<int32_t>(r.upto(s.len + 1));
+    if (r.chance(0.7)) s.lengths = lengths.data();
+    auto w = randomFloats(r, s.len);
+    if (r.chance(0.5)) s.weights = w.data();
+    auto q = randomFloats(r, s.batch * s.len * s.d), k = randomFloats(r, s.batch * s.len * s.d), v = randomFloats(r, s.batch * s.len * s.dv);
+    auto dOut = randomFloats(r, s.weights ? s.batch * s.dv : s.batch * s.len * s.dv);
+    onThreads("seqAttention", iter, [&] {
+      std::vector<float> z(static_cast<size_t>(s.batch * s.len * s.dv), std::numeric_limits<float>::quiet_NaN());
+      std::vector<float> pooled(static_cast<size_t>(s.batch * s.dv), std::numeric_limits<float>::quiet_NaN());
+      std::vector<float> st(static_cast<size_t>(2 * s.batch * s.len), std::numeric_limits<float>::quiet_NaN());
+      kern::seqAttentionForward(s, q.data(), k.data(), v.data(), z.data(), s.weights ? pooled.data() : nullptr, st.data());
+      std::vector<float> dq(q.size(), std::numeric_limits<float>::quiet_NaN()), dk(k.size(), std::numeric_limits<float>::quiet_NaN()), dv(v.size(), std::numeric_limits<float>::quiet_NaN());
+      kern::seqAttentionBackward(s, q.data(), k.data(), v.data(), dOut.data(), dq.data(), dk.data(), dv.data());
+      Bytes b;
+      b.add(z);
+      if (s.weights) b.add(pooled);
+      b.add(st);
+      b.add(dq);
+      b.add(dk);
+      b.add(dv);
+      return b;
+    });
   }
   // Element-wise: every op, broadcast strides, exact-extent operands.
   {
