@@ -10,38 +10,12 @@
 #include "kern.h"
 #include "kern_attention.h"
 #include "kern_graph.h"
+#include "napi_args.h"
 #include "napi_common.h"
 #include "napi_graph_kernels.h"
 
 namespace gnnrl {
 namespace {
-
-template <class T>
-T* out(const Span<T>& s) {
-  return const_cast<T*>(s.data);
-}
-
-Span<float> f32n(Napi::Env env, Napi::Value v, const std::string& name, int64_t length) {
-  auto s = typedArg<float>(env, v, name, napi_float32_array, "Float32Array", false);
-  if (s.size != length) throwInputJs(env, name, std::to_string(length) + " elements, got " + std::to_string(s.size));
-  return s;
-}
-
-Span<int32_t> i32n(Napi::Env env, Napi::Value v, const std::string& name, int64_t length) {
-  auto s = typedArg<int32_t>(env, v, name, napi_int32_array, "Int32Array", false);
-  if (length >= 0 && s.size != length) throwInputJs(env, name, std::to_string(length) + " elements, got " + std::to_string(s.size));
-  return s;
-}
-
-Napi::Object object(Napi::Env env, Napi::Value v, const char* name) {
-  if (!v.IsObject()) throwInputJs(env, name, "an object, got " + describe(v));
-  return v.As<Napi::Object>();
-}
-
-double number(Napi::Env env, Napi::Value v, const char* name) {
-  if (!v.IsNumber()) throwInputJs(env, name, "a number, got " + describe(v));
-  return v.As<Napi::Number>().DoubleValue();
-}
 
 // The destination CSR of a graph call: rowPtr over nRows, colIdx into [0, nCols).
 struct RowsIn {
@@ -49,7 +23,7 @@ struct RowsIn {
 };
 
 RowsIn rowsArg(Napi::Env env, Napi::Object o, int64_t nRows, int64_t nCols) {
-  RowsIn r{i32n(env, o.Get("rowPtr"), "rowPtr", nRows + 1), i32n(env, o.Get("colIdx"), "colIdx", -1)};
+  RowsIn r{i32(env, o.Get("rowPtr"), "rowPtr", nRows + 1), i32(env, o.Get("colIdx"), "colIdx", -1)};
   kern::checkIndexCsr(nRows, r.rowPtr.data, r.colIdx.size, r.colIdx.data, nCols, "csr");
   return r;
 }
@@ -58,15 +32,15 @@ RowsIn rowsArg(Napi::Env env, Napi::Object o, int64_t nRows, int64_t nCols) {
 Napi::Value MaxAggregate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    auto o = object(env, info[0], "args");
+    auto o = objArg(env, info[0], "args");
     const int64_t nRows = intArg(env, o.Get("nRows"), "nRows", 0, kMaxIndex);
     const int64_t nCols = intArg(env, o.Get("nCols"), "nCols", 0, kMaxIndex);
     const int64_t d = intArg(env, o.Get("d"), "d", 1, 1 << 16);
     auto rows = rowsArg(env, o, nRows, nCols);
-    auto x = f32n(env, o.Get("x"), "x", nCols * d);
-    auto y = f32n(env, info[1], "y", nRows * d);
-    auto am = i32n(env, info[2], "argmax", nRows * d);
-    kern::maxAggregate(nRows, rows.rowPtr.data, rows.colIdx.data, x.data, d, out(y), out(am));
+    auto x = f32(env, o.Get("x"), "x", nCols * d);
+    auto y = f32(env, info[1], "y", nRows * d);
+    auto am = i32(env, info[2], "argmax", nRows * d);
+    kern::maxAggregate(nRows, rows.rowPtr.data, rows.colIdx.data, x.data, d, mutableData(y), mutableData(am));
     return env.Undefined();
   });
 }
@@ -75,14 +49,14 @@ Napi::Value MaxAggregate(const Napi::CallbackInfo& info) {
 Napi::Value MaxAggregateBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    auto o = object(env, info[0], "args");
+    auto o = objArg(env, info[0], "args");
     const int64_t nRows = intArg(env, o.Get("nRows"), "nRows", 0, kMaxIndex);
     const int64_t nSrc = intArg(env, o.Get("nSrc"), "nSrc", 0, kMaxIndex);
     const int64_t d = intArg(env, o.Get("d"), "d", 1, 1 << 16);
-    auto am = i32n(env, o.Get("argmax"), "argmax", nRows * d);
-    auto dy = f32n(env, o.Get("dy"), "dy", nRows * d);
-    auto dx = f32n(env, info[1], "dx", nSrc * d);
-    kern::maxAggregateBackward(nRows, nSrc, am.data, dy.data, d, out(dx));
+    auto am = i32(env, o.Get("argmax"), "argmax", nRows * d);
+    auto dy = f32(env, o.Get("dy"), "dy", nRows * d);
+    auto dx = f32(env, info[1], "dx", nSrc * d);
+    kern::maxAggregateBackward(nRows, nSrc, am.data, dy.data, d, mutableData(dx));
     return env.Undefined();
   });
 }
@@ -93,7 +67,7 @@ kern::GatShape gatShapeArg(Napi::Env env, Napi::Object o) {
   s.nSrc = intArg(env, o.Get("nSrc"), "nSrc", 0, kMaxIndex);
   s.heads = intArg(env, o.Get("heads"), "heads", 1, 1024);
   s.f = intArg(env, o.Get("f"), "f", 1, 1 << 16);
-  s.slope = number(env, o.Get("slope"), "slope");
+  s.slope = numArg(env, o.Get("slope"), "slope");
   return s;
 }
 
@@ -101,15 +75,15 @@ kern::GatShape gatShapeArg(Napi::Env env, Napi::Object o) {
 Napi::Value GatForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    auto o = object(env, info[0], "args");
+    auto o = objArg(env, info[0], "args");
     const auto s = gatShapeArg(env, o);
     auto rows = rowsArg(env, o, s.nDst, s.nSrc);
-    auto h = f32n(env, o.Get("h"), "h", s.nSrc * s.heads * s.f);
-    auto el = f32n(env, o.Get("el"), "el", s.nDst * s.heads);
-    auto er = f32n(env, o.Get("er"), "er", s.nSrc * s.heads);
-    auto y = f32n(env, info[1], "out", s.nDst * s.heads * s.f);
-    auto st = f32n(env, info[2], "rowStat", 2 * s.nDst * s.heads);
-    kern::gatForward(s, rows.rowPtr.data, rows.colIdx.data, h.data, el.data, er.data, out(y), out(st));
+    auto h = f32(env, o.Get("h"), "h", s.nSrc * s.heads * s.f);
+    auto el = f32(env, o.Get("el"), "el", s.nDst * s.heads);
+    auto er = f32(env, o.Get("er"), "er", s.nSrc * s.heads);
+    auto y = f32(env, info[1], "out", s.nDst * s.heads * s.f);
+    auto st = f32(env, info[2], "rowStat", 2 * s.nDst * s.heads);
+    kern::gatForward(s, rows.rowPtr.data, rows.colIdx.data, h.data, el.data, er.data, mutableData(y), mutableData(st));
     return env.Undefined();
   });
 }
@@ -118,13 +92,13 @@ Napi::Value GatForward(const Napi::CallbackInfo& info) {
 Napi::Value GatBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    auto o = object(env, info[0], "args");
+    auto o = objArg(env, info[0], "args");
     const auto s = gatShapeArg(env, o);
     auto rows = rowsArg(env, o, s.nDst, s.nSrc);
     const int64_t nnz = rows.colIdx.size;
-    auto tRowPtr = i32n(env, o.Get("tRowPtr"), "tRowPtr", s.nSrc + 1);
-    auto tDst = i32n(env, o.Get("tDst"), "tDst", nnz);
-    auto tEdge = i32n(env, o.Get("tEdge"), "tEdge", nnz);
+    auto tRowPtr = i32(env, o.Get("tRowPtr"), "tRowPtr", s.nSrc + 1);
+    auto tDst = i32(env, o.Get("tDst"), "tDst", nnz);
+    auto tEdge = i32(env, o.Get("tEdge"), "tEdge", nnz);
     kern::checkIndexCsr(s.nSrc, tRowPtr.data, nnz, tDst.data, s.nDst, "transpose");
     kern::checkIndexCsr(s.nSrc, tRowPtr.data, nnz, tEdge.data, nnz, "transpose.edge");
     // The transpose must be this graph's: entry q of source j is an edge (tDst, j).
@@ -135,15 +109,15 @@ Napi::Value GatBackward(const Napi::CallbackInfo& info) {
           throwInputJs(env, "tEdge[" + std::to_string(q) + "]", "an edge (" + std::to_string(i) + ", " + std::to_string(j) + ") of the graph, got edge " + std::to_string(e));
       }
     const int64_t W = s.heads * s.f;
-    auto h = f32n(env, o.Get("h"), "h", s.nSrc * W);
-    auto el = f32n(env, o.Get("el"), "el", s.nDst * s.heads);
-    auto er = f32n(env, o.Get("er"), "er", s.nSrc * s.heads);
-    auto dOut = f32n(env, o.Get("dOut"), "dOut", s.nDst * W);
-    auto dH = f32n(env, info[1], "dH", s.nSrc * W);
-    auto dEl = f32n(env, info[2], "dEl", s.nDst * s.heads);
-    auto dEr = f32n(env, info[3], "dEr", s.nSrc * s.heads);
+    auto h = f32(env, o.Get("h"), "h", s.nSrc * W);
+    auto el = f32(env, o.Get("el"), "el", s.nDst * s.heads);
+    auto er = f32(env, o.Get("er"), "er", s.nSrc * s.heads);
+    auto dOut = f32(env, o.Get("dOut"), "dOut", s.nDst * W);
+    auto dH = f32(env, info[1], "dH", s.nSrc * W);
+    auto dEl = f32(env, info[2], "dEl", s.nDst * s.heads);
+    auto dEr = f32(env, info[3], "dEr", s.nSrc * s.heads);
     kern::GatTranspose t{tRowPtr.data, tDst.data, tEdge.data};
-    kern::gatBackward(s, rows.rowPtr.data, rows.colIdx.data, t, h.data, el.data, er.data, dOut.data, out(dH), out(dEl), out(dEr));
+    kern::gatBackward(s, rows.rowPtr.data, rows.colIdx.data, t, h.data, el.data, er.data, dOut.data, mutableData(dH), mutableData(dEl), mutableData(dEr));
     return env.Undefined();
   });
 }
@@ -157,14 +131,14 @@ kern::SeqAttentionShape seqShapeArg(Napi::Env env, Napi::Object o) {
   s.causal = boolOpt(env, o, "causal", false);
   Napi::Value lv = o.Get("lengths");
   if (!lv.IsUndefined() && !lv.IsNull()) {
-    auto l = i32n(env, lv, "lengths", s.batch);
+    auto l = i32(env, lv, "lengths", s.batch);
     for (int64_t b = 0; b < s.batch; ++b)
       if (l.data[b] < 0 || l.data[b] > s.len)
         throwInputJs(env, "lengths[" + std::to_string(b) + "]", "an integer in [0, " + std::to_string(s.len) + "], got " + std::to_string(l.data[b]));
     s.lengths = l.data;
   }
   Napi::Value wv = o.Get("weights");
-  if (!wv.IsUndefined() && !wv.IsNull()) s.weights = f32n(env, wv, "weights", s.len).data;
+  if (!wv.IsUndefined() && !wv.IsNull()) s.weights = f32(env, wv, "weights", s.len).data;
   return s;
 }
 
@@ -172,16 +146,16 @@ kern::SeqAttentionShape seqShapeArg(Napi::Env env, Napi::Object o) {
 Napi::Value SeqAttention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    auto o = object(env, info[0], "args");
+    auto o = objArg(env, info[0], "args");
     const auto s = seqShapeArg(env, o);
-    auto q = f32n(env, o.Get("q"), "q", s.batch * s.len * s.d);
-    auto k = f32n(env, o.Get("k"), "k", s.batch * s.len * s.d);
-    auto v = f32n(env, o.Get("v"), "v", s.batch * s.len * s.dv);
-    auto z = f32n(env, info[1], "z", s.batch * s.len * s.dv);
+    auto q = f32(env, o.Get("q"), "q", s.batch * s.len * s.d);
+    auto k = f32(env, o.Get("k"), "k", s.batch * s.len * s.d);
+    auto v = f32(env, o.Get("v"), "v", s.batch * s.len * s.dv);
+    auto z = f32(env, info[1], "z", s.batch * s.len * s.dv);
     float* pooled = nullptr;
-    if (s.weights) pooled = out(f32n(env, info[2], "pooled", s.batch * s.dv));
-    auto st = f32n(env, info[3], "rowStat", 2 * s.batch * s.len);
-    kern::seqAttentionForward(s, q.data, k.data, v.data, out(z), pooled, out(st));
+    if (s.weights) pooled = mutableData(f32(env, info[2], "pooled", s.batch * s.dv));
+    auto st = f32(env, info[3], "rowStat", 2 * s.batch * s.len);
+    kern::seqAttentionForward(s, q.data, k.data, v.data, mutableData(z), pooled, mutableData(st));
     return env.Undefined();
   });
 }
@@ -190,16 +164,16 @@ Napi::Value SeqAttention(const Napi::CallbackInfo& info) {
 Napi::Value SeqAttentionBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    auto o = object(env, info[0], "args");
+    auto o = objArg(env, info[0], "args");
     const auto s = seqShapeArg(env, o);
-    auto q = f32n(env, o.Get("q"), "q", s.batch * s.len * s.d);
-    auto k = f32n(env, o.Get("k"), "k", s.batch * s.len * s.d);
-    auto v = f32n(env, o.Get("v"), "v", s.batch * s.len * s.dv);
-    auto dOut = f32n(env, o.Get("dOut"), "dOut", s.weights ? s.batch * s.dv : s.batch * s.len * s.dv);
-    auto dq = f32n(env, info[1], "dq", s.batch * s.len * s.d);
-    auto dk = f32n(env, info[2], "dk", s.batch * s.len * s.d);
-    auto dV = f32n(env, info[3], "dv", s.batch * s.len * s.dv);
-    kern::seqAttentionBackward(s, q.data, k.data, v.data, dOut.data, out(dq), out(dk), out(dV));
+    auto q = f32(env, o.Get("q"), "q", s.batch * s.len * s.d);
+    auto k = f32(env, o.Get("k"), "k", s.batch * s.len * s.d);
+    auto v = f32(env, o.Get("v"), "v", s.batch * s.len * s.dv);
+    auto dOut = f32(env, o.Get("dOut"), "dOut", s.weights ? s.batch * s.dv : s.batch * s.len * s.dv);
+    auto dq = f32(env, info[1], "dq", s.batch * s.len * s.d);
+    auto dk = f32(env, info[2], "dk", s.batch * s.len * s.d);
+    auto dV = f32(env, info[3], "dv", s.batch * s.len * s.dv);
+    kern::seqAttentionBackward(s, q.data, k.data, v.data, dOut.data, mutableData(dq), mutableData(dk), mutableData(dV));
     return env.Undefined();
   });
 }
