@@ -9,6 +9,7 @@ import { defineKernel } from '../backend/kernel-table.js';
 import type { DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { buf, host } from './pack.js';
+import { nativeKernels, type NativeSeqAttentionArgs } from '../native.js';
 
 export const SEQ_MAX_LEN = 64;
 export const SEQ_MAX_DIM = 128;
@@ -254,6 +255,42 @@ function backwardGpu(
 }
 
 /** Z (and the weighted pool when `weights` are given) for every sequence. */
-export const seqAttention = defineKernel('seq_attention.forward', { cpu: forwardCpu, webgpu: forwardGpu });
+// native/kern_attention_core.cc: one sequence per part, the references' double sums in
+// their order; the CPU kernels where the addon predates it.
+function nativeArgs(s: SeqAttentionShape, q: DeviceArray<'f32'>, k: DeviceArray<'f32'>, v: DeviceArray<'f32'>): NativeSeqAttentionArgs {
+  return { batch: s.batch, len: s.len, d: s.d, dv: s.dv, causal: !!s.causal, lengths: s.lengths, weights: s.weights, q: host(q), k: host(k), v: host(v) };
+}
+
+function forwardNative(engine: Engine, s: SeqAttentionShape, q: DeviceArray<'f32'>, k: DeviceArray<'f32'>, v: DeviceArray<'f32'>): SeqAttentionForward {
+  const kk = nativeKernels();
+  if (!kk.seqAttention) return forwardCpu(engine, s, q, k, v);
+  check(s, q, k, v);
+  const z = new Float32Array(s.batch * s.len * s.dv);
+  const pooled = s.weights ? new Float32Array(s.batch * s.dv) : null;
+  const stat = new Float32Array(2 * s.batch * s.len);
+  kk.seqAttention(nativeArgs(s, q, k, v), z, pooled, stat);
+  return { z: engine.array(z), pooled: pooled ? engine.array(pooled) : undefined, rowStat: engine.array(stat) };
+}
+
+function backwardNative(
+  engine: Engine,
+  s: SeqAttentionShape,
+  q: DeviceArray<'f32'>,
+  k: DeviceArray<'f32'>,
+  v: DeviceArray<'f32'>,
+  fwd: SeqAttentionForward,
+  dOut: DeviceArray<'f32'>,
+): SeqAttentionGrads {
+  const kk = nativeKernels();
+  if (!kk.seqAttentionBackward) return backwardCpu(engine, s, q, k, v, fwd, dOut);
+  check(s, q, k, v);
+  const dq = new Float32Array(q.length);
+  const dk = new Float32Array(k.length);
+  const dv = new Float32Array(v.length);
+  kk.seqAttentionBackward({ ...nativeArgs(s, q, k, v), dOut: host(dOut) }, dq, dk, dv);
+  return { dq: engine.array(dq), dk: engine.array(dk), dv: engine.array(dv) };
+}
+
+export const seqAttention = defineKernel('seq_attention.forward', { cpu: forwardCpu, webgpu: forwardGpu, native: forwardNative });
 /** dQ, dK, dV given dOut (dZ, or dPooled when the shape has weights). */
-export const seqAttentionBackward = defineKernel('seq_attention.backward', { cpu: backwardCpu, webgpu: backwardGpu });
+export const seqAttentionBackward = defineKernel('seq_attention.backward', { cpu: backwardCpu, webgpu: backwardGpu, native: backwardNative });
