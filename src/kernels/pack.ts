@@ -40,6 +40,11 @@ export function host<D extends DType>(a: DeviceArray<D>): TypedArrayFor<D> {
   return (a as CpuArray<D>).data;
 }
 
+/** `host(a)` of an optional host-backed array (undefined stays undefined): the addon's optional operands. */
+export function hostOpt<D extends DType>(a: DeviceArray<D> | undefined): TypedArrayFor<D> | undefined {
+  return a ? (a as CpuArray<D>).data : undefined;
+}
+
 /** Launches ceil(threads / wg) workgroups folded into (x, y); nothing for zero threads. */
 export function launch1d(gpu: GpuRuntime, program: KernelProgram, buffers: GPUBuffer[], uniforms: ArrayBuffer, threads: number, wg = 256): void {
   if (threads <= 0) return;

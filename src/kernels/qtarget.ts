@@ -10,7 +10,7 @@ import type { CpuArray, DeviceArray, GpuArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { autotune, chooseVariant } from '../gpu/variants.js';
 import { nativeAsyncKernels, nativeKernels, type NativeAsyncOptions, type NativeKernels } from '../native.js';
-import { buf, host } from './pack.js';
+import { buf, host, hostOpt } from './pack.js';
 
 export interface QTargetArgs {
   /** Next-state embeddings, B × d row-major. */
@@ -274,20 +274,19 @@ function qTargetsWebGpu(engine: Engine, a: QTargetArgs): QTargetResult {
 
 /** The addon's qtarget arguments for these (checked) ones: Double DQN chooses with the online table. */
 function nativeQTargetArgs(a: QTargetArgs): Parameters<NativeKernels['qtarget']>[0] {
-  const opt = <T extends DeviceArray>(x: T | undefined) => (x ? ((x as CpuArray).data as never) : undefined);
   return {
     next: host(a.next),
     batch: a.batch,
     dim: a.dim,
     nItems: a.nItems,
     chooser: host(a.double ? a.online : a.target),
-    chooserBias: opt(a.double ? a.onlineBias : a.targetBias),
+    chooserBias: hostOpt(a.double ? a.onlineBias : a.targetBias),
     value: a.double ? host(a.target) : undefined,
-    valueBias: a.double ? opt(a.targetBias) : undefined,
+    valueBias: a.double ? hostOpt(a.targetBias) : undefined,
     reward: host(a.reward),
     done: host(a.done),
-    excludeRowPtr: opt(a.exclude?.rowPtr),
-    excludeColIdx: opt(a.exclude?.colIdx),
+    excludeRowPtr: hostOpt(a.exclude?.rowPtr),
+    excludeColIdx: hostOpt(a.exclude?.colIdx),
     gamma: a.gamma,
   };
 }

@@ -12,7 +12,7 @@ import { defineKernel } from '../backend/kernel-table.js';
 import type { CpuArray, DeviceArray, GpuArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { nativeAsyncKernels, nativeKernels, type NativeAsyncOptions, type NativeKernels } from '../native.js';
-import { host } from './pack.js';
+import { host, hostOpt } from './pack.js';
 import { scoringBindings } from './qtarget.js';
 
 export const TOPK_MAX = 128;
@@ -155,16 +155,15 @@ function topKWebGpu(engine: Engine, a: TopKArgs): TopKResult {
 
 /** The addon's topk arguments for these (checked) ones. */
 function nativeTopKArgs(a: TopKArgs): Parameters<NativeKernels['topk']>[0] {
-  const opt = <T extends DeviceArray>(x: T | undefined) => (x ? ((x as CpuArray).data as never) : undefined);
   return {
     queries: host(a.queries),
     batch: a.batch,
     dim: a.dim,
     items: host(a.items),
     nItems: a.nItems,
-    bias: opt(a.bias),
-    excludeRowPtr: opt(a.exclude?.rowPtr),
-    excludeColIdx: opt(a.exclude?.colIdx),
+    bias: hostOpt(a.bias),
+    excludeRowPtr: hostOpt(a.exclude?.rowPtr),
+    excludeColIdx: hostOpt(a.exclude?.colIdx),
     k: a.k,
   };
 }
