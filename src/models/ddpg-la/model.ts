@@ -32,6 +32,14 @@
  * timestamp the user's last training timestamp (`predict` gets no timestamps). Pairs are
  * independent of each other and of their order: no test rating, and no other test
  * record, enters any state.
+ *
+ * The learning configuration (docs/ddpg-la.md; every part off by default, the seed's
+ * design otherwise): `residual` ρ makes the action a correction of the damped baseline,
+ * `historyStats` / `statsState` give each record and the state the user's damped residual
+ * overall and on the record's genres from EARLIER records only, and `actionPenalty` /
+ * `criticStateGrad` are DdpgCore's actor-loss options. With TD3, γ 0, squared reward,
+ * exploration 0.3 and `updatesPerStep` 8 it beats BaselineOnly on interest-driven worlds
+ * (test/models/ddpg-la/learning.test.ts).
  */
 import { GnnrlError } from '../../errors.js';
 import type { Engine } from '../../engine.js';
