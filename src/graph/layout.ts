@@ -87,13 +87,27 @@ export function degreeLayout(csr: Csr, opts: LayoutOptions = {}): SegmentLayout 
   return { order, segRow, segStart, segEnd, rowSegPtr, maxSegment };
 }
 
+/** Units per block when dealing the plan: one workgroup of the per-unit SpMM variant. */
+export const SPMM_DEAL_BLOCK = 64;
+
 /**
  * The host side of the SpMM kernels' segmented plan (kernels/spmm.ts, `SpmmPlan`): one
- * unit (row, start, end, slot) per segment of `degreeLayout`, longest row first, and
- * (row, first slot, slot count, 0) per row cut into more than one segment, whose partial
- * sums a second pass adds in order. A pure function of the matrix.
+ * unit (row, start, end, slot) per segment of `degreeLayout`, and (row, first slot, slot
+ * count, 0) per row cut into more than one segment, whose partial sums a second pass adds
+ * in order. A pure function of the matrix.
+ *
+ * Unit order, `deal`: 'longest-first' keeps the layout's order (longest rows first), so
+ * units of similar length share a workgroup (no lane waits for a longer neighbour), but
+ * the first workgroups hold most of the non-zeros: an implementation that gives each of
+ * its threads a contiguous range of workgroups (lavapipe does) leaves one thread with
+ * nearly all the work. 'spread' (default) deals whole blocks of SPMM_DEAL_BLOCK units in
+ * bit-reversed block order (0, B/2, B/4, 3B/4, …), so each contiguous half, quarter, …
+ * of the workgroups takes every 2nd, 4th, … block of the sorted order, and so about its
+ * share of the non-zeros, for any power-of-two number of threads, while each block keeps
+ * its similar lengths. Each unit writes its own row or slot, so the order changes no
+ * result.
  */
-export function spmmPlanArrays(csr: Csr, maxSegment = 256): SpmmPlanArrays {
+export function spmmPlanArrays(csr: Csr, maxSegment = 256, opts: { deal?: 'spread' | 'longest-first' } = {}): SpmmPlanArrays {
   const layout = degreeLayout(csr, { maxSegment, emptyRowSegments: true });
   const nUnits = layout.segRow.length;
   const units = new Int32Array(nUnits * 4);
@@ -111,5 +125,34 @@ export function spmmPlanArrays(csr: Csr, maxSegment = 256): SpmmPlanArrays {
       units[s * 4 + 3] = isSplit ? slot++ : -1;
     }
   }
-  return { units, split: Int32Array.from(split), nSlots: slot };
+  const deal = opts.deal ?? 'spread';
+  if (deal !== 'spread' && deal !== 'longest-first') throw inputError('deal', `'spread' or 'longest-first', got ${JSON.stringify(deal)}`);
+  return { units: deal === 'spread' ? spreadBlocks(units, nUnits) : units, split: Int32Array.from(split), nSlots: slot };
+}
+
+/** Units (4 words each) with their blocks of SPMM_DEAL_BLOCK in bit-reversed block order; the last (short) block stays a block. */
+function spreadBlocks(units: Int32Array, nUnits: number): Int32Array {
+  const nBlocks = Math.ceil(nUnits / SPMM_DEAL_BLOCK);
+  if (nBlocks <= 2) return units;
+  let bits = 0;
+  while (1 << bits < nBlocks) bits++;
+  const reversed = (k: number) => {
+    let r = 0;
+    for (let i = 0; i < bits; i++) r |= ((k >> i) & 1) << (bits - 1 - i);
+    return r;
+  };
+  const order: number[] = [];
+  for (let k = 0; k < 1 << bits; k++) {
+    const b = reversed(k);
+    if (b < nBlocks) order.push(b);
+  }
+  const out = new Int32Array(units.length);
+  let at = 0;
+  for (const b of order) {
+    const u0 = b * SPMM_DEAL_BLOCK;
+    const u1 = Math.min(nUnits, u0 + SPMM_DEAL_BLOCK);
+    out.set(units.subarray(u0 * 4, u1 * 4), at * 4);
+    at += u1 - u0;
+  }
+  return out;
 }
