@@ -71,19 +71,28 @@ kern::GatShape gatShapeArg(Napi::Env env, Napi::Object o) {
   return s;
 }
 
+// The operands every GAT call reads: the graph's rows and h, el, er.
+struct GatIn {
+  RowsIn rows;
+  Span<float> h, el, er;
+};
+
+GatIn gatArgs(Napi::Env env, Napi::Object o, const kern::GatShape& s) {
+  auto rows = rowsArg(env, o, s.nDst, s.nSrc);
+  return {rows, f32(env, o.Get("h"), "h", s.nSrc * s.heads * s.f), f32(env, o.Get("el"), "el", s.nDst * s.heads),
+          f32(env, o.Get("er"), "er", s.nSrc * s.heads)};
+}
+
 // gatForward({ nDst, nSrc, heads, f, slope, rowPtr, colIdx, h, el, er }, out, rowStat)
 Napi::Value GatForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     auto o = objArg(env, info[0], "args");
     const auto s = gatShapeArg(env, o);
-    auto rows = rowsArg(env, o, s.nDst, s.nSrc);
-    auto h = f32(env, o.Get("h"), "h", s.nSrc * s.heads * s.f);
-    auto el = f32(env, o.Get("el"), "el", s.nDst * s.heads);
-    auto er = f32(env, o.Get("er"), "er", s.nSrc * s.heads);
+    const auto a = gatArgs(env, o, s);
     auto y = f32(env, info[1], "out", s.nDst * s.heads * s.f);
     auto st = f32(env, info[2], "rowStat", 2 * s.nDst * s.heads);
-    kern::gatForward(s, rows.rowPtr.data, rows.colIdx.data, h.data, el.data, er.data, mutableData(y), mutableData(st));
+    kern::gatForward(s, a.rows.rowPtr.data, a.rows.colIdx.data, a.h.data, a.el.data, a.er.data, mutableData(y), mutableData(st));
     return env.Undefined();
   });
 }
@@ -94,7 +103,8 @@ Napi::Value GatBackward(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     auto o = objArg(env, info[0], "args");
     const auto s = gatShapeArg(env, o);
-    auto rows = rowsArg(env, o, s.nDst, s.nSrc);
+    const auto a = gatArgs(env, o, s);
+    const RowsIn& rows = a.rows;
     const int64_t nnz = rows.colIdx.size;
     auto tRowPtr = i32(env, o.Get("tRowPtr"), "tRowPtr", s.nSrc + 1);
     auto tDst = i32(env, o.Get("tDst"), "tDst", nnz);
@@ -109,15 +119,12 @@ Napi::Value GatBackward(const Napi::CallbackInfo& info) {
           throwInputJs(env, "tEdge[" + std::to_string(q) + "]", "an edge (" + std::to_string(i) + ", " + std::to_string(j) + ") of the graph, got edge " + std::to_string(e));
       }
     const int64_t W = s.heads * s.f;
-    auto h = f32(env, o.Get("h"), "h", s.nSrc * W);
-    auto el = f32(env, o.Get("el"), "el", s.nDst * s.heads);
-    auto er = f32(env, o.Get("er"), "er", s.nSrc * s.heads);
     auto dOut = f32(env, o.Get("dOut"), "dOut", s.nDst * W);
     auto dH = f32(env, info[1], "dH", s.nSrc * W);
     auto dEl = f32(env, info[2], "dEl", s.nDst * s.heads);
     auto dEr = f32(env, info[3], "dEr", s.nSrc * s.heads);
     kern::GatTranspose t{tRowPtr.data, tDst.data, tEdge.data};
-    kern::gatBackward(s, rows.rowPtr.data, rows.colIdx.data, t, h.data, el.data, er.data, dOut.data, mutableData(dH), mutableData(dEl), mutableData(dEr));
+    kern::gatBackward(s, rows.rowPtr.data, rows.colIdx.data, t, a.h.data, a.el.data, a.er.data, dOut.data, mutableData(dH), mutableData(dEl), mutableData(dEr));
     return env.Undefined();
   });
 }
@@ -142,20 +149,28 @@ kern::SeqAttentionShape seqShapeArg(Napi::Env env, Napi::Object o) {
   return s;
 }
 
+// The operands every attention call reads: q, k, v.
+struct SeqIn {
+  Span<float> q, k, v;
+};
+
+SeqIn seqArgs(Napi::Env env, Napi::Object o, const kern::SeqAttentionShape& s) {
+  return {f32(env, o.Get("q"), "q", s.batch * s.len * s.d), f32(env, o.Get("k"), "k", s.batch * s.len * s.d),
+          f32(env, o.Get("v"), "v", s.batch * s.len * s.dv)};
+}
+
 // seqAttention({ batch, len, d, dv, causal?, lengths?, weights?, q, k, v }, z, pooled | null, rowStat)
 Napi::Value SeqAttention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     auto o = objArg(env, info[0], "args");
     const auto s = seqShapeArg(env, o);
-    auto q = f32(env, o.Get("q"), "q", s.batch * s.len * s.d);
-    auto k = f32(env, o.Get("k"), "k", s.batch * s.len * s.d);
-    auto v = f32(env, o.Get("v"), "v", s.batch * s.len * s.dv);
+    const auto a = seqArgs(env, o, s);
     auto z = f32(env, info[1], "z", s.batch * s.len * s.dv);
     float* pooled = nullptr;
     if (s.weights) pooled = mutableData(f32(env, info[2], "pooled", s.batch * s.dv));
     auto st = f32(env, info[3], "rowStat", 2 * s.batch * s.len);
-    kern::seqAttentionForward(s, q.data, k.data, v.data, mutableData(z), pooled, mutableData(st));
+    kern::seqAttentionForward(s, a.q.data, a.k.data, a.v.data, mutableData(z), pooled, mutableData(st));
     return env.Undefined();
   });
 }
@@ -166,14 +181,12 @@ Napi::Value SeqAttentionBackward(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     auto o = objArg(env, info[0], "args");
     const auto s = seqShapeArg(env, o);
-    auto q = f32(env, o.Get("q"), "q", s.batch * s.len * s.d);
-    auto k = f32(env, o.Get("k"), "k", s.batch * s.len * s.d);
-    auto v = f32(env, o.Get("v"), "v", s.batch * s.len * s.dv);
+    const auto a = seqArgs(env, o, s);
     auto dOut = f32(env, o.Get("dOut"), "dOut", s.weights ? s.batch * s.dv : s.batch * s.len * s.dv);
     auto dq = f32(env, info[1], "dq", s.batch * s.len * s.d);
     auto dk = f32(env, info[2], "dk", s.batch * s.len * s.d);
     auto dV = f32(env, info[3], "dv", s.batch * s.len * s.dv);
-    kern::seqAttentionBackward(s, q.data, k.data, v.data, dOut.data, mutableData(dq), mutableData(dk), mutableData(dV));
+    kern::seqAttentionBackward(s, a.q.data, a.k.data, a.v.data, dOut.data, mutableData(dq), mutableData(dk), mutableData(dV));
     return env.Undefined();
   });
 }
