@@ -113,6 +113,37 @@ def torch_ops(spec):
         qs, items, k = T("queries"), T("items"), p["k"]
         chunk = p.get("chunk", 256)
         return {"torch": lambda: torch.cat([torch.topk(qs[r0:r0 + chunk] @ items.T, k, dim=1).indices for r0 in range(0, qs.shape[0], chunk)])}
+    if op == "lightgcn":
+        # `steps` LightGCN training steps as gnnrl's suite runs them: K propagations over
+        # the symmetric-normalised bipartite adjacency, the layer mean, BPR on a batch with
+        # uniform negatives, L2 on the batch's ego rows, Adam.
+        n_users, n_items, dim, layers, batch = p["nUsers"], p["nItems"], p["dim"], p["layers"], p["batch"]
+        steps, l2 = p["steps"], p.get("l2", 1e-4)
+        n = n_users + n_items
+        adj = torch.sparse_csr_tensor(T("rowPtr").long(), T("colIdx").long(), T("values"), size=(n, n))
+        users, items = T("users").long(), T("items").long()
+        gen = torch.Generator().manual_seed(7)
+        ego = (torch.randn(n, dim, generator=gen) * 0.1).requires_grad_()
+        opt = torch.optim.Adam([ego], lr=p.get("lr", 1e-2))
+
+        def run():
+            for _ in range(steps):
+                idx = torch.randint(0, users.shape[0], (batch,), generator=gen)
+                u, i = users[idx], items[idx] + n_users
+                j = torch.randint(0, n_items, (batch,), generator=gen) + n_users
+                x, acc = ego, ego
+                for _ in range(layers):
+                    x = adj @ x
+                    acc = acc + x
+                z = acc / (layers + 1)
+                pos = (z[u] * z[i]).sum(1)
+                neg = (z[u] * z[j]).sum(1)
+                e0 = torch.cat([ego[u], ego[i], ego[j]])
+                loss = torch.nn.functional.softplus(neg - pos).mean() + l2 / 2 * (e0 * e0).sum() / batch
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        return {"torch": run}
     return {}
 
 

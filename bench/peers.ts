@@ -29,7 +29,7 @@ export function peerPython(): string {
   return process.env.GNNRL_PEERS_PYTHON || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 }
 
-export type PeerOp = 'spmm' | 'matmul' | 'qtarget' | 'topk';
+export type PeerOp = 'spmm' | 'matmul' | 'qtarget' | 'topk' | 'lightgcn';
 
 /**
  * Times the peers on `op` over `arrays` (row-major; `shapes` gives each one's shape) and

@@ -17,6 +17,7 @@ import { InteractionGraph } from '../../src/graph/interaction-graph.js';
 import { powerLawInteractions } from '../../src/graph/powerlaw.js';
 import { LightGCN } from '../../src/models/encoders/lightgcn.js';
 import { engineBackends, type Suite } from '../harness.js';
+import { runPeers } from '../peers.js';
 
 const BATCH = 2048;
 
@@ -53,5 +54,14 @@ export const suite: Suite = {
       graph.releaseDevice(engine);
       await engine.dispose();
     }
+    // torch's CPU LightGCN, the same steps on the same adjacency (its own batch draws).
+    runPeers(
+      ctx,
+      'lightgcn',
+      caseName,
+      'lightgcn',
+      { rowPtr: { data: adj.rowPtr, shape: [adj.nRows + 1] }, colIdx: { data: adj.colIdx, shape: [adj.colIdx.length] }, values: { data: adj.values, shape: [adj.colIdx.length] }, users: { data: train.user, shape: [train.user.length] }, items: { data: train.item, shape: [train.item.length] } },
+      { nUsers: train.nUsers, nItems: train.nItems, dim: 64, layers: 3, batch: BATCH, steps },
+    );
   },
 };
