@@ -54,6 +54,7 @@ import type { DqnLearnerState } from '../rl/agents/dqn.js';
 import type { FieldArray } from '../rl/memory/replay.js';
 import type { CheckpointArray } from '../models/checkpoint.js';
 import { FactorTable } from './factor-table.js';
+import { Yielder } from '../rl/yield.js';
 
 /** The DQN options a checkpoint's config carries (the rest of its config is sizes and counters). */
 const OPTION_KEYS = ['double', 'gamma', 'lr', 'hidden', 'batchSize', 'capacity', 'learningStarts', 'targetUpdate', 'tau', 'epsilon', 'prioritized', 'alpha', 'beta0', 'betaSteps', 'huberDelta', 'clipNorm', 'seed'] as const;
@@ -372,7 +373,14 @@ export async function agentFeedback(
   if (co.size) await writeNewItems(served, co);
   if (cold.size) await writeColdRows(served, [...cold].sort((a, b) => a - b), windows);
   let updates = 0;
-  for (let j = 0; j < served.updatesPerBatch; j++) if ((await served.agent.update()) !== null) updates++;
+  // A turn of the event loop after each update (on the CPU and native backends an update
+  // never leaves the microtask queue): a recommend arriving mid-drain waits for at most
+  // one update, not for the whole batch of them.
+  const turn = new Yielder(0);
+  for (let j = 0; j < served.updatesPerBatch; j++) {
+    if ((await served.agent.update()) !== null) updates++;
+    await turn.maybe();
+  }
   if (updates > 0) {
     // The network moved: every row and the item head are recomputed from it.
     const all = Int32Array.from({ length: nRows }, (_, u) => u);

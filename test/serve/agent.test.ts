@@ -208,3 +208,30 @@ describe('serving a gnnrl rl DQN agent', () => {
     await expect(Recommender.load(agentFile, { engine, agent: { stateModel: join(dir, 'nope.ckpt') } })).rejects.toThrow(/needs the GNN its state was built from .* not found at .*nope\.ckpt/);
   });
 });
+
+describe('a served agent learning from feedback', () => {
+  test('a request that arrives during a drain of updates is answered before the drain ends', async () => {
+    const rec = await Recommender.load(agentFile, { engine, online: { intervalMs: 0 }, agent: { updatesPerBatch: 12, options: { learningStarts: 8, batchSize: 32 } } });
+    const v = rec.currentVersion();
+    const user = v.userIds.id(1);
+    rec.observe(Array.from({ length: 24 }, (_, j) => ({ user: v.userIds.id(j % 12), item: v.itemIds.id(j + 1), click: true })));
+    await rec.flush(); // replay is warm from here on
+    rec.observe(Array.from({ length: 6 }, (_, j) => ({ user: v.userIds.id(j), item: v.itemIds.id(j + 30), click: true })));
+    let drained = false;
+    let answeredDuring = false;
+    const drain = rec.flush().then(() => {
+      drained = true;
+    });
+    // A request arriving as I/O would: in a later turn of the event loop.
+    const answered = new Promise<void>((resolve) =>
+      setImmediate(async () => {
+        await rec.recommend(user, 5);
+        answeredDuring = !drained;
+        resolve();
+      }),
+    );
+    await Promise.all([drain, answered]);
+    expect(answeredDuring).toBe(true);
+    await rec.close();
+  });
+});
