@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "napi_common.h"
+#include "napi_settle.h"
 #include "napi_csr.h"
 
 namespace gnnrl {
@@ -106,7 +107,7 @@ Napi::Value BuildGraph(const Napi::CallbackInfo& info) {
 class BuildWorker : public Napi::AsyncWorker {
  public:
   BuildWorker(Napi::Env env, const BuildArgs& a)
-      : Napi::AsyncWorker(env, "gnnrl.buildGraph"), deferred_(Napi::Promise::Deferred::New(env)), opts_(a.opts),
+      : Napi::AsyncWorker(env, "gnnrl.buildGraph"), opts_(a.opts),
         err_(ErrCode::Native, "") {
     const CooInput& in = a.in;
     const size_t n = static_cast<size_t>(in.n);
@@ -122,7 +123,8 @@ class BuildWorker : public Napi::AsyncWorker {
     in_.tsF64 = in.tsF64 ? tsF64_.data() : nullptr;
     in_.tsI32 = in.tsI32 ? tsI32_.data() : nullptr;
   }
-  Napi::Promise promise() { return deferred_.Promise(); }
+  // Called once, before Queue().
+  Napi::Promise promise() { return settle_.create(Env()); }
 
  protected:
   void Execute() override {
@@ -139,18 +141,29 @@ class BuildWorker : public Napi::AsyncWorker {
       SetError(err_.message);
     }
   }
+  // Settling fails only when the environment is going away (a worker thread terminated
+  // while the build ran): nobody is left to tell, and a Napi::Error escaping here would
+  // reach std::terminate through node-addon-api's callback wrapper.
   void OnOK() override {
-    Napi::Env env = Env();
     try {
-      deferred_.Resolve(graphToJs(env, std::move(out_)));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
+      Napi::Env env = Env();
+      try {
+        settle_.resolve(graphToJs(env, std::move(out_)));
+      } catch (const Napi::Error& e) {
+        settle_.reject(e.Value());
+      }
+    } catch (const Napi::Error&) {
     }
   }
-  void OnError(const Napi::Error&) override { deferred_.Reject(toJsError(Env(), err_).Value()); }
+  void OnError(const Napi::Error&) override {
+    try {
+      settle_.reject(toJsError(Env(), err_).Value());
+    } catch (const Napi::Error&) {
+    }
+  }
 
  private:
-  Napi::Promise::Deferred deferred_;
+  Settle settle_;
   std::vector<int32_t> users_, items_, tsI32_;
   std::vector<float> weights_;
   std::vector<double> tsF64_;
@@ -165,7 +178,13 @@ Napi::Value BuildGraphAsync(const Napi::CallbackInfo& info) {
   try {
     BuildArgs a = readBuildArgs(info);
     auto* w = new BuildWorker(env, a);
-    Napi::Promise p = w->promise();
+    Napi::Promise p;
+    try {
+      p = w->promise();
+    } catch (...) {
+      delete w;  // never queued
+      throw;
+    }
     w->Queue();
     return p;
   } catch (const Napi::Error& e) {

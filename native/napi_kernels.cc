@@ -17,6 +17,7 @@
 #include "kern.h"
 #include "kern_pool.h"
 #include "napi_args.h"
+#include "napi_settle.h"
 #include "napi_common.h"
 
 namespace gnnrl {
@@ -227,28 +228,6 @@ Napi::Value runSync(const Napi::CallbackInfo& info) {
 // The kernels' pool runs one job at a time (kern_pool.h): a sync kernel call made while
 // an async one is running waits for it, and several async calls run one after another
 // (src/native.ts queues them so that they take one libuv thread, not all four).
-// How a KernelWorker settles its Promise: the resolve/reject functions of a plain
-// `new Promise(executor)`, held by references. Not napi_create_promise's deferred: when
-// a worker thread is terminated while the call runs, the environment can no longer run
-// JS, napi_resolve_deferred returns early and the deferred's handle is never freed (a
-// leak LeakSanitizer reports); references are freed by their destructors either way.
-class Settle {
- public:
-  Napi::Promise create(Napi::Env env) {
-    Napi::Function ctor = env.Global().Get("Promise").As<Napi::Function>();
-    Napi::Function executor = Napi::Function::New(env, [this](const Napi::CallbackInfo& info) {
-      resolve_ = Napi::Persistent(info[0].As<Napi::Function>());
-      reject_ = Napi::Persistent(info[1].As<Napi::Function>());
-    });
-    return ctor.New({executor}).As<Napi::Promise>();
-  }
-  void resolve(Napi::Value v) { resolve_.Call({v}); }
-  void reject(Napi::Value e) { reject_.Call({e}); }
-
- private:
-  Napi::FunctionReference resolve_, reject_;
-};
-
 template <class Job>
 class KernelWorker : public Napi::AsyncWorker {
  public:

@@ -472,4 +472,30 @@ describeNative('native async kernels', () => {
     await q.topk(args, gi, gs);
     expect(sameBits(gi, si) && sameBits(gs, ss)).toBe(true);
   });
+
+  test('terminating a worker thread while its buildGraphAsync runs neither crashes nor wedges the main thread', async () => {
+    const addonPath = join(packageRoot(), 'build', 'Release', 'gnnrl_native.node');
+    const src = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const addon = require(workerData);
+      const n = 2000000, users = new Int32Array(n), items = new Int32Array(n);
+      for (let i = 0; i < n; i++) { users[i] = (i * 7919) % 50000; items[i] = (i * 104729) % 20000; }
+      const go = () => addon.buildGraphAsync({ users, items, nUsers: 50000, nItems: 20000 }, {}).then(go);
+      go();
+      parentPort.postMessage('started');`;
+    for (let round = 0; round < 3; round++) {
+      const w = new Worker(src, { eval: true, workerData: addonPath });
+      await new Promise<void>((resolve, reject) => {
+        w.once('message', () => resolve());
+        w.once('error', reject);
+      });
+      await new Promise((r) => setTimeout(r, 20 + 30 * round));
+      await w.terminate();
+    }
+    // The addon still builds on the main thread.
+    const addon = (await import('../../src/native.js')).loadNative()!;
+    const g = await addon.buildGraphAsync({ users: Int32Array.of(0, 1, 1), items: Int32Array.of(1, 0, 1), nUsers: 2, nItems: 2 }, {});
+    expect(g.userItem.rowPtr.length).toBe(3);
+  });
 });
+
