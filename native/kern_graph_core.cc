@@ -78,32 +78,50 @@ void gatForward(const GatShape& s, const int32_t* rowPtr, const int32_t* colIdx,
   const int parts = partsFor((static_cast<int64_t>(rowPtr[nRows]) + nRows) * W);
   const auto bounds = rowSplit(rowPtr, nRows, parts);
   parallelFor(parts, [&](int64_t p) {
-    std::vector<double> acc(static_cast<size_t>(F));
+    // Per row: every edge's K scores in one pass over the columns (er read once per edge),
+    // then one sweep over the edges accumulating whole h rows (contiguous, all heads), in
+    // the reference's order per (head, column): edges ascending.
+    std::vector<double> acc(static_cast<size_t>(W)), m(static_cast<size_t>(K)), sum(static_cast<size_t>(K));
+    std::vector<double> z;
     for (int64_t i = bounds[p]; i < bounds[p + 1]; ++i) {
-      const int64_t e0 = rowPtr[i], e1 = rowPtr[i + 1];
+      const int64_t e0 = rowPtr[i], e1 = rowPtr[i + 1], n = e1 - e0;
+      float* o = out + i * W;
+      float* st = rowStat + 2 * i * K;
+      if (n == 0) {
+        std::fill(o, o + W, 0.f);
+        for (int64_t k = 0; k < K; ++k) {
+          st[2 * k] = -3e38f;
+          st[2 * k + 1] = 0.f;
+        }
+        continue;
+      }
+      z.resize(static_cast<size_t>(n * K));
+      std::fill(m.begin(), m.end(), -INFINITY);
+      const float* eli = el + i * K;
+      for (int64_t q = 0; q < n; ++q) {
+        const float* erj = er + static_cast<int64_t>(colIdx[e0 + q]) * K;
+        for (int64_t k = 0; k < K; ++k) {
+          const double v = lrelu(static_cast<double>(eli[k]) + erj[k], s.slope);
+          z[q * K + k] = v;
+          m[k] = std::max(m[k], v);
+        }
+      }
+      std::fill(acc.begin(), acc.end(), 0.0);
+      std::fill(sum.begin(), sum.end(), 0.0);
+      for (int64_t q = 0; q < n; ++q) {
+        const float* hj = h + static_cast<int64_t>(colIdx[e0 + q]) * W;
+        for (int64_t k = 0; k < K; ++k) {
+          const double w = std::exp(z[q * K + k] - m[k]);
+          sum[k] += w;
+          double* a = acc.data() + k * F;
+          const float* hk = hj + k * F;
+          for (int64_t c = 0; c < F; ++c) a[c] += w * hk[c];
+        }
+      }
       for (int64_t k = 0; k < K; ++k) {
-        float* o = out + i * W + k * F;
-        float* st = rowStat + 2 * (i * K + k);
-        st[1] = 0.f;
-        if (e0 == e1) {
-          std::fill(o, o + F, 0.f);
-          st[0] = -3e38f;
-          continue;
-        }
-        const double eli = el[i * K + k];
-        double m = -INFINITY;
-        for (int64_t e = e0; e < e1; ++e) m = std::max(m, lrelu(eli + er[static_cast<int64_t>(colIdx[e]) * K + k], s.slope));
-        double sum = 0;
-        std::fill(acc.begin(), acc.end(), 0.0);
-        for (int64_t e = e0; e < e1; ++e) {
-          const int64_t j = colIdx[e];
-          const double w = std::exp(lrelu(eli + er[j * K + k], s.slope) - m);
-          sum += w;
-          const float* hj = h + j * W + k * F;
-          for (int64_t c = 0; c < F; ++c) acc[c] += w * hj[c];
-        }
-        for (int64_t c = 0; c < F; ++c) o[c] = static_cast<float>(acc[c] / sum);
-        st[0] = static_cast<float>(m + std::log(sum));
+        for (int64_t c = 0; c < F; ++c) o[k * F + c] = static_cast<float>(acc[k * F + c] / sum[k]);
+        st[2 * k] = static_cast<float>(m[k] + std::log(sum[k]));
+        st[2 * k + 1] = 0.f;
       }
     }
   });
