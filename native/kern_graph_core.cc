@@ -137,10 +137,11 @@ void gatBackward(const GatShape& s, const int32_t* rowPtr, const int32_t* colIdx
     const int parts = partsFor((nnz + nRows) * W);
     const auto bounds = rowSplit(rowPtr, nRows, parts);
     parallelFor(parts, [&](int64_t p) {
-      std::vector<double> z, dal;
+      std::vector<double> z, ex, dal;
       for (int64_t i = bounds[p]; i < bounds[p + 1]; ++i) {
         const int64_t e0 = rowPtr[i], e1 = rowPtr[i + 1], n = e1 - e0;
         z.resize(static_cast<size_t>(n));
+        ex.resize(static_cast<size_t>(n));
         dal.resize(static_cast<size_t>(n));
         for (int64_t k = 0; k < K; ++k) {
           const double eli = el[i * K + k];
@@ -150,11 +151,11 @@ void gatBackward(const GatShape& s, const int32_t* rowPtr, const int32_t* colIdx
             m = std::max(m, lrelu(z[q], s.slope));
           }
           double tot = 0;
-          for (int64_t q = 0; q < n; ++q) tot += std::exp(lrelu(z[q], s.slope) - m);
+          for (int64_t q = 0; q < n; ++q) tot += (ex[q] = std::exp(lrelu(z[q], s.slope) - m));  // one exp per edge and head
           const float* g = dOut + i * W + k * F;
           double dot = 0;
           for (int64_t q = 0; q < n; ++q) {
-            const double a = std::exp(lrelu(z[q], s.slope) - m) / tot;
+            const double a = ex[q] / tot;
             alpha[static_cast<size_t>((e0 + q) * K + k)] = a;
             const float* hj = h + static_cast<int64_t>(colIdx[e0 + q]) * W + k * F;
             double d = 0;
