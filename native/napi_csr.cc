@@ -128,17 +128,10 @@ class BuildWorker : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
-    try {
-      out_ = buildGraph(in_, opts_);
-    } catch (const CoreError& e) {
-      err_ = e;
-      SetError(e.message);
-    } catch (const std::bad_alloc&) {
-      err_ = CoreError(ErrCode::Limit, "out of memory in the native addon");
-      SetError(err_.message);
-    } catch (const std::exception& e) {
-      err_ = CoreError(ErrCode::Native, std::string("native addon failure: ") + e.what());
-      SetError(err_.message);
+    const auto e = captureCoreError([&] { out_ = buildGraph(in_, opts_); });
+    if (e) {
+      err_ = *e;
+      SetError(e->message);
     }
   }
   // Settling fails only when the environment is going away (a worker thread terminated

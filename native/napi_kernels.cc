@@ -238,18 +238,13 @@ class KernelWorker : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
-    try {
+    const auto e = captureCoreError([&] {
       std::shared_lock<std::shared_mutex> gate(poolGate());
       job_.run();
-    } catch (const CoreError& e) {
-      err_ = e;
-      SetError(e.message);
-    } catch (const std::bad_alloc&) {
-      err_ = CoreError(ErrCode::Limit, "out of memory in the native addon");
-      SetError(err_.message);
-    } catch (const std::exception& e) {
-      err_ = CoreError(ErrCode::Native, std::string("native addon failure: ") + e.what());
-      SetError(err_.message);
+    });
+    if (e) {
+      err_ = *e;
+      SetError(e->message);
     }
   }
   // Settling can fail only when the environment is going away (a worker thread

@@ -1,6 +1,14 @@
-// How the addon's async workers (kernels, graph builds) settle their Promises.
+// How the addon's async workers (kernels, graph builds) run their job and settle their
+// Promises.
 #pragma once
 #include <napi.h>
+
+#include <exception>
+#include <new>
+#include <optional>
+#include <string>
+
+#include "core_error.h"
 
 namespace gnnrl {
 
@@ -25,5 +33,22 @@ class Settle {
  private:
   Napi::FunctionReference resolve_, reject_;
 };
+
+// Runs a worker thread's job; a C++ failure comes back as the CoreError to reject with
+// (the codes the sync calls throw: input/limit from the core, limit for out of memory,
+// native for anything else), nothing on success.
+template <class F>
+std::optional<CoreError> captureCoreError(F&& job) {
+  try {
+    job();
+    return std::nullopt;
+  } catch (const CoreError& e) {
+    return e;
+  } catch (const std::bad_alloc&) {
+    return CoreError(ErrCode::Limit, "out of memory in the native addon");
+  } catch (const std::exception& e) {
+    return CoreError(ErrCode::Native, std::string("native addon failure: ") + e.what());
+  }
+}
 
 }  // namespace gnnrl
