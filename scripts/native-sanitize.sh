@@ -56,7 +56,7 @@ mkdir -p "$out/obj"
 jobs="$(nproc 2>/dev/null || echo 2)"
 printf '%s\n' "$root"/native/*.cc | xargs -P "$jobs" -I{} sh -c '
   "$0" -std=c++17 -O1 -g -fno-omit-frame-pointer -ffp-contract=off -fPIC -fsanitize=address,undefined \
-    -fno-sanitize-recover=all -DNAPI_VERSION=8 -DNODE_ADDON_API_DISABLE_DEPRECATED -DNODE_ADDON_API_CPP_EXCEPTIONS \
+    -fno-sanitize-recover=all -DNAPI_VERSION=8 -DNODE_ADDON_API_DISABLE_DEPRECATED -DNODE_ADDON_API_CPP_EXCEPTIONS -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS \
     -DBUILDING_NODE_EXTENSION -I"$1" -I"$2" -c "{}" -o "$3/obj/$(basename "{}" .cc).o"' "$cxx" "$napi_inc" "$addon_inc" "$out"
 "$cxx" -shared -fsanitize=address,undefined "$out"/obj/*.o -pthread -o "$out/gnnrl_native.node"
 LD_PRELOAD="$libasan" node --expose-gc "$root/native/fuzz/async_asan.mjs" "$out/gnnrl_native.node" "$seed"

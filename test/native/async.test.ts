@@ -453,13 +453,14 @@ describeNative('native async kernels', () => {
       const go = () => k.topkAsync({ queries: q, batch: B, dim: d, items: it, nItems: I, k: K }, new Int32Array(B * K), new Float32Array(B * K)).then(go);
       go();
       parentPort.postMessage('started');`;
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 8; round++) {
       const w = new Worker(src, { eval: true, workerData: addonPath });
       await new Promise<void>((resolve, reject) => {
         w.once('message', () => resolve());
         w.once('error', reject);
       });
-      await new Promise((r) => setTimeout(r, 20 + 30 * round));
+      // Terminations land at different points: in the job, in its completion, in the next call's set-up.
+      await new Promise((r) => setTimeout(r, 3 + 13 * round));
       await w.terminate();
     }
     // The pool and the queue still serve the main thread.
@@ -483,13 +484,14 @@ describeNative('native async kernels', () => {
       const go = () => addon.buildGraphAsync({ users, items, nUsers: 50000, nItems: 20000 }, {}).then(go);
       go();
       parentPort.postMessage('started');`;
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 8; round++) {
       const w = new Worker(src, { eval: true, workerData: addonPath });
       await new Promise<void>((resolve, reject) => {
         w.once('message', () => resolve());
         w.once('error', reject);
       });
-      await new Promise((r) => setTimeout(r, 20 + 30 * round));
+      // Terminations land at different points: in the job, in its completion, in the next call's set-up.
+      await new Promise((r) => setTimeout(r, 3 + 13 * round));
       await w.terminate();
     }
     // The addon still builds on the main thread.
