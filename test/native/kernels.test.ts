@@ -287,6 +287,23 @@ describeNative('native kernels', () => {
     expect([...(res.y as { data: Float32Array }).data]).toEqual([0.5 + 0.5 * 4, 0, 1 + 0.5 * 4]);
   });
 
+  test('exclusions whose rows use none of colIdx (a one-element placeholder) exclude nothing', () => {
+    // What rank/'s native path passes for a chunk of users without exclusions: an empty
+    // Int32Array has no storage to point at, so colIdx is a placeholder of length 1.
+    const rng = new Rng(testSeed());
+    const queries = randomF32(rng, 3 * 4);
+    const items = randomF32(rng, 9 * 4);
+    const want = topKReference({ queries, batch: 3, dim: 4, items, nItems: 9, k: 4 });
+    const idx = new Int32Array(12).fill(-7);
+    const val = poisonF32(12);
+    nativeKernels().topk({ queries, batch: 3, dim: 4, items, nItems: 9, k: 4, excludeRowPtr: new Int32Array(4), excludeColIdx: new Int32Array(1) }, idx, val);
+    expect(Array.from(idx)).toEqual(Array.from(want.indices));
+    // A colIdx shorter than the rows use is still refused.
+    expect(() => nativeKernels().topk({ queries, batch: 3, dim: 4, items, nItems: 9, k: 4, excludeRowPtr: Int32Array.of(0, 1, 2, 3), excludeColIdx: Int32Array.of(0, 1) }, idx, val)).toThrow(
+      /exclude.rowPtr\[3\]: expected a value in \[rowPtr\[2\] = 2, 2\], got 3/,
+    );
+  });
+
   test('an exclusion outside the catalogue is an input error naming it', () => {
     const f = (n: number) => engine.array(new Float32Array(n));
     const args = { next: f(8), batch: 2, dim: 4, nItems: 3, online: f(12), target: f(12), reward: f(2), done: f(2), gamma: 0.9, double: false };
