@@ -134,25 +134,17 @@ class BuildWorker : public Napi::AsyncWorker {
       SetError(e->message);
     }
   }
-  // Settling fails only when the environment is going away (a worker thread terminated
-  // while the build ran): nobody is left to tell, and a Napi::Error escaping here would
-  // reach std::terminate through node-addon-api's callback wrapper.
   void OnOK() override {
-    try {
-      Napi::Env env = Env();
+    whileAlive([&] {
       try {
-        settle_.resolve(graphToJs(env, std::move(out_)));
+        settle_.resolve(graphToJs(Env(), std::move(out_)));
       } catch (const Napi::Error& e) {
         settle_.reject(e.Value());
       }
-    } catch (const Napi::Error&) {
-    }
+    });
   }
   void OnError(const Napi::Error&) override {
-    try {
-      settle_.reject(toJsError(Env(), err_).Value());
-    } catch (const Napi::Error&) {
-    }
+    whileAlive([&] { settle_.reject(Env(), err_); });
   }
 
  private:

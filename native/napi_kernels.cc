@@ -254,28 +254,21 @@ class KernelWorker : public Napi::AsyncWorker {
       SetError(e->message);
     }
   }
-  // Settling can fail only when the environment is going away (a worker thread
-  // terminated while the call ran): then there is nobody to tell, and a Napi::Error
-  // escaping here would reach std::terminate through node-addon-api's callback wrapper.
   void OnOK() override {
-    try {
+    whileAlive([&] {
       Napi::Env env = Env();
       if (!pins_.intact()) {
         settle_.reject(makeError(env, "native", std::string(Job::kJs) +
                                                       ": an argument array was detached or resized while the call "
                                                       "was in flight; its results are undefined")
-                             .Value());
+                           .Value());
         return;
       }
       settle_.resolve(env.Undefined());
-    } catch (const Napi::Error&) {
-    }
+    });
   }
   void OnError(const Napi::Error&) override {
-    try {
-      settle_.reject(toJsError(Env(), err_).Value());
-    } catch (const Napi::Error&) {
-    }
+    whileAlive([&] { settle_.reject(Env(), err_); });
   }
 
  private:

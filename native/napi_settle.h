@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core_error.h"
+#include "napi_common.h"
 
 namespace gnnrl {
 
@@ -29,10 +30,23 @@ class Settle {
   }
   void resolve(Napi::Value v) { resolve_.Call({v}); }
   void reject(Napi::Value e) { reject_.Call({e}); }
+  // Rejects with the GnnrlError of `e`, as the sync call would throw it.
+  void reject(Napi::Env env, const CoreError& e) { reject(toJsError(env, e).Value()); }
 
  private:
   Napi::FunctionReference resolve_, reject_;
 };
+
+// Runs a worker's OnOK/OnError body. Settling fails only when the environment is going
+// away (a worker thread terminated while the call ran): then nobody is left to tell, and
+// a Napi::Error escaping would reach std::terminate through node-addon-api's wrapper.
+template <class F>
+void whileAlive(F&& settle) {
+  try {
+    settle();
+  } catch (const Napi::Error&) {
+  }
+}
 
 // Runs a worker thread's job; a C++ failure comes back as the CoreError to reject with
 // (the codes the sync calls throw: input/limit from the core, limit for out of memory,

@@ -27,6 +27,25 @@ const bytes = (a: Float32Array | Int32Array) => Buffer.from(a.buffer, a.byteOffs
 const sameBits = (a: Float32Array | Int32Array, b: Float32Array | Int32Array) => a.length === b.length && bytes(a).equals(bytes(b));
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
+/**
+ * Starts `src` (which loads the addon from `workerData`, loops on an async call and posts
+ * 'started') in a worker thread 8 times and terminates it mid-call each time; the
+ * terminations land at different points: in the job, in its completion, in the next
+ * call's set-up.
+ */
+async function terminateMidCall(src: string): Promise<void> {
+  const addonPath = join(packageRoot(), 'build', 'Release', 'gnnrl_native.node');
+  for (let round = 0; round < 8; round++) {
+    const w = new Worker(src, { eval: true, workerData: addonPath });
+    await new Promise<void>((resolve, reject) => {
+      w.once('message', () => resolve());
+      w.once('error', reject);
+    });
+    await new Promise((r) => setTimeout(r, 3 + 13 * round));
+    await w.terminate();
+  }
+}
+
 /** Catalogue-ranking data: B queries, I items, d dims, with bias and exclusions. */
 function ranking(rng: Rng, batch: number, nItems: number, dim: number, k: number) {
   const ex = randomExclusions(rng, batch, nItems, { fullRow: Math.min(1, batch - 1), maxPerRow: 20 });
@@ -444,7 +463,6 @@ describeNative('native async kernels', () => {
   });
 
   test('terminating a worker thread while its async call runs neither crashes nor wedges the main thread', async () => {
-    const addonPath = join(packageRoot(), 'build', 'Release', 'gnnrl_native.node');
     const src = `
       const { parentPort, workerData } = require('node:worker_threads');
       const k = require(workerData).kernels;
@@ -453,16 +471,7 @@ describeNative('native async kernels', () => {
       const go = () => k.topkAsync({ queries: q, batch: B, dim: d, items: it, nItems: I, k: K }, new Int32Array(B * K), new Float32Array(B * K)).then(go);
       go();
       parentPort.postMessage('started');`;
-    for (let round = 0; round < 8; round++) {
-      const w = new Worker(src, { eval: true, workerData: addonPath });
-      await new Promise<void>((resolve, reject) => {
-        w.once('message', () => resolve());
-        w.once('error', reject);
-      });
-      // Terminations land at different points: in the job, in its completion, in the next call's set-up.
-      await new Promise((r) => setTimeout(r, 3 + 13 * round));
-      await w.terminate();
-    }
+    await terminateMidCall(src);
     // The pool and the queue still serve the main thread.
     const args = ranking(new Rng(testSeed()), 9, 500, 12, 4);
     const si = new Int32Array(36);
@@ -475,7 +484,6 @@ describeNative('native async kernels', () => {
   });
 
   test('terminating a worker thread while its buildGraphAsync runs neither crashes nor wedges the main thread', async () => {
-    const addonPath = join(packageRoot(), 'build', 'Release', 'gnnrl_native.node');
     const src = `
       const { parentPort, workerData } = require('node:worker_threads');
       const addon = require(workerData);
@@ -484,16 +492,7 @@ describeNative('native async kernels', () => {
       const go = () => addon.buildGraphAsync({ users, items, nUsers: 50000, nItems: 20000 }, {}).then(go);
       go();
       parentPort.postMessage('started');`;
-    for (let round = 0; round < 8; round++) {
-      const w = new Worker(src, { eval: true, workerData: addonPath });
-      await new Promise<void>((resolve, reject) => {
-        w.once('message', () => resolve());
-        w.once('error', reject);
-      });
-      // Terminations land at different points: in the job, in its completion, in the next call's set-up.
-      await new Promise((r) => setTimeout(r, 3 + 13 * round));
-      await w.terminate();
-    }
+    await terminateMidCall(src);
     // The addon still builds on the main thread.
     const addon = (await import('../../src/native.js')).loadNative()!;
     const g = await addon.buildGraphAsync({ users: Int32Array.of(0, 1, 1), items: Int32Array.of(1, 0, 1), nUsers: 2, nItems: 2 }, {});
