@@ -1,6 +1,15 @@
 /**
- * The RL state of a slot as a vector: the user's embedding followed by the embeddings of
- * the items in their history window, oldest first ([u | e_1 | … | e_H], (1 + H)·d values).
+ * The RL state of a slot as a vector: the user's embedding followed by their history
+ * window, either as it is (`pool: 'window'`, the default: the embeddings of the window's
+ * items, oldest first, [u | e_1 | … | e_H], (1 + H)·d values) or pooled to one vector
+ * ([u | p], 2·d values):
+ *   'mean':      p = the mean of the window's item vectors (0 for an empty window);
+ *   'attention': p = Σ_j softmax_j(u·x_j / √d) x_j over x = (u, e_1 … e_n), the user
+ *                attending over their history (and themselves, so an empty window gives
+ *                p = u), on the fused sequence self-attention kernel with position 0's
+ *                row as the pool. It has no weights of its own, so a frozen state stays
+ *                frozen and the target network needs no copy; with `fineTune` the TD loss
+ *                reaches the tables through the kernel's backward.
  * The tables come from a trained GNN encoder's factors (`fromModel`), so the state says
  * what the graph knows about the user and what they have just consumed; padding (−1) maps
  * to a zero row. The window keeps order, which is what lets a Q-network see fatigue
@@ -16,12 +25,20 @@ import type { FactorScores, ModelState, RecommenderModel } from '../../models/ty
 import { Module } from '../../nn/module.js';
 import { parameter } from '../../tensor/create.js';
 import { concat, gather } from '../../tensor/ops/gather.js';
+import { SEQ_MAX_DIM, SEQ_MAX_LEN } from '../../kernels/seq-attention.js';
+import { attentionPool, meanPool } from './history-pool.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { Rng } from '../../util/rng.js';
+
+/** How the history window enters the state vector (see the header). */
+export type HistoryPool = 'window' | 'mean' | 'attention';
+export const HISTORY_POOLS: readonly HistoryPool[] = ['window', 'mean', 'attention'];
 
 export interface WindowStateOptions {
   /** Train the tables with the agent's loss (default false: frozen). */
   fineTune?: boolean;
+  /** Default 'window' (the items as they are). */
+  pool?: HistoryPool;
 }
 
 /** Host copies of the tables a state encoder starts from. */
@@ -81,9 +98,10 @@ export class WindowStateEncoder extends Module {
   readonly historyLen: number;
   readonly nUsers: number;
   readonly nItems: number;
-  /** (1 + H)·dim. */
+  /** (1 + H)·dim for 'window', 2·dim pooled. */
   readonly outDim: number;
   readonly fineTune: boolean;
+  readonly pool: HistoryPool;
   readonly source: string;
   /** nUsers × dim. */
   readonly userTable: Tensor;
@@ -106,7 +124,13 @@ export class WindowStateEncoder extends Module {
     this.historyLen = historyLen;
     this.nUsers = nUsers;
     this.nItems = nItems;
-    this.outDim = (1 + historyLen) * dim;
+    const pool = opts.pool ?? 'window';
+    if (!HISTORY_POOLS.includes(pool)) throw new GnnrlError('input', `state: pool: expected ${HISTORY_POOLS.map((p) => `'${p}'`).join(', ')}, got ${JSON.stringify(pool)}`, { arg: 'pool' });
+    if (pool === 'attention' && (dim > SEQ_MAX_DIM || historyLen + 1 > SEQ_MAX_LEN)) {
+      throw new GnnrlError('input', `state: pool 'attention' needs dim <= ${SEQ_MAX_DIM} and historyLen <= ${SEQ_MAX_LEN - 1} (the attention kernel's limits), got dim ${dim}, historyLen ${historyLen}`, { arg: 'pool' });
+    }
+    this.pool = pool;
+    this.outDim = pool === 'window' ? (1 + historyLen) * dim : 2 * dim;
     this.fineTune = opts.fineTune === true;
     this.source = tables.source;
     const items = new Float32Array((nItems + 1) * dim);
@@ -120,7 +144,7 @@ export class WindowStateEncoder extends Module {
   /** A second encoder with the same tables (the target network's copy when fine-tuning). */
   async copy(): Promise<WindowStateEncoder> {
     const [u, i] = (await Promise.all([this.userTable.read(), this.itemTable.read()])) as Float32Array[];
-    const out = new WindowStateEncoder(this.engine, { dim: this.dim, nUsers: this.nUsers, nItems: this.nItems, users: new Float32Array(this.nUsers * this.dim), items: new Float32Array(this.nItems * this.dim), source: this.source }, this.historyLen, { fineTune: this.fineTune });
+    const out = new WindowStateEncoder(this.engine, { dim: this.dim, nUsers: this.nUsers, nItems: this.nItems, users: new Float32Array(this.nUsers * this.dim), items: new Float32Array(this.nItems * this.dim), source: this.source }, this.historyLen, { fineTune: this.fineTune, pool: this.pool });
     // The copy holds the already-scaled values as they are now.
     this.engine.write(out.userTable.data, u);
     this.engine.write(out.itemTable.data, i);
@@ -164,7 +188,7 @@ export class WindowStateEncoder extends Module {
     return rows;
   }
 
-  /** States [B, (1 + H)·dim] for users (B) and their windows (B × H, −1 padded). */
+  /** States [B, outDim] for users (B) and their windows (B × H, −1 padded on the left). */
   encode(users: Int32Array, history: Int32Array): Tensor {
     const B = users.length;
     const H = this.historyLen;
@@ -173,7 +197,8 @@ export class WindowStateEncoder extends Module {
       if (!(users[b] >= 0 && users[b] < this.nUsers)) throw new GnnrlError('input', `state: user ${users[b]} (slot ${b}) is outside the encoder's ${this.nUsers} users`, { arg: 'user', index: b });
     }
     const u = gather(this.userTable, users);
-    const w = gather(this.itemTable, this.windowRows(history)).reshape([B, H * this.dim]);
-    return concat([u, w]);
+    if (this.pool === 'window') return concat([u, gather(this.itemTable, this.windowRows(history)).reshape([B, H * this.dim])]);
+    if (this.pool === 'mean') return concat([u, meanPool(this.itemTable, this.windowRows(history), history, B, H)]);
+    return concat([u, attentionPool(u, this.itemTable, history, B, H, this.nItems)]);
   }
 }
