@@ -68,3 +68,4 @@ export { syntheticWorld, WORLD_PRESETS, type SyntheticWorld, type WorldConfig, t
 export { writeCsv, writeTsv, writeJsonl, writeMovieLens, formatFloat32, type CsvWriteOptions, type MovieLensWriteOptions } from './writers.js';
 export { cachePath, type CacheOption, type CacheInfo, type CacheStatus } from './cache.js';
 export { writeFileAtomic } from './io/atomic.js';
+export { readVectors, alignVectors, writeNpy, type VectorTable, type VectorFormat, type ReadVectorsOptions, type AlignWant } from './vectors.js';
