@@ -20,6 +20,7 @@ import { checkEnvOptions, formatRlEnvSpec, parseRlEnvSpec } from './rl-env.js';
 import { WORLD_PRESETS, type WorldPreset } from '../data/synthetic.js';
 import { AGENTS, checkAgentOptions, parseAgentList, resolveAgentName } from '../rl/registry.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../engine.js';
+import { parseStateSpec } from '../rl/state/state-spec.js';
 
 /** Per-model options of the GNN / greedy models the run fits (or loads). */
 export interface RlModelOptions {
@@ -35,7 +36,7 @@ export interface RlConfig {
   env: string;
   /** Canonical agent names, in the order run. */
   agent: string[];
-  /** GNN of the DQN state: an encoder model name, or 'random'. */
+  /** Where the state's vectors come from (rl/state/state-spec.ts): an encoder name, 'random', 'vectors:<file>', or parts joined by '+'. */
   state: string;
   /** Training steps per learning agent (each steps every episode slot once). */
   steps: number;
@@ -190,14 +191,19 @@ export const RL_OPTIONS: Spec[] = [
     parse: (raw, where) => asUsage(where, () => parseAgentList(parseList(raw, where), where)),
   },
   {
-    flag: 'state', key: 'state', value: 'GNN', defaultText: DEFAULTS.state,
-    help: "GNN whose user and item vectors form DQN's state: lightgcn | gcn | sage | gat (trained on the env's log, or --model-options checkpoint), or random (no GNN)",
+    flag: 'state', key: 'state', value: 'SPEC', defaultText: DEFAULTS.state,
+    help: "where the state's user and item vectors come from: lightgcn | gcn | sage | gat (trained on the env's log, or --model-options checkpoint), random (no GNN), vectors:<file> (pretrained item vectors: .npy, .safetensors or .jsonl, matched by id; vectors:items=<file>,users=<file> for user vectors too), or several joined by + (lightgcn+vectors:llm.npy); the history window enters as the agents' pool option says (window | mean | attention)",
     parse: (raw, where) => {
-      const s = parseString(raw, where).toLowerCase();
-      if (s === 'random') return s;
-      const name = asUsage(where, () => parseModelList([s], where))[0];
-      if (getModel(name).kind !== 'encoder') throw new UsageError(`${where}: '${s}' is not a graph encoder; expected lightgcn, gcn, sage, gat or random`, where);
-      return name;
+      const parts = asUsage(where, () => parseStateSpec(parseString(raw, where), where));
+      return parts
+        .map((p) => {
+          if (p.kind === 'random') return 'random';
+          if (p.kind === 'vectors') return p.users ? `vectors:items=${p.items},users=${p.users}` : `vectors:${p.items}`;
+          const name = asUsage(where, () => parseModelList([p.name.toLowerCase()], where))[0];
+          if (getModel(name).kind !== 'encoder') throw new UsageError(`${where}: '${p.name}' is not a graph encoder; expected lightgcn, gcn, sage, gat, random or vectors:<file>`, where);
+          return name;
+        })
+        .join('+');
     },
   },
   {

@@ -88,6 +88,26 @@ interface FeatureMeta {
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** A fitted graph encoder as a differentiable function (`GraphEncoderModel.trainableCopy`). */
+export interface TrainableEncoder {
+  readonly kind: string;
+  /** Width of the output vectors. */
+  readonly dim: number;
+  readonly nUsers: number;
+  readonly nItems: number;
+  /** Every tensor the vectors depend on (ego embeddings, layer weights). */
+  parameters(): Tensor[];
+  /** Output vectors of every user [nUsers, dim] and item [nItems, dim]. */
+  forward(): { users: Tensor; items: Tensor };
+  /** Call after changing the parameters, so the copy's own recommend/factors recompute. */
+  changed(): void;
+  /** A further copy with the parameters as they are now (a target network's). */
+  clone(): Promise<TrainableEncoder>;
+  state(): Promise<Record<string, Float32Array>>;
+  load(state: Record<string, Float32Array>): void;
+  dispose(): void;
+}
+
 /** The shared recommender machinery of graph encoders; see the file comment for the subclass contract. */
 export abstract class GraphEncoderModel<M extends Module = Module> implements RecommenderModel {
   /** Registry name ('lightgcn', 'gcn', …). */
@@ -351,6 +371,44 @@ export abstract class GraphEncoderModel<M extends Module = Module> implements Re
     const model = new this(engine, graph, state.config as never);
     model.restore(state);
     return model;
+  }
+
+  /**
+   * A copy of this fitted encoder as a differentiable function of its own parameters, for
+   * a loss outside the model (the RL fusion: a TD or policy loss back-propagated through
+   * the graph convolution into the ego embeddings and the layers' weights). It is a copy so
+   * that this model — which a run may share with other agents and baselines — never moves.
+   * `forward()` encodes the whole graph, on the tape when gradients are enabled.
+   */
+  async trainableCopy(): Promise<TrainableEncoder> {
+    await this.ready('trainableCopy');
+    const copy = GraphEncoderModel.fromState.call(this.constructor as EncoderClass<GraphEncoderModel>, this.engine, this.graph, await this.state()) as GraphEncoderModel;
+    return copy.asTrainable();
+  }
+
+  private asTrainable(): TrainableEncoder {
+    const params = this.params!;
+    // The embedding layers and the convolutions; the rating biases ('mse') are not part of the vectors.
+    const list = [...params.input.parameters(), ...params.encoder.parameters()];
+    const nU = this.graph.nUsers;
+    return {
+      kind: this.kind,
+      dim: this.outputDim(),
+      nUsers: this.graph.nUsers,
+      nItems: this.graph.nItems,
+      parameters: () => list,
+      forward: () => {
+        const z = this.encode(params.input.forward());
+        return { users: sliceRows(z, 0, nU), items: sliceRows(z, nU, this.nodeCount) };
+      },
+      changed: () => {
+        this.finalStale = true;
+      },
+      clone: () => this.trainableCopy(),
+      state: async () => params.state(),
+      load: (s) => params.load(s),
+      dispose: () => this.dispose(),
+    };
   }
 
   /** Frees parameters, cached embeddings and snapshots. The graph's device adjacency is the graph's (`graph.releaseDevice(engine)`). */

@@ -482,6 +482,7 @@ export class DdpgAgent implements Agent {
         targetNoiseClip: Number.isFinite(c.targetNoiseClip) ? c.targetNoiseClip : null,
         twin: c.twin,
         state: this.encoder.source,
+        pool: this.encoder.pool,
         historyLen: this.historyLen,
         dim: this.dim,
         nItems: this.nItems,

@@ -594,6 +594,7 @@ export class ReinforceAgent implements Agent {
     if (this.optimizer) {
       this.optimizer.step();
       this.behaviourOptimizer?.step();
+      this.encoder.changed();
       this.updates++;
     }
     const extra: Record<string, number> = { policyLoss, entropy: entropySum / N, steps: N };
@@ -635,7 +636,7 @@ export class ReinforceAgent implements Agent {
     Object.assign(arrays, await this.encoder.stateArrays());
     return {
       kind: this.kind,
-      config: { ...this.options, state: this.encoder.source, fineTune: this.encoder.fineTune, historyLen: this.historyLen, dim: this.dim, nItems: this.nItems, nUsers: this.encoder.nUsers, slateSize: this.slateSize, updates: this.updates },
+      config: { ...this.options, state: this.encoder.source, fineTune: this.encoder.fineTune, fusion: this.encoder.gnn ? 'gnn' : this.encoder.fineTune ? 'tables' : 'frozen', pool: this.encoder.pool, historyLen: this.historyLen, dim: this.dim, nItems: this.nItems, nUsers: this.encoder.nUsers, slateSize: this.slateSize, updates: this.updates },
       arrays,
     };
   }

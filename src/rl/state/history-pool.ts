@@ -41,10 +41,11 @@ export function meanPool(itemTable: Tensor, rows: Int32Array, history: Int32Arra
  * left-padded), and the pool weights are one-hot on position 0, so the kernel's pooled
  * output is the user's own attention row. u: [B, d].
  */
-export function attentionPool(u: Tensor, itemTable: Tensor, history: Int32Array, B: number, H: number, nItems: number): Tensor {
+export function attentionPool(u: Tensor, itemTable: Tensor, history: Int32Array, B: number, H: number, nItems: number, padRow = nItems): Tensor {
   const d = itemTable.shape[1];
   const L = H + 1;
-  const rows = new Int32Array(B * H).fill(nItems);
+  // Positions past each length are masked by the kernel; they read any valid row.
+  const rows = new Int32Array(B * H).fill(padRow);
   const lengths = new Int32Array(B);
   for (let b = 0; b < B; b++) {
     let n = 0;

@@ -27,6 +27,9 @@ import { parameter } from '../../tensor/create.js';
 import { concat, gather } from '../../tensor/ops/gather.js';
 import { SEQ_MAX_DIM, SEQ_MAX_LEN } from '../../kernels/seq-attention.js';
 import { attentionPool, meanPool } from './history-pool.js';
+import { isGradEnabled, noGrad } from '../../tensor/autograd.js';
+import { mul } from '../../tensor/ops/elementwise.js';
+import type { TrainableEncoder } from '../../models/encoders/base.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { Rng } from '../../util/rng.js';
 
@@ -37,6 +40,14 @@ export const HISTORY_POOLS: readonly HistoryPool[] = ['window', 'mean', 'attenti
 export interface WindowStateOptions {
   /** Train the tables with the agent's loss (default false: frozen). */
   fineTune?: boolean;
+  /**
+   * End-to-end fusion: the vectors are this encoder's outputs, recomputed from its
+   * parameters, and the agent's loss trains the GNN itself (implies fineTune). `tables`
+   * must be its current outputs; they fix the RMS scaling, which then stays constant.
+   */
+  gnn?: TrainableEncoder;
+  /** The GNN outputs' fixed scaling (default: from `tables`); a copy keeps its source's. */
+  gnnScales?: { users: number; items: number };
   /** Default 'window' (the items as they are). */
   pool?: HistoryPool;
 }
@@ -54,13 +65,19 @@ export interface StateTables {
   source: string;
 }
 
-/** Divides every value by the table's root-mean-square (a zero table stays zero). */
-function rmsScaled(x: Float32Array): Float32Array {
+/** 1 / the table's root-mean-square (0 for a zero table, which then stays zero). */
+function inverseRms(x: Float32Array): number {
   let ss = 0;
   for (let i = 0; i < x.length; i++) ss += x[i] * x[i];
   const rms = Math.sqrt(ss / Math.max(1, x.length));
+  return rms > 0 ? 1 / rms : 0;
+}
+
+/** Divides every value by the table's root-mean-square (a zero table stays zero). */
+function rmsScaled(x: Float32Array): Float32Array {
+  const k = inverseRms(x);
   const out = new Float32Array(x.length);
-  if (rms > 0) for (let i = 0; i < x.length; i++) out[i] = x[i] / rms;
+  if (k > 0) for (let i = 0; i < x.length; i++) out[i] = x[i] * k;
   return out;
 }
 
@@ -107,6 +124,12 @@ export class WindowStateEncoder extends Module {
   readonly userTable: Tensor;
   /** (nItems + 1) × dim; the last row is the zero vector that padding maps to. */
   readonly itemTable: Tensor;
+  /** The GNN of end-to-end fusion (null: the tables are the vectors). */
+  readonly gnn: TrainableEncoder | null;
+  /** The fixed RMS scaling of the GNN's outputs. */
+  private readonly scales: { users: number; items: number };
+  /** The GNN's scaled outputs for acting (no tape), recomputed after `changed()`. */
+  private live: { users: Tensor; items: Tensor } | null = null;
 
   constructor(
     readonly engine: Engine,
@@ -131,18 +154,85 @@ export class WindowStateEncoder extends Module {
     }
     this.pool = pool;
     this.outDim = pool === 'window' ? (1 + historyLen) * dim : 2 * dim;
-    this.fineTune = opts.fineTune === true;
+    this.gnn = opts.gnn ?? null;
+    if (this.gnn && (this.gnn.nUsers !== nUsers || this.gnn.nItems !== nItems || this.gnn.dim !== dim)) {
+      throw new GnnrlError('input', `state: the GNN's outputs are ${this.gnn.nUsers} users × ${this.gnn.nItems} items × ${this.gnn.dim}, the tables ${nUsers} × ${nItems} × ${dim}`, { arg: 'gnn' });
+    }
+    this.fineTune = opts.fineTune === true || this.gnn !== null;
+    this.scales = opts.gnnScales ? { ...opts.gnnScales } : { users: inverseRms(tables.users), items: inverseRms(tables.items) };
     this.source = tables.source;
     const items = new Float32Array((nItems + 1) * dim);
     items.set(rmsScaled(tables.items));
     const u = Tensor.fromArray(engine, rmsScaled(tables.users), [nUsers, dim]);
     const i = Tensor.fromArray(engine, items, [nItems + 1, dim]);
-    this.userTable = this.fineTune ? parameter(u) : u;
-    this.itemTable = this.fineTune ? parameter(i) : i;
+    // With a GNN the tables only hold its outputs at the start (the agents' initial item head).
+    const trainTables = this.fineTune && !this.gnn;
+    this.userTable = trainTables ? parameter(u) : u;
+    this.itemTable = trainTables ? parameter(i) : i;
   }
 
-  /** A second encoder with the same tables (the target network's copy when fine-tuning). */
+  /** What the agent's optimiser trains: the GNN's parameters, the tables (fineTune) or nothing. */
+  override parameters(): Tensor[] {
+    return this.gnn ? this.gnn.parameters() : super.parameters();
+  }
+
+  /** Agents call this after each optimiser step: the GNN's outputs for acting are stale. */
+  changed(): void {
+    if (!this.gnn) return;
+    this.dropLive();
+    this.gnn.changed();
+  }
+
+  private dropLive(): void {
+    if (!this.live) return;
+    this.live.users.dispose();
+    this.live.items.dispose();
+    this.live = null;
+  }
+
+  /**
+   * The vectors encode() reads and the pad row: the tables, or the GNN's scaled outputs —
+   * on the tape when gradients are enabled (an update), else cached until `changed()`.
+   * The GNN's item output has no zero row, so padding reads row 0 and is masked out.
+   */
+  private vectors(): { users: Tensor; items: Tensor; padRow: number } {
+    if (!this.gnn) return { users: this.userTable, items: this.itemTable, padRow: this.nItems };
+    const outputs = () => {
+      const f = this.gnn!.forward();
+      return { users: mul(f.users, this.scales.users), items: mul(f.items, this.scales.items) };
+    };
+    if (isGradEnabled()) return { ...outputs(), padRow: 0 };
+    if (!this.live) {
+      const v = noGrad(outputs);
+      this.live = { users: this.engine.keep(v.users), items: this.engine.keep(v.items) };
+    }
+    return { ...this.live, padRow: 0 };
+  }
+
+  /** Host copies of the vectors as the tables hold them (users nUsers × d, items (nItems + 1) × d with the zero row). */
+  private async hostVectors(): Promise<{ users: Float32Array; items: Float32Array }> {
+    if (!this.gnn) {
+      const [u, i] = (await Promise.all([this.userTable.read(), this.itemTable.read()])) as Float32Array[];
+      return { users: u, items: i };
+    }
+    const v = this.vectors();
+    const [u, i] = (await Promise.all([v.users.read(), v.items.read()])) as Float32Array[];
+    const items = new Float32Array((this.nItems + 1) * this.dim);
+    items.set(i);
+    return { users: u, items };
+  }
+
+  /**
+   * A second encoder with the same vectors as they are now (the target network's copy when
+   * fine-tuning): with a GNN, a second GNN with the same parameters and the same scaling,
+   * so a target network syncs parameter by parameter as the Q-network does.
+   */
   async copy(): Promise<WindowStateEncoder> {
+    if (this.gnn) {
+      const gnn = await this.gnn.clone();
+      const out = new WindowStateEncoder(this.engine, { dim: this.dim, nUsers: this.nUsers, nItems: this.nItems, users: new Float32Array(this.nUsers * this.dim), items: new Float32Array(this.nItems * this.dim), source: this.source }, this.historyLen, { pool: this.pool, gnn, gnnScales: this.scales });
+      return out;
+    }
     const [u, i] = (await Promise.all([this.userTable.read(), this.itemTable.read()])) as Float32Array[];
     const out = new WindowStateEncoder(this.engine, { dim: this.dim, nUsers: this.nUsers, nItems: this.nItems, users: new Float32Array(this.nUsers * this.dim), items: new Float32Array(this.nItems * this.dim), source: this.source }, this.historyLen, { fineTune: this.fineTune, pool: this.pool });
     // The copy holds the already-scaled values as they are now.
@@ -157,8 +247,12 @@ export class WindowStateEncoder extends Module {
    */
   async stateArrays(): Promise<Record<string, Float32Array>> {
     if (!this.fineTune) return {};
-    const [u, i] = (await Promise.all([this.userTable.read(), this.itemTable.read()])) as Float32Array[];
-    return { 'encoder.users': u, 'encoder.items': i };
+    const { users, items } = await this.hostVectors();
+    const out: Record<string, Float32Array> = { 'encoder.users': users, 'encoder.items': items };
+    // End to end, the GNN's own parameters too ('encoder.gnn.<name>'), so a loaded agent
+    // goes on training the GNN; the tables alone serve it (serving fine-tunes tables).
+    if (this.gnn) for (const [n, v] of Object.entries(await this.gnn.state())) out[`encoder.gnn.${n}`] = v;
+    return out;
   }
 
   /** Writes back what `stateArrays` saved (fine-tuned tables); `kind` names the agent in the error. */
@@ -167,6 +261,14 @@ export class WindowStateEncoder extends Module {
     const u = arrays['encoder.users'];
     const i = arrays['encoder.items'];
     if (!u || !i) throw new GnnrlError('input', `${kind}: the state lacks the fine-tuned encoder tables`, { arg: 'state', field: 'encoder' });
+    if (this.gnn) {
+      const gnn: Record<string, Float32Array> = {};
+      for (const [n, v] of Object.entries(arrays)) if (n.startsWith('encoder.gnn.')) gnn[n.slice('encoder.gnn.'.length)] = v as Float32Array;
+      if (Object.keys(gnn).length === 0) throw new GnnrlError('input', `${kind}: the state lacks the fused GNN's parameters (encoder.gnn.*); it was saved by an agent that fine-tuned tables, not the GNN`, { arg: 'state', field: 'encoder.gnn' });
+      this.gnn.load(gnn);
+      this.changed();
+      return;
+    }
     this.engine.write(this.userTable.data, u as Float32Array);
     this.engine.write(this.itemTable.data, i as Float32Array);
   }
@@ -175,15 +277,17 @@ export class WindowStateEncoder extends Module {
   override dispose(): void {
     if (!this.userTable.isDisposed) this.userTable.dispose();
     if (!this.itemTable.isDisposed) this.itemTable.dispose();
+    this.dropLive();
+    this.gnn?.dispose();
   }
 
-  /** Row index of each window entry in the item table (padding → the zero row). */
-  windowRows(history: Int32Array): Int32Array {
+  /** Row index of each window entry in the item table (padding → the zero row, or `padRow`). */
+  windowRows(history: Int32Array, padRow = this.nItems): Int32Array {
     const rows = new Int32Array(history.length);
     for (let j = 0; j < history.length; j++) {
       const it = history[j];
       if (it >= this.nItems) throw new GnnrlError('input', `state: history item ${it} is outside the encoder's ${this.nItems} items`, { arg: 'history', index: j });
-      rows[j] = it < 0 ? this.nItems : it;
+      rows[j] = it < 0 ? padRow : it;
     }
     return rows;
   }
@@ -196,9 +300,16 @@ export class WindowStateEncoder extends Module {
     for (let b = 0; b < B; b++) {
       if (!(users[b] >= 0 && users[b] < this.nUsers)) throw new GnnrlError('input', `state: user ${users[b]} (slot ${b}) is outside the encoder's ${this.nUsers} users`, { arg: 'user', index: b });
     }
-    const u = gather(this.userTable, users);
-    if (this.pool === 'window') return concat([u, gather(this.itemTable, this.windowRows(history)).reshape([B, H * this.dim])]);
-    if (this.pool === 'mean') return concat([u, meanPool(this.itemTable, this.windowRows(history), history, B, H)]);
-    return concat([u, attentionPool(u, this.itemTable, history, B, H, this.nItems)]);
+    const v = this.vectors();
+    const u = gather(v.users, users);
+    const rows = this.windowRows(history, v.padRow);
+    if (this.pool === 'window') {
+      let w = gather(v.items, rows);
+      // The GNN's outputs have no zero row: padding reads row 0, masked to zero here.
+      if (v.padRow !== this.nItems) w = mul(w, Tensor.fromArray(this.engine, Float32Array.from(history, (it) => (it < 0 ? 0 : 1)), [B * H, 1]));
+      return concat([u, w.reshape([B, H * this.dim])]);
+    }
+    if (this.pool === 'mean') return concat([u, meanPool(v.items, rows, history, B, H)]);
+    return concat([u, attentionPool(u, v.items, history, B, H, this.nItems, v.padRow)]);
   }
 }
