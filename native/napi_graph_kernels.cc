@@ -13,6 +13,7 @@
 #include "napi_args.h"
 #include "napi_common.h"
 #include "napi_graph_kernels.h"
+#include "napi_kernels.h"
 
 namespace gnnrl {
 namespace {
@@ -195,12 +196,12 @@ Napi::Value SeqAttentionBackward(const Napi::CallbackInfo& info) {
 
 void registerGraphKernels(Napi::Env env, Napi::Object exports) {
   Napi::Object k = exports.Get("kernels").As<Napi::Object>();
-  k.Set("maxAggregate", Napi::Function::New(env, MaxAggregate));
-  k.Set("maxAggregateBackward", Napi::Function::New(env, MaxAggregateBackward));
-  k.Set("gatForward", Napi::Function::New(env, GatForward));
-  k.Set("gatBackward", Napi::Function::New(env, GatBackward));
-  k.Set("seqAttention", Napi::Function::New(env, SeqAttention));
-  k.Set("seqAttentionBackward", Napi::Function::New(env, SeqAttentionBackward));
+  k.Set("maxAggregate", Napi::Function::New(env, gated<MaxAggregate>));
+  k.Set("maxAggregateBackward", Napi::Function::New(env, gated<MaxAggregateBackward>));
+  k.Set("gatForward", Napi::Function::New(env, gated<GatForward>));
+  k.Set("gatBackward", Napi::Function::New(env, gated<GatBackward>));
+  k.Set("seqAttention", Napi::Function::New(env, gated<SeqAttention>));
+  k.Set("seqAttentionBackward", Napi::Function::New(env, gated<SeqAttentionBackward>));
 }
 
 }  // namespace gnnrl

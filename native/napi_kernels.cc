@@ -17,6 +17,7 @@
 #include "kern.h"
 #include "kern_pool.h"
 #include "napi_args.h"
+#include "napi_kernels.h"
 #include "napi_settle.h"
 #include "napi_common.h"
 
@@ -58,10 +59,8 @@ void checkExclusions(const ExclusionsIn& x, int64_t batch, int64_t nItems) {
 // calls) and on several JS threads (worker_threads), a setThreads() could race with them
 // (ThreadSanitizer found it). Every kernel call therefore holds this gate shared, and
 // setThreads() holds it exclusively: it waits for the kernels running, async ones included.
-std::shared_mutex& poolGate() {
-  static std::shared_mutex* m = new std::shared_mutex();  // never destroyed, as the pool
-  return *m;
-}
+// (poolGate() itself is defined below, outside the anonymous namespace: the graph and
+// attention bindings take it too.)
 
 Napi::Value Threads(const Napi::CallbackInfo& info) {
   std::shared_lock<std::shared_mutex> gate(poolGate());
@@ -469,6 +468,11 @@ Napi::Value Copy2d(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+std::shared_mutex& poolGate() {
+  static std::shared_mutex* m = new std::shared_mutex();  // never destroyed, as the pool
+  return *m;
+}
+
 void registerKernels(Napi::Env env, Napi::Object exports) {
   Napi::Object k = Napi::Object::New(env);
   k.Set("threads", Napi::Function::New(env, Threads));
@@ -482,15 +486,15 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   k.Set("qtargetAsync", Napi::Function::New(env, runAsync<QTargetJob, readQTarget>));
   k.Set("topkAsync", Napi::Function::New(env, runAsync<TopKJob, readTopK>));
   k.Set("spmmAsync", Napi::Function::New(env, runAsync<SpmmJob, readSpmm>));
-  k.Set("unary", Napi::Function::New(env, Unary));
-  k.Set("binary", Napi::Function::New(env, Binary));
-  k.Set("softmax", Napi::Function::New(env, Softmax));
-  k.Set("adam", Napi::Function::New(env, Adam));
-  k.Set("reduce", Napi::Function::New(env, Reduce));
-  k.Set("gather", Napi::Function::New(env, Gather));
-  k.Set("segmentSum", Napi::Function::New(env, SegmentSum));
-  k.Set("copy2d", Napi::Function::New(env, Copy2d));
-  k.Set("softmaxBackward", Napi::Function::New(env, SoftmaxBackward));
+  k.Set("unary", Napi::Function::New(env, gated<Unary>));
+  k.Set("binary", Napi::Function::New(env, gated<Binary>));
+  k.Set("softmax", Napi::Function::New(env, gated<Softmax>));
+  k.Set("adam", Napi::Function::New(env, gated<Adam>));
+  k.Set("reduce", Napi::Function::New(env, gated<Reduce>));
+  k.Set("gather", Napi::Function::New(env, gated<Gather>));
+  k.Set("segmentSum", Napi::Function::New(env, gated<SegmentSum>));
+  k.Set("copy2d", Napi::Function::New(env, gated<Copy2d>));
+  k.Set("softmaxBackward", Napi::Function::New(env, gated<SoftmaxBackward>));
   exports.Set("kernels", k);
 }
 
