@@ -30,7 +30,7 @@ export function parseStateSpec(spec: string, arg = 'state'): StatePart[] {
   if (typeof spec !== 'string' || spec.trim() === '') throw new GnnrlError('input', `${arg}: expected an encoder name, random or vectors:<file>, got ${JSON.stringify(spec)}`, { arg });
   return spec.split('+').map((raw) => {
     const part = raw.trim();
-    if (part === 'random') return { kind: 'random' };
+    if (part.toLowerCase() === 'random') return { kind: 'random' };
     if (part.startsWith('vectors:')) {
       const rest = part.slice('vectors:'.length);
       if (rest === '') throw new GnnrlError('input', `${arg}: vectors: expected a file (vectors:<file> or vectors:items=<file>,users=<file>)`, { arg });
@@ -39,8 +39,8 @@ export function parseStateSpec(spec: string, arg = 'state'): StatePart[] {
       if (!m) throw new GnnrlError('input', `${arg}: vectors:${rest}: expected items=<file> or items=<file>,users=<file>`, { arg });
       return { kind: 'vectors', items: m[1], users: m[2] ?? null };
     }
-    if (!/^[a-z][a-z0-9-]*$/.test(part)) throw new GnnrlError('input', `${arg}: '${part}' is not an encoder name, random or vectors:<file>`, { arg });
-    return { kind: 'encoder', name: part };
+    if (!/^[a-z][a-z0-9-]*$/i.test(part)) throw new GnnrlError('input', `${arg}: '${part}' is not an encoder name, random or vectors:<file>`, { arg });
+    return { kind: 'encoder', name: part.toLowerCase() };
   });
 }
 
