@@ -24,6 +24,25 @@
  *
  * lr = 0 switches learning off: `update` still computes and reports the loss but changes
  * nothing (the control arm of the learning tests).
+ *
+ * Dueling head (`dueling`, Wang et al. 2016), in the factor form:
+ *
+ *     Q(s, a) = V(s) + A(s, a) − mean_a' A(s, a'),   A(s, a) = φ(s)·e_a + b_a,  V(s) = w_v·φ(s) + c_v,
+ *
+ * so mean_a' A = φ(s)·ē + b̄ with ē, b̄ the mean item row and bias over the whole catalogue
+ * (computed by autograd ops, so the TD gradient reaches every item row through them). The
+ * per-state terms V − φ·ē − b̄ do not depend on a: acting, greedy slates, `rank` and the
+ * max/argmax of the targets are the topK/qTargets kernels over A, unchanged; the targets
+ * add γ^m(1 − done)·(V_t(s') − φ_t(s')·ē_t − b̄_t) per row on the host. w_v starts at the
+ * mean of the initial item rows and c_v at 0 (= b̄ at the start), so V = φ·ē and mean A
+ * cancel: the untrained dueling agent has exactly the plain agent's Q (up to rounding), its
+ * predictions and its targets, not merely its ranking.
+ *
+ * Exploration (`exploration`): 'epsilon' (default) replaces a slot's greedy slate by a
+ * uniformly random one with probability ε; 'boltzmann' draws every slot's slate without
+ * replacement from softmax(Q(s, ·)/τ) over the items outside the slot's window, by
+ * Gumbel-top-K over Q in row chunks (softmax-policy.ts), so no batch × catalogue matrix
+ * exists beyond one chunk's. Both anneal with the acting step (`epsilon`, `temperature`).
  */
 import { GnnrlError, check } from '../../errors.js';
 import type { Engine } from '../../engine.js';
@@ -36,8 +55,9 @@ import { Module } from '../../nn/module.js';
 import { Linear } from '../../nn/linear.js';
 import { noGrad } from '../../tensor/autograd.js';
 import { parameter, zeros } from '../../tensor/create.js';
-import { add, binaryRaw, mul, relu } from '../../tensor/ops/elementwise.js';
-import { sum } from '../../tensor/ops/reduce.js';
+import { add, binaryRaw, mul, relu, sub } from '../../tensor/ops/elementwise.js';
+import { mean, sum } from '../../tensor/ops/reduce.js';
+import { matmul } from '../../tensor/ops/matmul.js';
 import { gather, slice } from '../../tensor/ops/gather.js';
 import { Adam, type Optimizer } from '../../tensor/optim.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -46,7 +66,8 @@ import type { ActOptions, Agent, Observation, TransitionBatch, UpdateReport } fr
 import { ReplayBuffer, transitionSchema, type FieldArray, type FieldSpec } from '../memory/replay.js';
 import { PrioritizedReplay } from '../memory/prioritized.js';
 import { NStepAccumulator } from '../memory/nstep.js';
-import { linearSchedule, toSchedule, type Schedule, type ScheduleLike } from '../schedules.js';
+import { exponentialSchedule, linearSchedule, toSchedule, type Schedule, type ScheduleLike } from '../schedules.js';
+import { MASKED, policyLogits, rowsPerChunk, sampleWithoutReplacement } from './softmax-policy.js';
 import { historyExclusions, isExcluded, windowExclusions, type ExclusionRows } from '../state/exclusions.js';
 import type { WindowStateEncoder } from '../state/window-state.js';
 import { storeWindowTransitions } from '../memory/window-transitions.js';
@@ -83,6 +104,19 @@ export interface DqnOptions {
   huberDelta?: number;
   /** Global gradient-norm clip (default 10). */
   clipNorm?: number;
+  /**
+   * Dueling head, Q = V(s) + A(s, a) − mean_a' A(s, a') (default false). Rankings are those
+   * of A; `factorForm` serves A, i.e. Q minus a per-state constant.
+   */
+  dueling?: boolean;
+  /** 'epsilon' (ε-greedy, default) or 'boltzmann' (slates drawn from softmax(Q/τ) without replacement). */
+  exploration?: 'epsilon' | 'boltzmann';
+  /**
+   * τ of Boltzmann exploration per acting step, every value > 0 (default exponential
+   * 1 → 0.05 with a half-life of 500 steps: Q starts at the O(1) reward scale, where τ = 1
+   * spreads the draws over many items and τ = 0.05 leaves mostly the near-best ones).
+   */
+  temperature?: ScheduleLike;
   seed?: number;
 }
 
@@ -95,7 +129,21 @@ export interface DqnContext {
   slateSize: number;
 }
 
-type Resolved = Required<Omit<DqnOptions, 'tau' | 'epsilon'>> & { tau: number | null; epsilon: Schedule };
+type Resolved = Required<Omit<DqnOptions, 'tau' | 'epsilon' | 'temperature'>> & { tau: number | null; epsilon: Schedule; temperature: Schedule };
+
+/** The default τ schedule of Boltzmann exploration (see `DqnOptions.temperature`). */
+export const DEFAULT_TEMPERATURE = { kind: 'exponential', start: 1, end: 0.05, halfLife: 500 } as const;
+
+/** A τ schedule whose every value is > 0: constant value, or start and end, > 0 (linear and exponential stay between them). */
+function positiveSchedule(s: Schedule, arg: string): Schedule {
+  const spec = s.spec as unknown as Record<string, unknown>;
+  const keys = spec.kind === 'constant' ? ['value'] : ['start', 'end'];
+  for (const k of keys) {
+    const v = spec[k];
+    if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw new GnnrlError('input', `dqn: ${arg}.${k}: expected a finite number > 0 (a temperature), got ${JSON.stringify(v)}`, { arg });
+  }
+  return s;
+}
 
 function resolve(o: DqnOptions): Resolved {
   const num = (v: unknown, arg: string, ok: (x: number) => boolean, want: string) => {
@@ -116,6 +164,10 @@ function resolve(o: DqnOptions): Resolved {
   if (o.hidden !== undefined && !(Array.isArray(o.hidden) && o.hidden.every((h) => Number.isInteger(h) && h >= 1))) {
     throw new GnnrlError('input', `dqn: hidden: expected an array of positive integers, got ${JSON.stringify(o.hidden)}`, { arg: 'hidden' });
   }
+  if (o.dueling !== undefined && typeof o.dueling !== 'boolean') throw new GnnrlError('input', `dqn: dueling: expected true or false, got ${JSON.stringify(o.dueling)}`, { arg: 'dueling' });
+  if (o.exploration !== undefined && o.exploration !== 'epsilon' && o.exploration !== 'boltzmann') {
+    throw new GnnrlError('input', `dqn: exploration: expected 'epsilon' or 'boltzmann', got ${JSON.stringify(o.exploration)}`, { arg: 'exploration' });
+  }
   return {
     double: o.double === true,
     gamma: o.gamma ?? 0.9,
@@ -134,6 +186,9 @@ function resolve(o: DqnOptions): Resolved {
     betaSteps: o.betaSteps ?? 100_000,
     huberDelta: o.huberDelta ?? 1,
     clipNorm: o.clipNorm ?? 10,
+    dueling: o.dueling === true,
+    exploration: o.exploration ?? 'epsilon',
+    temperature: positiveSchedule(o.temperature === undefined ? exponentialSchedule(DEFAULT_TEMPERATURE) : toSchedule(o.temperature, 'temperature'), 'temperature'),
     seed: o.seed ?? 1,
   };
 }
@@ -145,8 +200,10 @@ class QNetwork extends Module {
   readonly items: Tensor;
   /** nItems × 1. */
   readonly itemBias: Tensor;
+  /** The dueling head's V(s) = w_v·φ(s) + c_v (Linear dim → 1), null without one. Last, so a plain network's parameters keep their order. */
+  readonly value: Linear | null;
 
-  constructor(engine: Engine, inDim: number, hidden: number[], dim: number, itemInit: Float32Array, nItems: number, rng: Rng) {
+  constructor(engine: Engine, inDim: number, hidden: number[], dim: number, itemInit: Float32Array, nItems: number, rng: Rng, dueling = false) {
     super();
     const widths = [inDim, ...hidden, dim];
     this.layers = [];
@@ -157,9 +214,37 @@ class QNetwork extends Module {
     this.dimension = dim;
     this.items = parameter(Tensor.fromArray(engine, itemInit, [nItems, dim]));
     this.itemBias = parameter(zeros(engine, [nItems, 1]));
+    this.value = null;
+    if (dueling) {
+      // Its own seed, not `rng`: the dueling head leaves φ's initialisation as it is.
+      const v = new Linear(engine, dim, 1, { rng: 0 });
+      // w_v = ē and c_v = 0 = b̄ at the start: V(s) = mean_a A(s, a), so Q = A exactly.
+      const mean = new Float64Array(dim);
+      for (let i = 0; i < nItems; i++) for (let k = 0; k < dim; k++) mean[k] += itemInit[i * dim + k];
+      engine.write(v.weight.data, Float32Array.from(mean, (x) => x / nItems));
+      this.value = v;
+    }
   }
 
   private readonly dimension: number;
+
+  /**
+   * Q(s, a) − A(s, a) = V(s) − φ(s)·ē − b̄ per state, [B, 1] (recorded): ē, b̄ the mean item
+   * row and bias over the whole catalogue. Null without a dueling head.
+   */
+  stateTerm(phi: Tensor): Tensor | null {
+    if (!this.value) return null;
+    const meanRow = mean(this.items, 0).reshape([1, this.dimension]);
+    const meanA = add(matmul(phi, meanRow, { transB: true }), mean(this.itemBias, 0));
+    return sub(this.value.forward(phi), meanA);
+  }
+
+  /** Q(s_i, a_i) per row, [B, 1] (recorded). */
+  q(phi: Tensor, actions: Int32Array): Tensor {
+    const adv = add(rowDot(phi, gather(this.items, actions)), gather(this.itemBias, actions));
+    const st = this.stateTerm(phi);
+    return st ? add(adv, st) : adv;
+  }
 
   /** φ(s) = u + MLP(s), u being the first `dim` columns of the state (the user's vector). */
   phi(x: Tensor): Tensor {
@@ -207,7 +292,7 @@ export class DqnAgent implements Agent {
     this.engine = ctx.engine;
     this.options = opts;
     this.kind = opts.double ? 'double-dqn' : 'dqn';
-    this.name = `${opts.double ? 'Double DQN' : 'DQN'} (${encoder.source} state${encoder.fineTune ? ', fine-tuned' : ''})`;
+    this.name = `${opts.dueling ? 'Dueling ' : ''}${opts.double ? 'Double DQN' : 'DQN'} (${encoder.source} state${encoder.fineTune ? ', fine-tuned' : ''})`;
     this.nItems = encoder.nItems;
     this.dim = encoder.dim;
     this.slots = ctx.slots;
@@ -251,8 +336,8 @@ export class DqnAgent implements Agent {
     const tableAll = (await enc.itemTable.read()) as Float32Array;
     // Scaled by 1/√d so that the initial Q = u·e/√d is O(1), the scale of the rewards.
     const itemInit = tableAll.slice(0, enc.nItems * enc.dim).map((v) => v / Math.sqrt(enc.dim));
-    const online = new QNetwork(ctx.engine, enc.outDim, opts.hidden, enc.dim, itemInit, enc.nItems, initRng);
-    const target = new QNetwork(ctx.engine, enc.outDim, opts.hidden, enc.dim, itemInit, enc.nItems, initRng);
+    const online = new QNetwork(ctx.engine, enc.outDim, opts.hidden, enc.dim, itemInit, enc.nItems, initRng, opts.dueling);
+    const target = new QNetwork(ctx.engine, enc.outDim, opts.hidden, enc.dim, itemInit, enc.nItems, initRng, opts.dueling);
     target.load(await online.state());
     const targetEncoder = enc.fineTune ? await enc.copy() : enc;
     return new DqnAgent(ctx, opts, enc, targetEncoder, online, target, streams);
@@ -261,6 +346,16 @@ export class DqnAgent implements Agent {
   /** ε at the current acting step. */
   get epsilon(): number {
     return this.options.epsilon.value(this.actSteps);
+  }
+
+  /** τ of Boltzmann exploration at the current acting step. */
+  get temperature(): number {
+    return this.options.temperature.value(this.actSteps);
+  }
+
+  /** The exploration quantity of the active scheme: τ under 'boltzmann', ε otherwise. */
+  get exploration(): number {
+    return this.options.exploration === 'boltzmann' ? this.temperature : this.epsilon;
   }
 
   /** Transitions in replay. */
@@ -309,7 +404,9 @@ export class DqnAgent implements Agent {
   /**
    * The online Q-function in factor form on the host: φ(s) for each state (users B and
    * their windows B × H) and the item head, so Q(s, a) = φ(s)·e_a + b_a can be ranked
-   * anywhere — serving scores it on the host, off the engine's queue.
+   * anywhere — serving scores it on the host, off the engine's queue. With the dueling
+   * head this is the advantage A(s, a) = φ(s)·e_a + b_a: the served scores are Q minus the
+   * per-state constant V(s) − mean_a' A(s, a'), so every ranking is Q's.
    */
   async factorForm(users: Int32Array, history: Int32Array): Promise<{ dim: number; phi: Float32Array; items: Float32Array; itemBias: Float32Array }> {
     this.alive();
@@ -330,7 +427,29 @@ export class DqnAgent implements Agent {
   /** Q-values of the greedy slate (diagnostics, tests). */
   async greedySlate(obs: Observation): Promise<{ items: Int32Array; scores: Float32Array }> {
     const r = await this.greedy(this.online, this.encoder, obs.user, obs.historyItems, historyExclusions(obs), this.slateSize, true);
-    return { items: r.items, scores: r.scores! };
+    const scores = r.scores!;
+    if (this.options.dueling) {
+      // The kernel ranks A; Q adds each state's V − mean A.
+      const st = await this.stateTerms(this.online, this.encoder, obs.user, obs.historyItems);
+      const k = this.slateSize;
+      for (let j = 0; j < scores.length; j++) if (r.items[j] >= 0) scores[j] += st[Math.floor(j / k)];
+    }
+    return { items: r.items, scores };
+  }
+
+  /** V(s) − φ(s)·ē − b̄ of `net` per state (Q − A under the dueling head), on the host. */
+  private async stateTerms(net: QNetwork, enc: WindowStateEncoder, users: Int32Array, history: Int32Array): Promise<Float32Array> {
+    return this.engine.scopeAsync(async () => (await noGrad(() => net.stateTerm(net.phi(enc.encode(users, history)))!).read()) as Float32Array);
+  }
+
+  /**
+   * The online Q(s_i, a_i) of states (users B, windows B × H) and actions B, [B, 1] and
+   * recorded: the prediction `update` differentiates (tests check its gradient). Call it
+   * inside an engine scope.
+   */
+  qPrediction(users: Int32Array, history: Int32Array, actions: Int32Array): Tensor {
+    this.alive();
+    return this.online.q(this.online.phi(this.encoder.encode(users, history)), actions);
   }
 
   /** The online network's top-k per slot (ranking metrics), skipping `exclude` (default: the window). */
@@ -344,6 +463,12 @@ export class DqnAgent implements Agent {
     this.alive();
     const k = this.slateSize;
     const rows = historyExclusions(obs);
+    if (opts.explore && this.options.exploration === 'boltzmann') {
+      // Every slot samples; no greedy pass is needed (the sampler checks eligibility).
+      const slates = await this.boltzmannSlates(obs, rows, k, this.temperature);
+      this.actSteps++;
+      return slates;
+    }
     const { items } = await this.greedy(this.online, this.encoder, obs.user, obs.historyItems, rows, k);
     for (let j = 0; j < items.length; j++) {
       if (items[j] < 0) throw new GnnrlError('input', `${this.kind}: slot ${Math.floor(j / k)} has fewer than ${k} eligible items`, { arg: 'slateSize' });
@@ -367,6 +492,44 @@ export class DqnAgent implements Agent {
       }
     }
     return items;
+  }
+
+  /**
+   * Each slot's slate drawn without replacement from softmax(Q(s, ·)/τ) over the items
+   * outside its window: the k largest of Q/τ + Gumbel noise (Plackett–Luce), in row chunks
+   * so at most one chunk's rows × nItems Q-values exist at once. On the host, each row is
+   * shifted by its eligible max before the division (softmax is shift-free), so no τ, however
+   * small, pushes an eligible item's logit down to the mask value.
+   */
+  private async boltzmannSlates(obs: Observation, rows: ExclusionRows, k: number, tau: number): Promise<Int32Array> {
+    const B = obs.batch;
+    const I = this.nItems;
+    const H = this.historyLen;
+    const out = new Int32Array(B * k);
+    const keys = new Float64Array(I);
+    const floor = MASKED / 4;
+    const chunk = rowsPerChunk(I);
+    for (let r0 = 0; r0 < B; r0 += chunk) {
+      const r1 = Math.min(B, r0 + chunk);
+      const z = await this.engine.scopeAsync(async () => {
+        const q = noGrad(() => policyLogits(this.online.phi(this.encoder.encode(obs.user.subarray(r0, r1), obs.historyItems.subarray(r0 * H, r1 * H))), this.online.items, this.online.itemBias, null));
+        return (await q.read()) as Float32Array;
+      });
+      for (let b = r0; b < r1; b++) {
+        const base = (b - r0) * I;
+        for (let e = rows.rowPtr[b]; e < rows.rowPtr[b + 1]; e++) z[base + rows.colIdx[e]] = -Infinity;
+        let max = -Infinity;
+        for (let a = 0; a < I; a++) if (z[base + a] > max) max = z[base + a];
+        for (let a = 0; a < I; a++) {
+          const v = z[base + a];
+          z[base + a] = v === -Infinity ? MASKED : Math.max(floor, (v - max) / tau);
+        }
+        if (!sampleWithoutReplacement(z, b - r0, I, k, this.exploreRng, out, b * k, keys)) {
+          throw new GnnrlError('input', `${this.kind}: slot ${b} has fewer than ${k} eligible items`, { arg: 'slateSize' });
+        }
+      }
+    }
+    return out;
   }
 
   observe(t: TransitionBatch): void {
@@ -398,8 +561,7 @@ export class DqnAgent implements Agent {
     const td = new Float32Array(B);
     await this.engine.scopeAsync(async () => {
       this.optimizer?.zeroGrad();
-      const phi = this.online.phi(this.encoder.encode(user, history));
-      const pred = add(rowDot(phi, gather(this.online.items, action)), gather(this.online.itemBias, action));
+      const pred = this.qPrediction(user, history, action);
       const q = (await pred.read()) as Float32Array;
       const kappa = o.huberDelta;
       const coef = new Float32Array(B);
@@ -425,12 +587,15 @@ export class DqnAgent implements Agent {
     }
     const extra: Record<string, number> = { meanQ: qSum / B };
     if (weights) extra.meanWeight = weights.reduce((a, w) => a + w, 0) / B;
-    return { loss: lossSum / B, exploration: this.epsilon, extra };
+    // `exploration` is the active scheme's quantity; `extra.temperature` tells τ from ε.
+    if (o.exploration === 'boltzmann') extra.temperature = this.temperature;
+    return { loss: lossSum / B, exploration: this.exploration, extra };
   }
 
   /**
    * The TD targets y of transitions (host arrays, B rows), plain or Double, masking each
-   * s'’s window: y = R + γ^m(1 − done)·Q_target(s', a*), γ^m = gammaN or γ.
+   * s'’s window: y = R + γ^m(1 − done)·Q_target(s', a*), γ^m = gammaN or γ. Dueling: a* and
+   * the max are over A, and Q_target(s', a*) = A_t(s', a*) + V_t(s') − φ_t(s')·ē_t − b̄_t.
    */
   async targetsFor(t: { nextUser: Int32Array; nextHistory: Int32Array; reward: Float32Array; done: Uint8Array; gammaN?: Float32Array | null }): Promise<Float32Array> {
     this.alive();
@@ -447,7 +612,7 @@ export class DqnAgent implements Agent {
       const safe = best.map((i) => (i < 0 ? 0 : i));
       const v = await this.engine.scopeAsync(async () => {
         const phiT = noGrad(() => this.target.phi(this.targetEncoder.encode(nextUser, nextHistory)));
-        const qa = noGrad(() => add(rowDot(phiT, gather(this.target.items, safe)), gather(this.target.itemBias, safe)));
+        const qa = noGrad(() => this.target.q(phiT, safe));
         return (await qa.read()) as Float32Array;
       });
       const y = new Float32Array(B);
@@ -478,9 +643,12 @@ export class DqnAgent implements Agent {
           gamma: 1,
           double: false,
         });
-        const y = (await this.engine.read(out.y)) as Float32Array;
+        const st = noGrad(() => this.target.stateTerm(phiT));
+        const [y, terms] = (st ? await this.engine.readMany([out.y, st.f32('dqn.targets')]) : [await this.engine.read(out.y), null]) as [Float32Array, Float32Array | null];
         this.engine.free(out.y);
         this.engine.free(out.argmax);
+        // Dueling: the kernel's max is over A; add γ'·(V_t − φ_t·ē_t − b̄_t) per row.
+        if (terms) for (let i = 0; i < B; i++) y[i] += notDone[i] * terms[i];
         return y;
       });
     } finally {
@@ -521,10 +689,10 @@ export class DqnAgent implements Agent {
     Object.assign(arrays, await this.encoder.stateArrays());
     // Fine-tuned: the target's own copy of the tables too ('targetEncoder.users', '.items').
     if (this.targetEncoder !== this.encoder) for (const [n, v] of Object.entries(await this.targetEncoder.stateArrays())) arrays[`target${n[0].toUpperCase()}${n.slice(1)}`] = v;
-    const { epsilon, ...rest } = this.options;
+    const { epsilon, temperature, ...rest } = this.options;
     return {
       kind: this.kind,
-      config: { ...rest, epsilon: epsilon.spec, state: this.encoder.source, fineTune: this.encoder.fineTune, historyLen: this.historyLen, dim: this.dim, nItems: this.nItems, nUsers: this.encoder.nUsers, slateSize: this.slateSize, actSteps: this.actSteps, updates: this.updates },
+      config: { ...rest, epsilon: epsilon.spec, temperature: temperature.spec, state: this.encoder.source, fineTune: this.encoder.fineTune, historyLen: this.historyLen, dim: this.dim, nItems: this.nItems, nUsers: this.encoder.nUsers, slateSize: this.slateSize, actSteps: this.actSteps, updates: this.updates },
       arrays,
     };
   }
@@ -535,6 +703,11 @@ export class DqnAgent implements Agent {
     if (state.kind !== this.kind) throw new GnnrlError('input', `${this.kind}: cannot load a '${state.kind}' state`, { arg: 'state', field: 'kind' });
     const cfg = state.config as Record<string, unknown>;
     if (cfg.nItems !== this.nItems) throw new GnnrlError('input', `${this.kind}: the state is for ${String(cfg.nItems)} items, this environment has ${this.nItems}`, { arg: 'state', field: 'nItems' });
+    // States written before the dueling head existed have no 'dueling': plain.
+    const dueling = cfg.dueling === true;
+    if (dueling !== this.options.dueling) {
+      throw new GnnrlError('input', `${this.kind}: the state is of a ${dueling ? 'dueling' : 'plain (non-dueling)'} Q-network, this agent ${this.options.dueling ? 'has' : 'has no'} dueling head (option 'dueling')`, { arg: 'state', field: 'dueling' });
+    }
     const part = (prefix: string) => {
       const out: Record<string, Float32Array> = {};
       for (const [n, v] of Object.entries(state.arrays)) if (n.startsWith(prefix)) out[n.slice(prefix.length)] = v as Float32Array;
