@@ -163,6 +163,16 @@ const schedule: Check = (v) => {
   }
 };
 
+/** A schedule whose every value is > 0 (a temperature): constant value, or start and end, > 0. */
+const positiveSchedule: Check = (v) => {
+  const bad = schedule(v);
+  if (bad !== null) return bad;
+  const want = 'a number > 0 or a schedule spec with start/end/value > 0';
+  if (typeof v === 'number') return v > 0 ? null : want;
+  const spec = v as Record<string, unknown>;
+  return (spec.kind === 'constant' ? ['value'] : ['start', 'end']).every((k) => (spec[k] as number) > 0) ? null : want;
+};
+
 /** Options of the DQN agents (DqnOptions, minus `double`, which the name sets), plus the run loop's and the state's. */
 const DQN_OPTIONS: Record<string, Check> = {
   gamma: num((x) => x >= 0 && x <= 1, 'a number in [0, 1]'),
@@ -181,6 +191,9 @@ const DQN_OPTIONS: Record<string, Check> = {
   betaSteps: int(1),
   huberDelta: num((x) => x > 0, 'a number > 0'),
   clipNorm: num((x) => x > 0, 'a number > 0'),
+  dueling: bool,
+  exploration: (v) => (v === 'epsilon' || v === 'boltzmann' ? null : "'epsilon' or 'boltzmann'"),
+  temperature: positiveSchedule,
   seed: int(0),
   /** Updates per environment step (the run loop's). */
   updatesPerStep: int(0),
