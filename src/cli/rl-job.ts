@@ -257,7 +257,7 @@ export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResul
             stepsPerSecond: (tr.steps * trainEnv.batch) / Math.max(tr.seconds, 1e-9),
             meanTrainReturn: tr.episodeReturns.length ? tr.episodeReturns.reduce((s, x) => s + x, 0) / tr.episodeReturns.length : NaN,
             lastLoss: tr.lastUpdate?.loss ?? null,
-            epsilon: eps ?? null,
+            ...(tr.lastUpdate?.extra?.temperature !== undefined ? { epsilon: null, temperature: tr.lastUpdate.extra.temperature } : { epsilon: eps ?? null }),
           };
           result.checkpoint = await saveAgent(agent, name, outDir, config, tr.steps, version);
           if (tr.aborted) {

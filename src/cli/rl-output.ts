@@ -33,7 +33,10 @@ export interface AgentResult {
     stepsPerSecond: number;
     meanTrainReturn: number;
     lastLoss: number | null;
+    /** The last ε of ε-greedy agents (null otherwise). */
     epsilon: number | null;
+    /** The last Boltzmann temperature τ (DQN with exploration 'boltzmann'); absent otherwise. */
+    temperature?: number;
     /** Set when the agent learned from `--train-log` (steps are then its updates). */
     fromLog?: { file: string; events: number; epochs: number; meanWeight: number | null; ess: number | null };
   };
@@ -189,7 +192,8 @@ export class RlProgress {
       `${this.label}  step ${String(p.step).padStart(width)}/${p.steps}`,
       this.tty ? ` ${bar(frac)} ${String(Math.round(frac * 100)).padStart(3)}%` : '',
       `  ${formatRate(rate)} steps/s`,
-      eps !== undefined ? `  ε ${eps.toFixed(3)}` : '',
+      // Boltzmann DQN reports τ as its exploration (extra.temperature says which).
+      eps !== undefined ? `  ${p.update?.extra?.temperature !== undefined ? 'τ' : 'ε'} ${eps.toFixed(3)}` : '',
       `  return ${Number.isFinite(p.recentReturn) ? p.recentReturn.toFixed(3) : '-'}`,
       p.update ? `  loss ${p.update.loss.toFixed(4)}` : '',
       eta,

@@ -32,7 +32,9 @@ import { getModel, modelNames, resolveModelName } from '../models/registry.js';
 import type { Agent, Environment } from './types.js';
 import { parseSchedule } from './schedules.js';
 import { GreedyModelPolicy, OraclePolicy, PopularityPolicy, RandomPolicy, isTruthful } from './policies/fixed.js';
-import { WindowStateEncoder, randomTables, tablesFromModel, type StateTables } from './state/window-state.js';
+import { HISTORY_POOLS, WindowStateEncoder, randomTables, tablesFromModel, type HistoryPool, type StateTables } from './state/window-state.js';
+import { concatTables, parseStateSpec, tablesFromVectors } from './state/state-spec.js';
+import { GraphEncoderModel } from '../models/encoders/base.js';
 import { DqnAgent, type DqnOptions } from './agents/dqn.js';
 import { TabularSlateAgent, type TabularSlateOptions } from './agents/tabular-slate.js';
 import { LinUcbAgent, type LinUcbOptions } from './agents/linucb.js';
@@ -173,6 +175,11 @@ const positiveSchedule: Check = (v) => {
   return (spec.kind === 'constant' ? ['value'] : ['start', 'end']).every((k) => (spec[k] as number) > 0) ? null : want;
 };
 
+const fineTuneCheck: Check = (v) => (typeof v === 'boolean' || v === 'gnn' ? null : "true, false or 'gnn'");
+
+/** How the state holds the history window (WindowStateEncoder's `pool`). */
+const poolCheck: Check = (v) => (typeof v === 'string' && (HISTORY_POOLS as readonly string[]).includes(v) ? null : HISTORY_POOLS.map((p) => `'${p}'`).join(' or '));
+
 /** Options of the DQN agents (DqnOptions, minus `double`, which the name sets), plus the run loop's and the state's. */
 const DQN_OPTIONS: Record<string, Check> = {
   gamma: num((x) => x >= 0 && x <= 1, 'a number in [0, 1]'),
@@ -197,8 +204,9 @@ const DQN_OPTIONS: Record<string, Check> = {
   seed: int(0),
   /** Updates per environment step (the run loop's). */
   updatesPerStep: int(0),
-  /** Train the state encoder's GNN tables with the TD loss. */
-  fineTune: bool,
+  /** Train the state's vectors with the TD loss: true the tables, 'gnn' the GNN itself (end to end). */
+  fineTune: fineTuneCheck,
+  pool: poolCheck,
 };
 
 /** A constant or a schedule whose every value lies in [0, 1] (α and ε of the tabular agents). */
@@ -245,7 +253,8 @@ const REINFORCE_OPTIONS: Record<string, Check> = {
   chunkElements: int(1),
   seed: int(0),
   updatesPerStep: int(0),
-  fineTune: bool,
+  fineTune: fineTuneCheck,
+  pool: poolCheck,
 };
 
 const widths: Check = (v) => (Array.isArray(v) && v.length > 0 && v.every((h) => Number.isInteger(h) && h >= 1) ? null : 'a non-empty array of positive integers');
@@ -278,6 +287,7 @@ const DDPG_OPTIONS: Record<string, Check> = {
   targetNoiseClip: num((x) => x > 0, 'a number > 0'),
   seed: int(0),
   updatesPerStep: int(0),
+  pool: poolCheck,
 };
 
 const OPTIONS_BY_FAMILY: Record<string, Record<string, Check>> = {
@@ -402,9 +412,8 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
     }
     case 'reinforce':
     case 'reinforce-topk': {
-      const { updatesPerStep, fineTune, cap, ...given } = opts as Omit<ReinforceOptions, 'cap'> & { cap?: number | null; updatesPerStep?: number; fineTune?: boolean };
-      const tables = await stateTables(ctx, env);
-      const encoder = new WindowStateEncoder(ctx.engine, tables, env.historyLen, { fineTune: fineTune === true });
+      const { updatesPerStep, fineTune, pool, cap, ...given } = opts as Omit<ReinforceOptions, 'cap'> & { cap?: number | null; updatesPerStep?: number; fineTune?: FineTune; pool?: HistoryPool };
+      const encoder = await stateEncoder(ctx, env, fineTune, pool);
       try {
         // JSON has no Infinity: null asks for an uncapped weight.
         const capOpt = cap === null ? { cap: Infinity } : cap === undefined ? {} : { cap };
@@ -417,10 +426,10 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
     }
     case 'ddpg':
     case 'td3': {
-      const { updatesPerStep, ...given } = opts as DdpgOptions & { updatesPerStep?: number };
+      const { updatesPerStep, pool, ...given } = opts as DdpgOptions & { updatesPerStep?: number; pool?: HistoryPool };
       // Actions live in the encoder's item space, so the encoder stays frozen (no fineTune).
       const tables = await stateTables(ctx, env);
-      const encoder = new WindowStateEncoder(ctx.engine, tables, env.historyLen, { fineTune: false });
+      const encoder = new WindowStateEncoder(ctx.engine, tables, env.historyLen, { fineTune: false, pool });
       try {
         const agent = await createDdpgAgent({ engine: ctx.engine, encoder, slots: env.batch, slateSize: k, nItems: env.nItems }, { seed: ctx.seed, ...given, td3: info.name === 'td3' });
         return { agent: withEncoder(agent, encoder), updatesPerStep: updatesPerStep ?? 1 };
@@ -431,10 +440,9 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
     }
     case 'dqn':
     case 'double-dqn': {
-      const { updatesPerStep, fineTune, ...given } = opts as DqnOptions & { updatesPerStep?: number; fineTune?: boolean };
+      const { updatesPerStep, fineTune, pool, ...given } = opts as DqnOptions & { updatesPerStep?: number; fineTune?: FineTune; pool?: HistoryPool };
       const { updatesPerStep: defaultUps, ...defaults } = dqnDefaults(ctx.steps ?? 2000);
-      const tables = await stateTables(ctx, env);
-      const encoder = new WindowStateEncoder(ctx.engine, tables, env.historyLen, { fineTune: fineTune === true });
+      const encoder = await stateEncoder(ctx, env, fineTune, pool);
       try {
         const agent = await DqnAgent.create({ engine: ctx.engine, encoder, slots: env.batch, slateSize: k }, { ...defaults, seed: ctx.seed, ...given, double: info.name === 'double-dqn' });
         return { agent: withEncoder(agent, encoder), updatesPerStep: updatesPerStep ?? defaultUps };
@@ -448,14 +456,55 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
   }
 }
 
-/** The state's user and item vectors: the state GNN's (fitted once per run), or seeded random ones (`--state random`). */
-async function stateTables(ctx: AgentContext, env: Environment): Promise<StateTables> {
-  return ctx.state === 'random' ? randomTables(env.nUsers, env.nItems, RANDOM_STATE_DIM, ctx.seed) : tablesFromModel(ctx.engine, await stateModel(ctx, env));
+/** `fineTune` of the agents: frozen vectors, fine-tuned tables, or the GNN trained end to end. */
+type FineTune = boolean | 'gnn';
+
+/**
+ * The state encoder of a learning agent. `fineTune: 'gnn'` (end-to-end fusion) trains a
+ * copy of the state GNN through the agent's loss — a copy, because the run shares the
+ * fitted GNN with greedy:<model> and the other agents — and needs a state that is one
+ * graph encoder.
+ */
+async function stateEncoder(ctx: AgentContext, env: Environment, fineTune: FineTune | undefined, pool: HistoryPool | undefined): Promise<WindowStateEncoder> {
+  if (fineTune !== 'gnn') return new WindowStateEncoder(ctx.engine, await stateTables(ctx, env), env.historyLen, { fineTune: fineTune === true, pool });
+  const parts = parseStateSpec(ctx.state);
+  if (parts.length !== 1 || parts[0].kind !== 'encoder') {
+    throw new GnnrlError('input', `agent-options: fineTune 'gnn' trains the state GNN end to end, so --state must name one graph encoder (lightgcn, gcn, sage, gat), got '${ctx.state}'`, { arg: 'agent-options', field: 'fineTune' });
+  }
+  const model = await stateModel(ctx, env, parts[0].name);
+  if (!(model instanceof GraphEncoderModel)) throw new GnnrlError('input', `state: '${parts[0].name}' is not a graph encoder model`, { arg: 'state' });
+  const gnn = await model.trainableCopy();
+  try {
+    return new WindowStateEncoder(ctx.engine, await tablesFromModel(ctx.engine, model), env.historyLen, { pool, gnn });
+  } catch (err) {
+    gnn.dispose();
+    throw err;
+  }
 }
 
-async function stateModel(ctx: AgentContext, env: Environment): Promise<RecommenderModel> {
-  const entry = getModel(ctx.state);
-  if (entry.kind !== 'encoder') throw new GnnrlError('input', `state: '${ctx.state}' is not a graph encoder; use one of lightgcn, gcn, sage, gat, or random`, { arg: 'state' });
+/**
+ * The state's user and item vectors, as `ctx.state` names them (see state-spec.ts): a
+ * state GNN's (fitted once per run), seeded random ones, pretrained vectors, or several
+ * of these side by side.
+ */
+async function stateTables(ctx: AgentContext, env: Environment): Promise<StateTables> {
+  const parts = await Promise.all(
+    parseStateSpec(ctx.state).map(async (part) => {
+      if (part.kind === 'random') return randomTables(env.nUsers, env.nItems, RANDOM_STATE_DIM, ctx.seed);
+      if (part.kind === 'encoder') return tablesFromModel(ctx.engine, await stateModel(ctx, env, part.name));
+      const t = await tablesFromVectors(ctx.log, part);
+      if (t.nUsers !== env.nUsers || t.nItems !== env.nItems) {
+        throw new GnnrlError('input', `state: ${part.items} was matched to a log of ${t.nUsers} users × ${t.nItems} items, the environment ${env.name} has ${env.nUsers} × ${env.nItems}`, { arg: 'state', file: part.items });
+      }
+      return t;
+    }),
+  );
+  return concatTables(parts);
+}
+
+async function stateModel(ctx: AgentContext, env: Environment, name: string): Promise<RecommenderModel> {
+  const entry = getModel(name);
+  if (entry.kind !== 'encoder') throw new GnnrlError('input', `state: '${name}' is not a graph encoder; use one of lightgcn, gcn, sage, gat, random or vectors:<file>`, { arg: 'state' });
   const model = await ctx.model(entry.name);
   checkModelFits(model, env, `state ${entry.name}`);
   return model;

@@ -580,6 +580,8 @@ export class DqnAgent implements Agent {
         this.optimizer.step();
       }
     });
+    // End-to-end fusion: the GNN moved, so acting's cached vectors are stale.
+    if (this.optimizer) this.encoder.changed();
     if (this.replay instanceof PrioritizedReplay) this.replay.updatePriorities(s.indices, td);
     if (this.optimizer) {
       this.updates++;
@@ -679,6 +681,7 @@ export class DqnAgent implements Agent {
         }
       }),
     );
+    this.targetEncoder.changed();
   }
 
   async state(): Promise<ModelState> {
@@ -692,7 +695,7 @@ export class DqnAgent implements Agent {
     const { epsilon, temperature, ...rest } = this.options;
     return {
       kind: this.kind,
-      config: { ...rest, epsilon: epsilon.spec, temperature: temperature.spec, state: this.encoder.source, fineTune: this.encoder.fineTune, historyLen: this.historyLen, dim: this.dim, nItems: this.nItems, nUsers: this.encoder.nUsers, slateSize: this.slateSize, actSteps: this.actSteps, updates: this.updates },
+      config: { ...rest, epsilon: epsilon.spec, temperature: temperature.spec, state: this.encoder.source, fineTune: this.encoder.fineTune, fusion: this.encoder.gnn ? 'gnn' : this.encoder.fineTune ? 'tables' : 'frozen', pool: this.encoder.pool, historyLen: this.historyLen, dim: this.dim, nItems: this.nItems, nUsers: this.encoder.nUsers, slateSize: this.slateSize, actSteps: this.actSteps, updates: this.updates },
       arrays,
     };
   }
@@ -716,10 +719,11 @@ export class DqnAgent implements Agent {
     this.online.load(part('online.'));
     this.target.load(part('target.'));
     this.encoder.loadStateArrays(state.arrays, this.kind);
-    const tu = state.arrays['targetEncoder.users'];
-    const ti = state.arrays['targetEncoder.items'];
+    // The target's own copy ('targetEncoder.*' → 'encoder.*': its tables, and a fused GNN's parameters).
+    const targetArrays: Record<string, Float32Array> = {};
+    for (const [n, v] of Object.entries(state.arrays)) if (n.startsWith('targetEncoder.')) targetArrays[`encoder.${n.slice('targetEncoder.'.length)}`] = v as Float32Array;
     // States written before the target's tables were saved leave the target's as they are.
-    if (this.targetEncoder !== this.encoder && tu && ti) this.targetEncoder.loadStateArrays({ 'encoder.users': tu, 'encoder.items': ti }, this.kind);
+    if (this.targetEncoder !== this.encoder && targetArrays['encoder.users'] && targetArrays['encoder.items']) this.targetEncoder.loadStateArrays(targetArrays, this.kind);
     this.actSteps = Number(cfg.actSteps ?? 0);
     this.updates = Number(cfg.updates ?? 0);
   }
