@@ -149,7 +149,7 @@ export function alignVectors(table: VectorTable, want: AlignWant): { vectors: Fl
   if (missing.length > 0 && !want.allowMissing) {
     throw new GnnrlError(
       'input',
-      `${label}: ${missing.length} of ${n} ${what} have no vector: ${listIds(want.ids, missing)} (pass allowMissing to leave their rows zero)`,
+      `${label}: ${missing.length} of ${n} ${what} have no vector: ${listIds(want.ids, missing)} (every one needs a row; alignVectors({ allowMissing: true }) leaves theirs zero)`,
       { file, field: 'id', arg: 'want.ids' },
     );
   }

@@ -274,7 +274,7 @@ describe('alignVectors', () => {
     const t = table(['a', 'b'], [[1, 1], [2, 2]]);
     const want = ['x1', 'b', 'x2', 'x3', 'x4', 'x5', 'x6', 'a', 'x7'];
     const e = throws(() => alignVectors(t, { ids: want, what: 'items' }), 'input');
-    expect(e.message).toBe('emb.npy: 7 of 9 items have no vector: "x1", "x2", "x3", "x4", "x5", … (2 more) (pass allowMissing to leave their rows zero)');
+    expect(e.message).toBe('emb.npy: 7 of 9 items have no vector: "x1", "x2", "x3", "x4", "x5", … (2 more) (every one needs a row; alignVectors({ allowMissing: true }) leaves theirs zero)');
     expect(e.details).toMatchObject({ file: '/x/emb.npy', field: 'id' });
     const r = alignVectors(t, { ids: ['b', 'zz', 'a'], what: 'users', allowMissing: true });
     expect(Array.from(r.vectors)).toEqual([2, 2, 0, 0, 1, 1]);

@@ -292,7 +292,7 @@ export class DqnAgent implements Agent {
     this.engine = ctx.engine;
     this.options = opts;
     this.kind = opts.double ? 'double-dqn' : 'dqn';
-    this.name = `${opts.dueling ? 'Dueling ' : ''}${opts.double ? 'Double DQN' : 'DQN'} (${encoder.source} state${encoder.fineTune ? ', fine-tuned' : ''})`;
+    this.name = `${opts.dueling ? 'Dueling ' : ''}${opts.double ? 'Double DQN' : 'DQN'} (${encoder.source} state${encoder.gnn ? ', GNN trained end to end' : encoder.fineTune ? ', fine-tuned' : ''})`;
     this.nItems = encoder.nItems;
     this.dim = encoder.dim;
     this.slots = ctx.slots;

@@ -380,7 +380,7 @@ export class ReinforceAgent implements Agent {
     this.engine = ctx.engine;
     this.options = opts;
     this.kind = opts.topK ? 'reinforce-topk' : 'reinforce';
-    this.name = `REINFORCE${opts.topK ? ' (top-K corrected)' : ''} (${encoder.source} state${encoder.fineTune ? ', fine-tuned' : ''})`;
+    this.name = `REINFORCE${opts.topK ? ' (top-K corrected)' : ''} (${encoder.source} state${encoder.gnn ? ', GNN trained end to end' : encoder.fineTune ? ', fine-tuned' : ''})`;
     this.nItems = encoder.nItems;
     this.dim = encoder.dim;
     this.slots = ctx.slots;
