@@ -75,9 +75,6 @@ export interface AgentServeOptions {
   newItems?: number;
 }
 
-/** A served agent's tables: nothing folds in over them, so their G and h are summed only if read. */
-export const LAZY = { moments: 'lazy' } as const;
-
 /** The bias of a spare Q-head row not yet given to an item: below any real Q, so no max picks it. */
 export const INACTIVE = -1e4;
 
@@ -388,7 +385,7 @@ export async function agentFeedback(
     // The network moved: every row and the item head are recomputed from it.
     const all = Int32Array.from({ length: nRows }, (_, u) => u);
     const f = await served.agent.factorForm(all, windows);
-    return { users: FactorTable.of(f.phi, f.dim, nRows, null, LAZY), items: FactorTable.of(f.items, f.dim, itemRows, f.itemBias, LAZY), updates };
+    return { users: FactorTable.of(f.phi, f.dim, nRows), items: FactorTable.of(f.items, f.dim, itemRows, f.itemBias), updates };
   }
   let items = prev.items;
   if (co.size) {
@@ -484,5 +481,5 @@ export async function agentSnapshot(served: ServedAgent, activeItems: number): P
 export async function agentTables(served: ServedAgent): Promise<{ users: FactorTable; items: FactorTable }> {
   const n = served.windows.length / served.historyLen;
   const f = await served.agent.factorForm(Int32Array.from({ length: n }, (_, u) => u), served.windows);
-  return { users: FactorTable.of(f.phi, f.dim, n, null, LAZY), items: FactorTable.of(f.items, f.dim, served.model.nItems, f.itemBias, LAZY) };
+  return { users: FactorTable.of(f.phi, f.dim, n), items: FactorTable.of(f.items, f.dim, served.model.nItems, f.itemBias) };
 }

@@ -35,39 +35,19 @@ export class FactorTable implements FoldInTable {
     readonly rows: number,
     private readonly store: Storage,
     private readonly overlay: ReadonlyMap<number, { v: Float32Array; b: number }>,
-    private moments: { gram: Float64Array; biasMoment: Float64Array } | null,
+    readonly gram: Float64Array,
+    readonly biasMoment: Float64Array,
   ) {}
 
-  /**
-   * G = Σ v vᵀ (f64). A table made with `{ moments: 'lazy' }` (a served agent's: nothing
-   * folds in over it) computes it from its rows on first use; otherwise it is kept.
-   */
-  get gram(): Float64Array {
-    return this.moment().gram;
-  }
-
-  /** h = Σ b v (f64); lazy like `gram`. */
-  get biasMoment(): Float64Array {
-    return this.moment().biasMoment;
-  }
-
-  private moment(): { gram: Float64Array; biasMoment: Float64Array } {
-    if (!this.moments) this.moments = gramOf(this.dim, this.rows, (i) => this.row(i), (i) => this.bias(i));
-    return this.moments;
-  }
-
-  /**
-   * A table over `rows` rows of `data` (copied), with optional biases. `moments: 'lazy'`
-   * skips G and h until read (at 50,000 × 64 their f64 sum is ~0.1 s of the JS thread).
-   */
-  static of(data: Float32Array, dim: number, rows: number, bias: Float32Array | null = null, opts: { moments?: 'eager' | 'lazy' } = {}): FactorTable {
+  /** A table over `rows` rows of `data` (copied), with optional biases. */
+  static of(data: Float32Array, dim: number, rows: number, bias: Float32Array | null = null): FactorTable {
     if (!(Number.isInteger(dim) && dim > 0)) throw new GnnrlError('input', `FactorTable.of: dim: expected a positive integer, got ${dim}`, { arg: 'dim' });
     if (data.length < rows * dim) throw new GnnrlError('input', `FactorTable.of: data holds ${data.length} values, ${rows} rows of ${dim} need ${rows * dim}`, { arg: 'data' });
     if (bias && bias.length < rows) throw new GnnrlError('input', `FactorTable.of: bias holds ${bias.length} values for ${rows} rows`, { arg: 'bias' });
     const store: Storage = { data: Float32Array.from(data.subarray(0, rows * dim)), bias: bias ? Float32Array.from(bias.subarray(0, rows)) : null, used: rows };
-    if (opts.moments === 'lazy') return new FactorTable(dim, rows, store, new Map(), null);
     const row = (i: number) => store.data.subarray(i * dim, (i + 1) * dim);
-    return new FactorTable(dim, rows, store, new Map(), gramOf(dim, rows, row, (i) => (store.bias ? store.bias[i] : 0)));
+    const { gram, biasMoment } = gramOf(dim, rows, row, (i) => (store.bias ? store.bias[i] : 0));
+    return new FactorTable(dim, rows, store, new Map(), gram, biasMoment);
   }
 
   get hasBias(): boolean {
@@ -97,19 +77,15 @@ export class FactorTable implements FoldInTable {
    */
   derive(changed: ReadonlyMap<number, { v: Float32Array; b?: number }>, appended: readonly { v: Float32Array; b?: number }[] = []): FactorTable {
     const d = this.dim;
-    // Lazy moments stay lazy (the next version sums its own rows if ever asked).
-    const kept = this.moments;
-    const gram = kept ? Float64Array.from(kept.gram) : new Float64Array(0);
-    const moment = kept ? Float64Array.from(kept.biasMoment) : new Float64Array(0);
+    const gram = Float64Array.from(this.gram);
+    const moment = Float64Array.from(this.biasMoment);
     const overlay = new Map(this.overlay);
     for (const [i, { v, b }] of changed) {
       if (!(Number.isInteger(i) && i >= 0 && i < this.rows)) throw new GnnrlError('input', `FactorTable.derive: row ${i} is outside [0, ${this.rows})`, { arg: 'changed', index: i });
       if (v.length !== d) throw new GnnrlError('input', `FactorTable.derive: row ${i} has ${v.length} values, expected ${d}`, { arg: 'changed', index: i });
       const nb = b ?? this.bias(i);
-      if (kept) {
-        addOuter(gram, moment, this.row(i), this.bias(i), d, -1);
-        addOuter(gram, moment, v, nb, d, 1);
-      }
+      addOuter(gram, moment, this.row(i), this.bias(i), d, -1);
+      addOuter(gram, moment, v, nb, d, 1);
       overlay.set(i, { v: Float32Array.from(v), b: nb });
     }
     const rows = this.rows + appended.length;
@@ -122,17 +98,16 @@ export class FactorTable implements FoldInTable {
         const i = this.rows + j;
         store.data.set(v, i * d);
         if (store.bias) store.bias[i] = b ?? 0;
-        if (kept) addOuter(gram, moment, v, b ?? 0, d, 1);
+        addOuter(gram, moment, v, b ?? 0, d, 1);
       });
       store.used = rows;
     }
-    const moments = kept ? { gram, biasMoment: moment } : null;
     if (overlay.size > Math.max(MIN_COMPACT, rows >> 3)) {
-      const fresh = new FactorTable(d, rows, store, overlay, moments).grownStorage(Math.ceil(rows * 1.25) + 16);
+      const fresh = new FactorTable(d, rows, store, overlay, gram, moment).grownStorage(Math.ceil(rows * 1.25) + 16);
       fresh.used = rows;
-      return new FactorTable(d, rows, fresh, new Map(), moments);
+      return new FactorTable(d, rows, fresh, new Map(), gram, moment);
     }
-    return new FactorTable(d, rows, store, overlay, moments);
+    return new FactorTable(d, rows, store, overlay, gram, moment);
   }
 
   /** Fresh storage with room for `capacity` rows, holding this version's rows (overlay folded in). */
@@ -166,25 +141,6 @@ export class FactorTable implements FoldInTable {
       out[i] = s;
     }
     return out;
-  }
-
-  private flat: { data: Float32Array; bias: Float32Array | null } | null = null;
-
-  /**
-   * This version's rows (rows × dim) and biases as contiguous arrays that no later
-   * version writes, for a kernel that runs off the JS thread: without an overlay, views
-   * of the storage's first `rows` rows (a later version only appends past them or moves
-   * to fresh storage); with one, a copy made once per version. Read-only to the caller.
-   */
-  kernelArrays(): { data: Float32Array; bias: Float32Array | null } {
-    if (this.flat) return this.flat;
-    const d = this.dim;
-    if (this.overlay.size === 0) this.flat = { data: this.store.data.subarray(0, this.rows * d), bias: this.store.bias ? this.store.bias.subarray(0, this.rows) : null };
-    else {
-      const g = this.grownStorage(this.rows);
-      this.flat = { data: g.data, bias: g.bias };
-    }
-    return this.flat;
   }
 
   /** All rows as one dense copy (rows × dim), overlay applied: what a snapshot saves. */

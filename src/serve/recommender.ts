@@ -25,11 +25,9 @@ import { restoreModel, trainingGraph } from '../models/registry.js';
 import type { RecommenderModel } from '../models/types.js';
 import { FactorTable, topKHost } from './factor-table.js';
 import { FeatureMap } from './feature-map.js';
-import { nativeAsyncKernels, type NativeAsyncKernels } from '../native.js';
-import { TOPK_MAX } from '../kernels/topk.js';
 import { applyFeedback, checkEvent, isPositive, type BatchReport, type FeedbackEvent, type FoldInSettings } from './feedback.js';
-import { agentFeedback, agentSnapshot, agentTables, isAgentCheckpoint, LAZY, openAgent, type AgentServeOptions, type ServedAgent } from './agent-source.js';
-import { hasSeen, itemIn, orderByScore, trainItems, userIn, type SeenItems, type ServedVersion } from './served-version.js';
+import { agentFeedback, agentSnapshot, agentTables, isAgentCheckpoint, openAgent, type AgentServeOptions, type ServedAgent } from './agent-source.js';
+import { hasSeen, itemIn, orderByScore, userIn, type SeenItems, type ServedVersion } from './served-version.js';
 import { decodeServable, fromCheckpoint, loadServable, saveSnapshot, toCheckpoint, type ArraySet, type SnapshotData } from './snapshot.js';
 
 export type UnknownUserPolicy = 'popularity' | 'error';
@@ -389,7 +387,7 @@ export class Recommender {
     if (!(Number.isInteger(dim) && dim > 0 && U instanceof Float32Array && U.length === rows * dim && Number.isInteger(nItems) && nItems >= minItems && nItems <= maxItems && (b === undefined || (b instanceof Float32Array && b.length === nItems)))) {
       throw new GnnrlError('format', `${source}: section 'extras': the served tables do not match the agent (${rows} user rows, ${minItems} to ${maxItems} item rows, dim ${dim})`, { file: source, field: 'extras' });
     }
-    return { users: FactorTable.of(U, dim, rows, null, LAZY), items: FactorTable.of(V as Float32Array, dim, nItems, b instanceof Float32Array ? b : null, LAZY) };
+    return { users: FactorTable.of(U, dim, rows), items: FactorTable.of(V as Float32Array, dim, nItems, b instanceof Float32Array ? b : null) };
   }
 
   private static seenOf(eu: Int32Array | null, ei: Int32Array | null, model: RecommenderModel, ex: ArraySet, source: string): SeenItems {
@@ -547,17 +545,12 @@ export class Recommender {
   private async answer(v: ServedVersion, users: readonly ExternalId[], k: number, opts: ServeRecommendOptions): Promise<RecommendResponse[]> {
     const out: RecommendResponse[] = new Array(users.length);
     const byModel: number[] = [];
-    const pending: Promise<void>[] = [];
     users.forEach((id, j) => {
       const u = userIn(v, id);
       if (u < 0) {
         this.unknown(v, id, 'recommend');
         out[j] = this.popular(v, -1, k, opts);
-      } else if (v.factors && u < v.factors.users.rows) {
-        const asyncTopK = this.offThread(k, opts);
-        if (asyncTopK) pending.push(this.fromFactorsNative(v, u, k, opts, asyncTopK).then((r) => void (out[j] = r)));
-        else out[j] = this.fromFactors(v, u, k, opts);
-      }
+      } else if (v.factors && u < v.factors.users.rows) out[j] = this.fromFactors(v, u, k, opts);
       else if (!v.factors && u < v.trainedUsers) byModel.push(j);
       else out[j] = this.popular(v, u, k, opts);
     });
@@ -565,99 +558,7 @@ export class Recommender {
       const rows = await this.fromModel(v, Int32Array.from(byModel, (j) => userIn(v, users[j])), k, opts);
       byModel.forEach((j, r) => (out[j] = rows[r]));
     }
-    await Promise.all(pending);
     return out;
-  }
-
-  /**
-   * The native async top-K when this request may use it: the native backend with an
-   * addon that has it, no filter (a JS predicate), no diversification, k ≤ TOPK_MAX.
-   */
-  private offThread(k: number, opts: ServeRecommendOptions): NativeAsyncKernels | null {
-    if (this.engine.backend !== 'native' || opts.filter !== undefined || (opts.diversify ?? 1) < 1 || k > TOPK_MAX) return null;
-    return nativeAsyncKernels();
-  }
-
-  /**
-   * fromFactors with the scan and the selection on a libuv worker (the addon's fused
-   * top-K, f32 dot products): the JS thread only builds the user's exclusion row. The
-   * arrays handed over are version v's own (FactorTable.kernelArrays), which no later
-   * version writes, so the answer is v's whatever versions are swapped in meanwhile.
-   * Same ranking rule as the host path (score desc, ties to the lower index); the
-   * scores are the kernel's f32 sums, not the host's f64-accumulated ones.
-   */
-  private async fromFactorsNative(v: ServedVersion, u: number, k: number, opts: ServeRecommendOptions, kernels: NativeAsyncKernels): Promise<RecommendResponse> {
-    const { users: U, items: V } = v.factors!;
-    const n = V.rows;
-    const excl = (opts.exclude ?? 'train') === 'train';
-    const skip: number[] = [];
-    for (const i of v.unranked) if (i < n) skip.push(i);
-    if (excl) {
-      for (const i of trainItems(v.seen, u)) if (i < n) skip.push(i);
-      for (const i of v.seen.added.get(u) ?? []) if (i < n) skip.push(i);
-    }
-    const kk = Math.min(k, n);
-    const items: ExternalId[] = [];
-    const out: number[] = [];
-    if (kk > 0) {
-      const r = await new Promise<{ indices: Int32Array; scores: Float32Array }>((resolve, reject) => {
-        this.topKQueue.push({ V, k: kk, query: Float32Array.from(U.row(u)), exclude: Int32Array.from(new Set(skip)).sort(), resolve, reject });
-        if (!this.topKBusy) void this.pumpTopK(kernels);
-      });
-      for (let j = 0; j < kk && r.indices[j] >= 0; j++) {
-        items.push(v.itemIds.id(r.indices[j]));
-        out.push(r.scores[j]);
-      }
-    }
-    return { items, scores: out, version: v.version };
-  }
-
-  /** Requests waiting for the native top-K (fromFactorsNative), oldest first. */
-  private readonly topKQueue: { V: FactorTable; k: number; query: Float32Array; exclude: Int32Array; resolve: (r: { indices: Int32Array; scores: Float32Array }) => void; reject: (e: unknown) => void }[] = [];
-  private topKBusy = false;
-
-  /**
-   * One native top-K call at a time, each for every request waiting on the same item
-   * table (one version's), up to 256 rows: requests that arrive while a call runs go into
-   * the next one, so the item table is scanned once per call, not once per request. Each
-   * row's answer is the first k of its row at the batch's largest k (the ranking is a
-   * strict order, so a prefix of a deeper top-K is the top-k).
-   */
-  private async pumpTopK(kernels: NativeAsyncKernels): Promise<void> {
-    this.topKBusy = true;
-    try {
-      while (this.topKQueue.length) {
-        const V = this.topKQueue[0].V;
-        const batch: typeof this.topKQueue = [];
-        for (let j = 0; j < this.topKQueue.length && batch.length < 256; ) {
-          if (this.topKQueue[j].V === V) batch.push(...this.topKQueue.splice(j, 1));
-          else j++;
-        }
-        const B = batch.length;
-        const d = V.dim;
-        const kMax = Math.max(...batch.map((r) => r.k));
-        const queries = new Float32Array(B * d);
-        const rowPtr = new Int32Array(B + 1);
-        batch.forEach((r, b) => {
-          queries.set(r.query, b * d);
-          rowPtr[b + 1] = rowPtr[b] + r.exclude.length;
-        });
-        const colIdx = new Int32Array(Math.max(1, rowPtr[B]));
-        batch.forEach((r, b) => colIdx.set(r.exclude, rowPtr[b]));
-        const t = V.kernelArrays();
-        const indices = new Int32Array(B * kMax);
-        const scores = new Float32Array(B * kMax);
-        try {
-          await kernels.topk({ queries, batch: B, dim: d, items: t.data, nItems: V.rows, ...(t.bias ? { bias: t.bias } : {}), excludeRowPtr: rowPtr, excludeColIdx: colIdx, k: kMax }, indices, scores);
-        } catch (e) {
-          for (const r of batch) r.reject(e);
-          continue;
-        }
-        batch.forEach((r, b) => r.resolve({ indices: indices.subarray(b * kMax, b * kMax + r.k), scores: scores.subarray(b * kMax, b * kMax + r.k) }));
-      }
-    } finally {
-      this.topKBusy = false;
-    }
   }
 
   private fromFactors(v: ServedVersion, u: number, k: number, opts: ServeRecommendOptions): RecommendResponse {
