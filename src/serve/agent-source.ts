@@ -44,7 +44,7 @@ import { loadCheckpoint, type Checkpoint } from '../models/checkpoint.js';
 import { restoreModel } from '../models/registry.js';
 import type { RecommenderModel } from '../models/types.js';
 import { DqnAgent, type DqnOptions } from '../rl/agents/dqn.js';
-import { tablesFromModel, WindowStateEncoder, type StateTables } from '../rl/state/window-state.js';
+import { tablesFromModel, WindowStateEncoder, type HistoryPool, type StateTables } from '../rl/state/window-state.js';
 import { shiftIntoWindow } from '../rl/state/history-windows.js';
 import type { Observation } from '../rl/types.js';
 import { dirname, join } from 'node:path';
@@ -156,8 +156,8 @@ function embeddedGnn(data: SnapshotData, file: string): Checkpoint | null {
  * item rows, all zero. The GNN's rows are scaled exactly as an encoder of the GNN alone
  * scales them (the agent was trained on those), not by the RMS of the padded tables.
  */
-async function servedEncoder(engine: Engine, tables: StateTables, H: number, fineTune: boolean, spareUsers: number, spareItems: number): Promise<WindowStateEncoder> {
-  if (spareUsers === 0 && spareItems === 0) return new WindowStateEncoder(engine, tables, H, { fineTune });
+async function servedEncoder(engine: Engine, tables: StateTables, H: number, fineTune: boolean, spareUsers: number, spareItems: number, pool: HistoryPool = 'window'): Promise<WindowStateEncoder> {
+  if (spareUsers === 0 && spareItems === 0) return new WindowStateEncoder(engine, tables, H, { fineTune, pool });
   const plain = new WindowStateEncoder(engine, tables, H);
   let scaled: Float32Array[];
   try {
@@ -170,7 +170,7 @@ async function servedEncoder(engine: Engine, tables: StateTables, H: number, fin
   users.set(tables.users);
   const items = new Float32Array((nItems + spareItems) * dim);
   items.set(tables.items);
-  const enc = new WindowStateEncoder(engine, { ...tables, nUsers: nUsers + spareUsers, users, nItems: nItems + spareItems, items }, H, { fineTune });
+  const enc = new WindowStateEncoder(engine, { ...tables, nUsers: nUsers + spareUsers, users, nItems: nItems + spareItems, items }, H, { fineTune, pool });
   engine.write(enc.userTable.data, scaled[0]);
   // The GNN's items only: its padding row (zero) is a spare item's row here, and the
   // encoder's own padding row, after the spare ones, is zero too.
@@ -231,7 +231,8 @@ export async function openAgent(data: SnapshotData, file: string, engine: Engine
       throw new GnnrlError('format', `${file}: the agent is for ${String(cfg.nUsers)} users × ${String(cfg.nItems)} items, its GNN ${gnn.source} has ${model.nUsers} × ${model.nItems}${serve ? ` (+ ${spare} cold user rows, ${spareItems} new item rows)` : ''}`, { file });
     }
     const tables = await tablesFromModel(engine, model);
-    encoder = await servedEncoder(engine, tables, H, cfg.fineTune === true, spare, spareItems);
+    // A fused agent (fusion 'gnn') saved its GNN's output vectors as tables: served as fine-tuned tables.
+    encoder = await servedEncoder(engine, tables, H, cfg.fineTune === true, spare, spareItems, (cfg.pool as HistoryPool | undefined) ?? 'window');
     const options: Record<string, unknown> = {};
     for (const k of OPTION_KEYS) if (cfg[k] !== undefined && cfg[k] !== null) options[k] = cfg[k];
     const agent = await DqnAgent.create({ engine, encoder, slots: 1, slateSize }, { ...(options as DqnOptions), ...opts.options, nStep: 1, double: data.kind === 'double-dqn' });
