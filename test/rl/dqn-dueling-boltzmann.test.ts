@@ -35,6 +35,7 @@ import { Rng } from '../../src/util/rng.js';
 import { forEachBackend, learningEngine } from '../util/backends.js';
 import { chiSquare, chiSquareCritical } from '../util/chi2.js';
 import { hostWindowStates } from './window-state-reference.js';
+import { dqnPhi64 } from './mlp-reference.js';
 
 const world = syntheticWorld({ preset: 'tiny', seed: 11 });
 const H = 3;
@@ -52,27 +53,7 @@ async function agentOn(engine: Engine, opts: DqnOptions, slateSize = 1): Promise
 
 /** φ(s) = u + MLP(s) on the host from a state() dump (float64). */
 function phiHost(arrays: Arrays, prefix: string, x: Float64Array, rows: number): Float64Array {
-  let h = x;
-  let width = IN_DIM;
-  const nLayers = Object.keys(arrays).filter((k) => k.startsWith(`${prefix}.layers.`) && k.endsWith('.weight')).length;
-  for (let l = 0; l < nLayers; l++) {
-    const W = arrays[`${prefix}.layers.${l}.weight`];
-    const b = arrays[`${prefix}.layers.${l}.bias`];
-    const out = b.length;
-    const next = new Float64Array(rows * out);
-    for (let r = 0; r < rows; r++) {
-      for (let o = 0; o < out; o++) {
-        let s = b[o];
-        for (let i = 0; i < width; i++) s += h[r * width + i] * W[i * out + o];
-        next[r * out + o] = l + 1 < nLayers ? Math.max(0, s) : s;
-      }
-    }
-    h = next;
-    width = out;
-  }
-  const phi = new Float64Array(rows * D);
-  for (let r = 0; r < rows; r++) for (let k = 0; k < D; k++) phi[r * D + k] = x[r * IN_DIM + k] + h[r * D + k];
-  return phi;
+  return dqnPhi64(arrays as Record<string, ArrayLike<number>>, prefix, x, rows, D);
 }
 
 /** V(s) − φ(s)·ē − b̄ per row on the host, from `prefix`'s arrays. */

@@ -9,6 +9,7 @@ import { windowExclusions } from '../../src/rl/state/exclusions.js';
 import { trainAgent } from '../../src/rl/train-loop.js';
 import { Rng } from '../../src/util/rng.js';
 import { hostWindowStates } from './window-state-reference.js';
+import { dqnPhi64 } from './mlp-reference.js';
 
 const world = syntheticWorld({ preset: 'tiny', seed: 11 });
 const H = 3;
@@ -31,28 +32,8 @@ async function agentOn(opts: DqnOptions, fineTune = false): Promise<{ agent: Dqn
 }
 
 /** φ(s) = u + MLP(s) on the host from a state() dump (float64). */
-function phiHost(arrays: Record<string, Float32Array | Int32Array>, prefix: string, x: Float64Array, rows: number, inDim: number): Float64Array {
-  let h = x;
-  let width = inDim;
-  const nLayers = Object.keys(arrays).filter((k) => k.startsWith(`${prefix}.layers.`) && k.endsWith('.weight')).length;
-  for (let l = 0; l < nLayers; l++) {
-    const W = arrays[`${prefix}.layers.${l}.weight`] as Float32Array;
-    const b = arrays[`${prefix}.layers.${l}.bias`] as Float32Array;
-    const out = b.length;
-    const next = new Float64Array(rows * out);
-    for (let r = 0; r < rows; r++) {
-      for (let o = 0; o < out; o++) {
-        let s = b[o];
-        for (let i = 0; i < width; i++) s += h[r * width + i] * W[i * out + o];
-        next[r * out + o] = l + 1 < nLayers ? Math.max(0, s) : s;
-      }
-    }
-    h = next;
-    width = out;
-  }
-  const phi = new Float64Array(rows * D);
-  for (let r = 0; r < rows; r++) for (let k = 0; k < D; k++) phi[r * D + k] = x[r * inDim + k] + h[r * D + k];
-  return phi;
+function phiHost(arrays: Record<string, Float32Array | Int32Array>, prefix: string, x: Float64Array, rows: number): Float64Array {
+  return dqnPhi64(arrays as Record<string, Float32Array>, prefix, x, rows, D);
 }
 
 
@@ -89,9 +70,8 @@ describe('DQN targets', () => {
         const B = 37;
         const t = randomTransitions(B, rng);
         const x = (await hostWindowStates(encoder)).states(t.nextUser, t.nextHistory);
-        const inDim = (1 + H) * D;
-        const phiT = Float32Array.from(phiHost(st.arrays, 'target', x, B, inDim));
-        const phiO = Float32Array.from(phiHost(st.arrays, 'online', x, B, inDim));
+        const phiT = Float32Array.from(phiHost(st.arrays, 'target', x, B));
+        const phiO = Float32Array.from(phiHost(st.arrays, 'online', x, B));
         const exclude = windowExclusions(t.nextHistory, B, H);
         const notDone = Float32Array.from(t.done, (d, i) => (d ? 0 : t.gammaN[i]));
         const zeroReward = new Float32Array(B);

@@ -24,3 +24,12 @@ export function mlp64(p: Record<string, ArrayLike<number>>, prefix: string, x: F
   }
   return h;
 }
+
+/** DQN's φ(s) = u + MLP(s) in float64 from a state() dump: u is the first `dim` columns of x. */
+export function dqnPhi64(p: Record<string, ArrayLike<number>>, prefix: string, x: Float64Array, R: number, dim: number): Float64Array {
+  const h = mlp64(p, prefix, x, R);
+  const inDim = x.length / R;
+  const phi = new Float64Array(R * dim);
+  for (let r = 0; r < R; r++) for (let k = 0; k < dim; k++) phi[r * dim + k] = x[r * inDim + k] + h[r * dim + k];
+  return phi;
+}
