@@ -22,10 +22,8 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Engine } from '../src/engine.js';
 import type { BackendKind } from '../src/backend/arrays.js';
-import { syntheticWorld } from '../src/data/synthetic.js';
-import { getModel } from '../src/models/registry.js';
-import { saveTrainedModel } from '../src/models/trained-checkpoint.js';
 import { saveCheckpoint } from '../src/models/checkpoint.js';
+import { servedSvd } from './served-svd.js';
 import { tablesFromModel, WindowStateEncoder } from '../src/rl/state/window-state.js';
 import { DqnAgent } from '../src/rl/agents/dqn.js';
 import { Recommender } from '../src/serve/recommender.js';
@@ -56,16 +54,10 @@ interface Built {
 
 /** An SVD (d 64) over a synthetic world, and (agent) a DQN over its tables, written as gnnrl train / gnnrl rl would. */
 async function build(engine: Engine, dir: string, nItems: number, agent: boolean): Promise<Built> {
-  const nUsers = nItems === 2000 ? 1000 : 5000;
-  const world = syntheticWorld({ nUsers, nItems, dim: 8, meanEvents: 20, seed: 1 });
-  const x = world.interactions;
-  const entry = getModel('svd');
-  const model = await entry.create({ engine, train: x, options: { dim: 64, seed: 1 } });
-  await model.fit(x, { epochs: 1 });
   const run = join(dir, `${agent ? 'agent' : 'factor'}-${nItems}`);
   mkdirSync(join(run, 'models'), { recursive: true });
   const gnnFile = join(run, 'models', 'svd.ckpt');
-  await saveTrainedModel(gnnFile, model, entry, x, { bestEpoch: 1, data: 'synthetic', split: 'none', val: 0, seed: 1, gnnrl: 'bench' });
+  const { x, model } = await servedSvd(engine, nItems, gnnFile);
   const ids = { userIds: Array.from({ length: x.nUsers }, (_, u) => x.userIds.id(u)), itemIds: Array.from({ length: x.nItems }, (_, i) => x.itemIds.id(i)) };
   if (!agent) {
     model.dispose();

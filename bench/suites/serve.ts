@@ -16,6 +16,7 @@ import { Recommender } from '../../src/serve/recommender.js';
 import { RecommendServer } from '../../src/serve/http.js';
 import { Rng } from '../../src/util/rng.js';
 import type { Suite } from '../harness.js';
+import { servedSvd } from '../served-svd.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,14 +40,8 @@ export const suite: Suite = {
     try {
       const sizes = ctx.quick ? [2000] : [2000, 50_000];
       for (const nItems of sizes) {
-        const nUsers = nItems === 2000 ? 1000 : 5000;
-        const world = syntheticWorld({ nUsers, nItems, dim: 8, meanEvents: 20, seed: 1 });
-        const x = world.interactions;
-        const entry = getModel('svd');
-        const model = await entry.create({ engine, train: x, options: { dim: 64, seed: 1 } });
-        await model.fit(x, { epochs: 1 });
         const file = join(dir, `svd-${nItems}.ckpt`);
-        await saveTrainedModel(file, model, entry, x, { bestEpoch: 1, data: 'synthetic', split: 'none', val: 0, seed: 1, gnnrl: 'bench' });
+        const { x, model } = await servedSvd(engine, nItems, file);
         const rec = await Recommender.load(file, { engine, online: { intervalMs: 20 } });
         const caseName = `top-20 I=${x.nItems} d=64`;
         const rng = new Rng(2);
