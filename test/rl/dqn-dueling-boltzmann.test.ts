@@ -36,6 +36,7 @@ import { forEachBackend, learningEngine } from '../util/backends.js';
 import { chiSquare, chiSquareCritical } from '../util/chi2.js';
 import { hostWindowStates } from './window-state-reference.js';
 import { dqnPhi64 } from './mlp-reference.js';
+import { randomTransitions as sharedRandomTransitions } from './random-transitions.js';
 
 const world = syntheticWorld({ preset: 'tiny', seed: 11 });
 const H = 3;
@@ -76,13 +77,9 @@ function stateTermHost(arrays: Arrays, prefix: string, phi: ArrayLike<number>, r
   });
 }
 
+/** The shared random transitions over this file's world and window. */
 function randomTransitions(B: number, rng: Rng) {
-  const nextUser = Int32Array.from({ length: B }, () => rng.int(world.nUsers));
-  const nextHistory = Int32Array.from({ length: B * H }, (_, j) => (j % H === 0 && rng.next() < 0.3 ? -1 : rng.int(world.nItems)));
-  const reward = Float32Array.from({ length: B }, () => rng.uniform(-1, 2));
-  const done = Uint8Array.from({ length: B }, () => (rng.next() < 0.25 ? 1 : 0));
-  const gammaN = Float32Array.from({ length: B }, () => rng.uniform(0.3, 1));
-  return { nextUser, nextHistory, reward, done, gammaN };
+  return sharedRandomTransitions(B, rng, { nUsers: world.nUsers, nItems: world.nItems, historyLen: H });
 }
 
 /** Random values into both networks' V heads (different ones), so that V's part can fail a test. */

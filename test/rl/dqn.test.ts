@@ -10,6 +10,7 @@ import { trainAgent } from '../../src/rl/train-loop.js';
 import { Rng } from '../../src/util/rng.js';
 import { hostWindowStates } from './window-state-reference.js';
 import { dqnPhi64 } from './mlp-reference.js';
+import { randomTransitions as sharedRandomTransitions } from './random-transitions.js';
 
 const world = syntheticWorld({ preset: 'tiny', seed: 11 });
 const H = 3;
@@ -37,14 +38,9 @@ function phiHost(arrays: Record<string, Float32Array | Int32Array>, prefix: stri
 }
 
 
+/** The shared random transitions over this file's world and window. */
 function randomTransitions(B: number, rng: Rng) {
-  const nextUser = Int32Array.from({ length: B }, () => rng.int(world.nUsers));
-  // Windows with padding, and one row whose window holds the item the unmasked max would pick.
-  const nextHistory = Int32Array.from({ length: B * H }, (_, j) => (j % H === 0 && rng.next() < 0.3 ? -1 : rng.int(world.nItems)));
-  const reward = Float32Array.from({ length: B }, () => rng.uniform(-1, 2));
-  const done = Uint8Array.from({ length: B }, () => (rng.next() < 0.25 ? 1 : 0));
-  const gammaN = Float32Array.from({ length: B }, () => rng.uniform(0.3, 1));
-  return { nextUser, nextHistory, reward, done, gammaN };
+  return sharedRandomTransitions(B, rng, { nUsers: world.nUsers, nItems: world.nItems, historyLen: H });
 }
 
 async function trainedApart(agent: DqnAgent, env: Simulator): Promise<void> {
