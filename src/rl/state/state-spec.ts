@@ -21,7 +21,7 @@ import { stat } from 'node:fs/promises';
 import { GnnrlError } from '../../errors.js';
 import type { Interactions } from '../../data/interactions.js';
 import { alignVectors, readVectors } from '../../data/vectors.js';
-import type { StateTables } from './window-state.js';
+import { rmsScaled, type StateTables } from './window-state.js';
 
 export type StatePart = { kind: 'encoder'; name: string } | { kind: 'random' } | { kind: 'vectors'; items: string; users: string | null };
 
@@ -86,14 +86,6 @@ export async function tablesFromVectors(log: Interactions, part: { items: string
   return { dim, nUsers: log.nUsers, nItems: log.nItems, users, items, source: `vectors:${part.items}` };
 }
 
-/** Divides a table by its root-mean-square (zero stays zero). */
-function unitRms(x: Float32Array): Float32Array {
-  let ss = 0;
-  for (let i = 0; i < x.length; i++) ss += x[i] * x[i];
-  const rms = Math.sqrt(ss / Math.max(1, x.length));
-  return rms > 0 ? x.map((v) => v / rms) : x.slice();
-}
-
 /** Row-wise concatenation of tables over the same users and items, each at unit RMS. */
 export function concatTables(parts: StateTables[]): StateTables {
   if (parts.length === 1) return parts[0];
@@ -106,7 +98,7 @@ export function concatTables(parts: StateTables[]): StateTables {
     const out = new Float32Array(rows * dim);
     let off = 0;
     for (const p of parts) {
-      const t = unitRms(pick(p));
+      const t = rmsScaled(pick(p));
       for (let r = 0; r < rows; r++) out.set(t.subarray(r * p.dim, (r + 1) * p.dim), r * dim + off);
       off += p.dim;
     }

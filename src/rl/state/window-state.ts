@@ -74,7 +74,7 @@ function inverseRms(x: Float32Array): number {
 }
 
 /** Divides every value by the table's root-mean-square (a zero table stays zero). */
-function rmsScaled(x: Float32Array): Float32Array {
+export function rmsScaled(x: Float32Array): Float32Array {
   const k = inverseRms(x);
   const out = new Float32Array(x.length);
   if (k > 0) for (let i = 0; i < x.length; i++) out[i] = x[i] * k;
@@ -310,6 +310,6 @@ export class WindowStateEncoder extends Module {
       return concat([u, w.reshape([B, H * this.dim])]);
     }
     if (this.pool === 'mean') return concat([u, meanPool(v.items, rows, history, B, H)]);
-    return concat([u, attentionPool(u, v.items, history, B, H, this.nItems, v.padRow)]);
+    return concat([u, attentionPool(u, v.items, rows, history, B, H)]);
   }
 }
