@@ -124,7 +124,7 @@ forEachBackend('pooled history states', (backend) => {
           for (let b = 0; b < B; b++) for (let c = 0; c < d; c++) out[b * d + c] = full[b * 2 * d + d + c];
           return out;
         },
-        op: ([u, t]) => attentionPool(u, t, history, B, H, nItems),
+        op: ([u, t]) => attentionPool(u, t, rows, history, B, H),
       },
       seed,
     );

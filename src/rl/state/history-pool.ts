@@ -4,7 +4,6 @@
  * indices, −1 padded on the left; the item table has a zero row at index nItems that
  * padding reads.
  */
-import { GnnrlError } from '../../errors.js';
 import { selfAttention } from '../../tensor/ops/attention.js';
 import { mul } from '../../tensor/ops/elementwise.js';
 import { concat, gather } from '../../tensor/ops/gather.js';
@@ -41,22 +40,19 @@ export function meanPool(itemTable: Tensor, rows: Int32Array, history: Int32Arra
  * left-padded), and the pool weights are one-hot on position 0, so the kernel's pooled
  * output is the user's own attention row. u: [B, d].
  */
-export function attentionPool(u: Tensor, itemTable: Tensor, history: Int32Array, B: number, H: number, nItems: number, padRow = nItems): Tensor {
+export function attentionPool(u: Tensor, itemTable: Tensor, rows: Int32Array, history: Int32Array, B: number, H: number): Tensor {
   const d = itemTable.shape[1];
   const L = H + 1;
-  // Positions past each length are masked by the kernel; they read any valid row.
-  const rows = new Int32Array(B * H).fill(padRow);
+  // The real items first; positions past each length are masked by the kernel, so they
+  // keep whatever valid row the copy left there.
+  const packed = rows.slice();
   const lengths = new Int32Array(B);
   for (let b = 0; b < B; b++) {
     let n = 0;
-    for (let j = 0; j < H; j++) {
-      const it = history[b * H + j];
-      if (it >= nItems) throw new GnnrlError('input', `state: history item ${it} is outside the encoder's ${nItems} items`, { arg: 'history', index: b * H + j });
-      if (it >= 0) rows[b * H + n++] = it;
-    }
+    for (let j = 0; j < H; j++) if (history[b * H + j] >= 0) packed[b * H + n++] = rows[b * H + j];
     lengths[b] = 1 + n;
   }
-  const x = concat([u, gather(itemTable, rows).reshape([B, H * d])]).reshape([B * L, d]);
+  const x = concat([u, gather(itemTable, packed).reshape([B, H * d])]).reshape([B * L, d]);
   const weights = new Float32Array(L);
   weights[0] = 1;
   return selfAttention(x, x, x, { batch: B, len: L, d, dv: d, lengths, weights });
