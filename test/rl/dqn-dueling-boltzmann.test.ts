@@ -42,7 +42,6 @@ const world = syntheticWorld({ preset: 'tiny', seed: 11 });
 const H = 3;
 const D = 5;
 const SLOTS = 13;
-const IN_DIM = (1 + H) * D;
 type Arrays = Record<string, Float32Array | Int32Array>;
 
 async function agentOn(engine: Engine, opts: DqnOptions, slateSize = 1): Promise<{ agent: DqnAgent; env: Simulator; encoder: WindowStateEncoder }> {
@@ -297,27 +296,7 @@ forEachBackend('DQN dueling head', (bk) => {
 
 /** phiHost with the last layer's weight in float64 (finite differences below float32's step). */
 function phiHost64(arrays: Arrays, lastW: Float64Array, last: number, x: Float64Array, rows: number): Float64Array {
-  // Everything before the last layer as phiHost does it; the last layer in float64.
-  let h = x;
-  let width = IN_DIM;
-  for (let l = 0; l <= last; l++) {
-    const W = l === last ? lastW : arrays[`online.layers.${l}.weight`];
-    const b = arrays[`online.layers.${l}.bias`];
-    const out = b.length;
-    const next = new Float64Array(rows * out);
-    for (let r = 0; r < rows; r++) {
-      for (let o = 0; o < out; o++) {
-        let s = b[o];
-        for (let i = 0; i < width; i++) s += h[r * width + i] * W[i * out + o];
-        next[r * out + o] = l < last ? Math.max(0, s) : s;
-      }
-    }
-    h = next;
-    width = out;
-  }
-  const phi = new Float64Array(rows * D);
-  for (let r = 0; r < rows; r++) for (let k = 0; k < D; k++) phi[r * D + k] = x[r * IN_DIM + k] + h[r * D + k];
-  return phi;
+  return dqnPhi64({ ...(arrays as Record<string, ArrayLike<number>>), [`online.layers.${last}.weight`]: lastW }, 'online', x, rows, D);
 }
 
 // ------------------------------------------------------------------ Boltzmann exploration
