@@ -215,7 +215,8 @@ export class WindowStateEncoder extends Module {
       const [u, i] = (await Promise.all([this.userTable.read(), this.itemTable.read()])) as Float32Array[];
       return { users: u, items: i };
     }
-    const v = this.vectors();
+    // The acting cache (no tape): a recorded forward here would be left outside any scope.
+    const v = noGrad(() => this.vectors());
     const [u, i] = (await Promise.all([v.users.read(), v.items.read()])) as Float32Array[];
     const items = new Float32Array((this.nItems + 1) * this.dim);
     items.set(i);
