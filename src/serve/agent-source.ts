@@ -57,7 +57,7 @@ import { FactorTable } from './factor-table.js';
 import { Yielder } from '../rl/yield.js';
 
 /** The DQN options a checkpoint's config carries (the rest of its config is sizes and counters). */
-const OPTION_KEYS = ['double', 'gamma', 'lr', 'hidden', 'batchSize', 'capacity', 'learningStarts', 'targetUpdate', 'tau', 'epsilon', 'prioritized', 'alpha', 'beta0', 'betaSteps', 'huberDelta', 'clipNorm', 'seed'] as const;
+const OPTION_KEYS = ['double', 'gamma', 'lr', 'hidden', 'batchSize', 'capacity', 'learningStarts', 'targetUpdate', 'tau', 'epsilon', 'prioritized', 'alpha', 'beta0', 'betaSteps', 'huberDelta', 'clipNorm', 'seed', 'dueling', 'exploration', 'temperature'] as const;
 
 export interface AgentServeOptions {
   /** The GNN checkpoint the agent's state comes from (default: `<run>/models/<state>.ckpt` beside the agent's folder). */
@@ -273,6 +273,12 @@ export async function openAgent(data: SnapshotData, file: string, engine: Engine
         }
         engine.write(encoder.itemTable.data, itemRows, model.nItems * d);
       }
+      // The dueling mean runs over the items the head has rows for, never its spare rows.
+      const active = serve ? Number((serve as Record<string, unknown>).activeItems ?? model.nItems) : model.nItems;
+      if (!(Number.isInteger(active) && active >= model.nItems && active <= model.nItems + spareItems)) {
+        throw new GnnrlError('format', `${file}: meta.agentServe.activeItems: expected an integer in ${model.nItems} … ${model.nItems + spareItems}, got ${JSON.stringify((serve as Record<string, unknown>).activeItems)}`, { file, field: 'meta' });
+      }
+      agent.setActiveItems(active);
       const cold = Array.from({ length: windows.length / H - model.nUsers }, (_, j) => model.nUsers + j);
       if (cold.length && !encoder.fineTune) await writeColdRows(served, cold, windows);
       return served;
@@ -371,7 +377,10 @@ export async function agentFeedback(
   }
   served.windows = windows;
   // New items' rows before any cold row (which reads the item table) or update.
-  if (co.size) await writeNewItems(served, co);
+  if (co.size) {
+    await writeNewItems(served, co);
+    served.agent.setActiveItems(itemRows);
+  }
   if (cold.size) await writeColdRows(served, [...cold].sort((a, b) => a - b), windows);
   let updates = 0;
   // A turn of the event loop after each update (on the CPU and native backends an update
@@ -469,7 +478,7 @@ export async function agentSnapshot(served: ServedAgent, activeItems: number): P
     weights: state.arrays as Record<string, Float32Array>,
     meta: {
       gnn: { kind: gnn.state.kind, config: gnn.state.config, meta: gnnMeta },
-      agentServe: { trainedUsers: served.trainedUsers, coldUsers: served.capacity - served.trainedUsers, trainedItems: served.trainedItems, newItems: served.itemCapacity - served.trainedItems, updatesPerBatch: served.updatesPerBatch },
+      agentServe: { trainedUsers: served.trainedUsers, coldUsers: served.capacity - served.trainedUsers, trainedItems: served.trainedItems, newItems: served.itemCapacity - served.trainedItems, activeItems: served.agent.activeItems, updatesPerBatch: served.updatesPerBatch },
     },
     extras,
     optimizer: learner.optimizer,

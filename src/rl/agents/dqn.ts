@@ -49,8 +49,8 @@ import type { Engine } from '../../engine.js';
 import type { DeviceArray } from '../../backend/arrays.js';
 import type { ModelState } from '../../models/types.js';
 import { rowDot } from '../../models/encoders/rows.js';
-import { qTargets } from '../../kernels/qtarget.js';
-import { topK } from '../../kernels/topk.js';
+import { qTargetsAsync } from '../../kernels/qtarget.js';
+import { topKAsync } from '../../kernels/topk.js';
 import { Module } from '../../nn/module.js';
 import { Linear } from '../../nn/linear.js';
 import { noGrad } from '../../tensor/autograd.js';
@@ -71,6 +71,7 @@ import { MASKED, policyLogits, rowsPerChunk, sampleWithoutReplacement } from './
 import { historyExclusions, isExcluded, windowExclusions, type ExclusionRows } from '../state/exclusions.js';
 import type { WindowStateEncoder } from '../state/window-state.js';
 import { storeWindowTransitions } from '../memory/window-transitions.js';
+import { Yielder } from '../yield.js';
 
 export interface DqnOptions {
   /** Double DQN's decoupled argmax (default false; the 'double-dqn' agent sets it). */
@@ -227,15 +228,51 @@ class QNetwork extends Module {
   }
 
   private readonly dimension: number;
+  /**
+   * Rows 0 … activeItems − 1 of the head are items; the rest are spare rows a served agent
+   * keeps for items that arrive later (bias INACTIVE). null: every row is an item.
+   */
+  private active: { n: number; weights: Tensor } | null = null;
+
+  /**
+   * Only the first `n` item rows take part in the dueling mean ē, b̄: a spare row's INACTIVE
+   * bias (−10⁴) would otherwise pull b̄, and with it every Q, by −10⁴·spare/nItems. The
+   * rankings do not depend on it, but the TD targets of online learning do.
+   */
+  setActiveItems(n: number): void {
+    const rows = this.items.shape[0];
+    check(Number.isInteger(n) && n >= 1 && n <= rows, 'activeItems', `an integer in 1 … ${rows}, got ${n}`);
+    this.active?.weights.dispose();
+    if (n === rows) {
+      this.active = null;
+      return;
+    }
+    const w = new Float32Array(rows);
+    w.fill(1 / n, 0, n);
+    this.active = { n, weights: Tensor.fromArray(this.items.engine, w, [1, rows]) };
+  }
+
+  override dispose(): void {
+    this.active?.weights.dispose();
+    this.active = null;
+    super.dispose();
+  }
+
+  /** How many leading item rows are items (see setActiveItems). */
+  get activeItems(): number {
+    return this.active?.n ?? this.items.shape[0];
+  }
 
   /**
    * Q(s, a) − A(s, a) = V(s) − φ(s)·ē − b̄ per state, [B, 1] (recorded): ē, b̄ the mean item
-   * row and bias over the whole catalogue. Null without a dueling head.
+   * row and bias over the catalogue's active items. Null without a dueling head.
    */
   stateTerm(phi: Tensor): Tensor | null {
     if (!this.value) return null;
-    const meanRow = mean(this.items, 0).reshape([1, this.dimension]);
-    const meanA = add(matmul(phi, meanRow, { transB: true }), mean(this.itemBias, 0));
+    const w = this.active?.weights;
+    const meanRow = w ? matmul(w, this.items) : mean(this.items, 0).reshape([1, this.dimension]);
+    const meanBias = w ? matmul(w, this.itemBias) : mean(this.itemBias, 0);
+    const meanA = add(matmul(phi, meanRow, { transB: true }), meanBias);
     return sub(this.value.forward(phi), meanA);
   }
 
@@ -359,6 +396,21 @@ export class DqnAgent implements Agent {
   }
 
   /** Transitions in replay. */
+  /**
+   * How many leading rows of the Q head are items, for the dueling mean (a served agent's
+   * spare rows for later items are not). Both networks; without a dueling head it changes
+   * nothing.
+   */
+  setActiveItems(n: number): void {
+    this.alive();
+    this.online.setActiveItems(n);
+    this.target.setActiveItems(n);
+  }
+
+  get activeItems(): number {
+    return this.online.activeItems;
+  }
+
   get replaySize(): number {
     return this.replay.size;
   }
@@ -380,7 +432,7 @@ export class DqnAgent implements Agent {
     try {
       return await this.engine.scopeAsync(async () => {
         const phi = noGrad(() => net.phi(enc.encode(users, history)));
-        const r = topK(this.engine, {
+        const r = await topKAsync(this.engine, {
           queries: phi.f32('dqn.act'),
           batch: B,
           dim: this.dim,
@@ -413,8 +465,13 @@ export class DqnAgent implements Agent {
     const H = this.historyLen;
     check(history.length === users.length * H, 'history', `${users.length} × ${H} window entries, got ${history.length}`);
     const phi = new Float32Array(users.length * this.dim);
-    const chunk = 4096;
+    // Serving refreshes every row with this after an update: a turn of the event loop
+    // between chunks (on the CPU and native backends a chunk never leaves the microtask
+    // queue) keeps a waiting request from queueing behind all of them.
+    const chunk = 1024;
+    const turn = new Yielder(0);
     for (let s = 0; s < users.length; s += chunk) {
+      if (s > 0) await turn.maybe();
       const u = users.subarray(s, s + chunk);
       const h = history.subarray(s * H, (s + u.length) * H);
       const part = await this.engine.scopeAsync(async () => (await noGrad(() => this.online.phi(this.encoder.encode(u, h))).read()) as Float32Array);
@@ -630,7 +687,7 @@ export class DqnAgent implements Agent {
     try {
       return await this.engine.scopeAsync(async () => {
         const phiT = noGrad(() => this.target.phi(this.targetEncoder.encode(nextUser, nextHistory)));
-        const out = qTargets(this.engine, {
+        const out = await qTargetsAsync(this.engine, {
           next: phiT.f32('dqn.targets'),
           batch: B,
           dim: this.dim,
