@@ -179,4 +179,18 @@ export const reduceIntoKernel = defineKernel<IntoImpl>('reduce_into', {
     host(out)[outOffset] = r[0];
   },
   webgpu: (engine, op, x, n, out, outOffset) => gpuReduceAll(engine, op, x, n, out, outOffset, 1),
+  // The addon's reduction over everything (fixed blocks, so the same for any thread count):
+  // a gradient norm over a 50,000-row item table is a few ms there, ~30 ms in TypeScript.
+  native: (engine, op, x, n, out, outOffset) => {
+    const k = nativeKernels();
+    const r = new Float32Array(1);
+    if (!k.reduce || n === 0) {
+      const r64 = new Float64Array(1);
+      reduceReference(op, host(x), 1, n, 'all', 1, r64);
+      host(out)[outOffset] = r64[0];
+      return;
+    }
+    k.reduce(OP_CODE[op], n === host(x).length ? host(x) : host(x).subarray(0, n), 1, n, AXIS_CODE.all, 1, r);
+    host(out)[outOffset] = r[0];
+  },
 });

@@ -14,7 +14,11 @@
  * So a reader holding a version sees the same numbers for as long as it holds it.
  *
  * The table also keeps G = Σ v vᵀ and h = Σ b v (fold-in.ts needs them), updated by
- * the changed rows' differences in f64 rather than recomputed.
+ * the changed rows' differences in f64 rather than recomputed. They are summed at the
+ * first read, not at construction: a served agent's tables are rebuilt whole after every
+ * update and never folded into, and a 50,000 × 64 Gram sum is a few hundred ms of the
+ * event loop. A version derived from one whose moments were never read sums its own
+ * when first read.
  */
 import { GnnrlError } from '../errors.js';
 import { selectTopK } from '../rank/rank.js';
@@ -35,9 +39,23 @@ export class FactorTable implements FoldInTable {
     readonly rows: number,
     private readonly store: Storage,
     private readonly overlay: ReadonlyMap<number, { v: Float32Array; b: number }>,
-    readonly gram: Float64Array,
-    readonly biasMoment: Float64Array,
+    private moments: { gram: Float64Array; biasMoment: Float64Array } | null,
   ) {}
+
+  /** G = Σ v vᵀ (dim × dim, f64), summed at the first read. */
+  get gram(): Float64Array {
+    return this.summed().gram;
+  }
+
+  /** h = Σ b v (dim, f64), summed at the first read. */
+  get biasMoment(): Float64Array {
+    return this.summed().biasMoment;
+  }
+
+  private summed(): { gram: Float64Array; biasMoment: Float64Array } {
+    this.moments ??= gramOf(this.dim, this.rows, (i) => this.row(i), (i) => this.bias(i));
+    return this.moments;
+  }
 
   /** A table over `rows` rows of `data` (copied), with optional biases. */
   static of(data: Float32Array, dim: number, rows: number, bias: Float32Array | null = null): FactorTable {
@@ -45,9 +63,7 @@ export class FactorTable implements FoldInTable {
     if (data.length < rows * dim) throw new GnnrlError('input', `FactorTable.of: data holds ${data.length} values, ${rows} rows of ${dim} need ${rows * dim}`, { arg: 'data' });
     if (bias && bias.length < rows) throw new GnnrlError('input', `FactorTable.of: bias holds ${bias.length} values for ${rows} rows`, { arg: 'bias' });
     const store: Storage = { data: Float32Array.from(data.subarray(0, rows * dim)), bias: bias ? Float32Array.from(bias.subarray(0, rows)) : null, used: rows };
-    const row = (i: number) => store.data.subarray(i * dim, (i + 1) * dim);
-    const { gram, biasMoment } = gramOf(dim, rows, row, (i) => (store.bias ? store.bias[i] : 0));
-    return new FactorTable(dim, rows, store, new Map(), gram, biasMoment);
+    return new FactorTable(dim, rows, store, new Map(), null);
   }
 
   get hasBias(): boolean {
@@ -77,15 +93,17 @@ export class FactorTable implements FoldInTable {
    */
   derive(changed: ReadonlyMap<number, { v: Float32Array; b?: number }>, appended: readonly { v: Float32Array; b?: number }[] = []): FactorTable {
     const d = this.dim;
-    const gram = Float64Array.from(this.gram);
-    const moment = Float64Array.from(this.biasMoment);
+    // Moments follow incrementally only where this version's were summed.
+    const m = this.moments ? { gram: Float64Array.from(this.moments.gram), biasMoment: Float64Array.from(this.moments.biasMoment) } : null;
     const overlay = new Map(this.overlay);
     for (const [i, { v, b }] of changed) {
       if (!(Number.isInteger(i) && i >= 0 && i < this.rows)) throw new GnnrlError('input', `FactorTable.derive: row ${i} is outside [0, ${this.rows})`, { arg: 'changed', index: i });
       if (v.length !== d) throw new GnnrlError('input', `FactorTable.derive: row ${i} has ${v.length} values, expected ${d}`, { arg: 'changed', index: i });
       const nb = b ?? this.bias(i);
-      addOuter(gram, moment, this.row(i), this.bias(i), d, -1);
-      addOuter(gram, moment, v, nb, d, 1);
+      if (m) {
+        addOuter(m.gram, m.biasMoment, this.row(i), this.bias(i), d, -1);
+        addOuter(m.gram, m.biasMoment, v, nb, d, 1);
+      }
       overlay.set(i, { v: Float32Array.from(v), b: nb });
     }
     const rows = this.rows + appended.length;
@@ -98,16 +116,16 @@ export class FactorTable implements FoldInTable {
         const i = this.rows + j;
         store.data.set(v, i * d);
         if (store.bias) store.bias[i] = b ?? 0;
-        addOuter(gram, moment, v, b ?? 0, d, 1);
+        if (m) addOuter(m.gram, m.biasMoment, v, b ?? 0, d, 1);
       });
       store.used = rows;
     }
     if (overlay.size > Math.max(MIN_COMPACT, rows >> 3)) {
-      const fresh = new FactorTable(d, rows, store, overlay, gram, moment).grownStorage(Math.ceil(rows * 1.25) + 16);
+      const fresh = new FactorTable(d, rows, store, overlay, null).grownStorage(Math.ceil(rows * 1.25) + 16);
       fresh.used = rows;
-      return new FactorTable(d, rows, fresh, new Map(), gram, moment);
+      return new FactorTable(d, rows, fresh, new Map(), m);
     }
-    return new FactorTable(d, rows, store, overlay, gram, moment);
+    return new FactorTable(d, rows, store, overlay, m);
   }
 
   /** Fresh storage with room for `capacity` rows, holding this version's rows (overlay folded in). */

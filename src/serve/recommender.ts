@@ -27,7 +27,7 @@ import { FactorTable, topKHost } from './factor-table.js';
 import { FeatureMap } from './feature-map.js';
 import { applyFeedback, checkEvent, isPositive, type BatchReport, type FeedbackEvent, type FoldInSettings } from './feedback.js';
 import { agentFeedback, agentSnapshot, agentTables, isAgentCheckpoint, openAgent, type AgentServeOptions, type ServedAgent } from './agent-source.js';
-import { hasSeen, itemIn, orderByScore, userIn, type SeenItems, type ServedVersion } from './served-version.js';
+import { hasSeen, itemIn, orderByScore, trainItems, userIn, type SeenItems, type ServedVersion } from './served-version.js';
 import { decodeServable, fromCheckpoint, loadServable, saveSnapshot, toCheckpoint, type ArraySet, type SnapshotData } from './snapshot.js';
 
 export type UnknownUserPolicy = 'popularity' | 'error';
@@ -566,7 +566,15 @@ export class Recommender {
     const scores = V.scoreAll(U.row(u));
     const excl = (opts.exclude ?? 'train') === 'train';
     const filter = opts.filter;
-    const skip = (i: number) => v.unranked.has(i) || (excl && hasSeen(v.seen, u, i)) || (filter !== undefined && !filter(v.itemIds.id(i)));
+    // Excluded items leave the ranking as NaN scores (topKHost skips NaN): a pass over the
+    // few excluded items, not a lookup per catalogue item.
+    for (const i of v.unranked) if (i < V.rows) scores[i] = NaN;
+    if (excl) {
+      for (const i of trainItems(v.seen, u)) if (i < V.rows) scores[i] = NaN;
+      const added = v.seen.added.get(u);
+      if (added) for (const i of added) if (i < V.rows) scores[i] = NaN;
+    }
+    const skip = filter === undefined ? undefined : (i: number) => !filter(v.itemIds.id(i));
     const lambda = opts.diversify ?? 1;
     let picked: Int32Array;
     if (lambda < 1) picked = mmr(topKHost(scores, V.rows, 5 * k, skip), scores, V, k, lambda);

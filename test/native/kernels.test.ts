@@ -15,7 +15,7 @@ import { topK, topKReference } from '../../src/kernels/topk.js';
 import { spmm, spmmReference } from '../../src/kernels/spmm.js';
 import { adamKernel, adamReference, type AdamHyper } from '../../src/kernels/optim.js';
 import { buildIndexCsr, copy2dKernel, copy2dReference, gatherKernel, gatherReference, segmentSumKernel, segmentSumReference } from '../../src/kernels/gather.js';
-import { reduceKernel, reduceOutLength, reduceReference, type ReduceAxis, type ReduceOp } from '../../src/kernels/reduce.js';
+import { reduceIntoKernel, reduceKernel, reduceOutLength, reduceReference, type ReduceAxis, type ReduceOp } from '../../src/kernels/reduce.js';
 import { softmaxBackwardKernel, softmaxBackwardReference, softmaxKernel, softmaxReference } from '../../src/kernels/softmax.js';
 import { BINARY, UNARY, binaryKernel, binaryReference, fullBroadcast, unaryKernel, unaryReference, type BinaryOp, type Broadcast, type UnaryOp } from '../../src/kernels/elementwise.js';
 import '../../src/tensor/index.js';
@@ -528,6 +528,23 @@ describeNative('native kernels', () => {
         });
       }
     }
+  }
+  for (const n of [0, 1, 17, 4099, 200_003]) {
+    test(`reduce_into (the gradient norm's slots) over ${n} values at an offset, sum and sumsq, matches the reference`, () => {
+      const seed = testSeed();
+      const x = randomF32(new Rng(seed), n + 5);
+      for (const op of ['sum', 'sumsq'] as const) {
+        const want = reduceReference(op, x.subarray(0, n), 1, n, 'all', 1, new Float64Array(1))[0];
+        const [got] = sameForThreads(`reduce_into ${op}`, () => {
+          const out = engine.array(poisonF32(4));
+          reduceIntoKernel(engine, op, engine.array(x), n, out, 2);
+          return [(out as { data: Float32Array }).data];
+        });
+        // Only the slot is written (the rest stays poisoned); it reduces x[0..n), not the whole array.
+        expect(Number.isNaN(got[0]) && Number.isNaN(got[1]) && Number.isNaN(got[3]), `untouched slots (seed ${seed})`).toBe(true);
+        expectAllClose(got.subarray(2, 3), Float64Array.of(want), { context: `${op} (seed ${seed})` });
+      }
+    });
   }
   for (const [tableRows, n, cols] of [[1, 0, 4], [7, 1, 1], [1000, 3001, 17], [50, 20_000, 64]] as const) {
     test(`gather ${n} rows of ${cols} from ${tableRows} (some indices outside the table) and its segment-sum backward match the reference bit for bit`, () => {
