@@ -30,7 +30,8 @@ import type { LoggedData } from '../rl/log/format.js';
 import { LOG_LEARNERS } from './rl-config.js';
 import { AgentRanker } from '../rl/agent-ranker.js';
 import { evaluateModel } from '../eval/evaluate.js';
-import { agentFamily, checkModelFits, createAgent } from '../rl/registry.js';
+import { agentFamily, checkModelFits, createAgent, stateTablesOf } from '../rl/registry.js';
+import { parseStateSpec } from '../rl/state/state-spec.js';
 import type { Agent, Environment } from '../rl/types.js';
 import { UsageError } from './args.js';
 import type { RlConfig } from './rl-config.js';
@@ -175,6 +176,28 @@ export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResul
       return p;
     };
 
+    /**
+     * A state that is not one registry model's vectors (pretrained files, joined or random
+     * tables) has no model checkpoint to rebuild it from: the tables the agents' encoders
+     * were built from are saved once per run as a 'vectors' model, which serving reads.
+     */
+    let stateSaved: Promise<string> | undefined;
+    const stateCheckpoint = (env: Environment): Promise<string> =>
+      (stateSaved ??= (async () => {
+        const tables = await stateTablesOf({ engine: eng, env, log, model, state: config.state, seed: config.seed }, env);
+        const entry = getModel('vectors');
+        const m = await entry.create({ engine: eng, train: log, options: { extra: { dim: tables.dim, users: tables.users, items: tables.items } } });
+        try {
+          await m.fit(log);
+          const path = join(outDir, 'models', 'state.ckpt');
+          const ids = { users: log.userIds.toJSON().ids, items: log.itemIds.toJSON().ids };
+          await saveCheckpoint(path, await m.state(), { model: entry.name, display: entry.display, state: config.state, nUsers: log.nUsers, nItems: log.nItems, data: config.env, seed: config.seed, gnnrl: version, ids }, { extras: { 'graph.user': log.user, 'graph.item': log.item } });
+          return relative(outDir, path);
+        } finally {
+          m.dispose();
+        }
+      })());
+
     // The environment (a fitted simulator fits its encoder through `model` first).
     const built = await buildEnv(data, config.envOptions, { engine: eng, model, seed: config.seed });
     Object.assign(manifest.env as Record<string, unknown>, built.describe);
@@ -225,7 +248,7 @@ export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResul
             epsilon: null,
             fromLog: { file: config.trainLog, events: logged.n, epochs: tr.epochs, meanWeight: tr.meanWeight, ess: tr.ess },
           };
-          result.checkpoint = await saveAgent(agent, name, outDir, config, tr.updates, version);
+          result.checkpoint = await saveAgent(agent, name, outDir, config, tr.updates, version, () => stateCheckpoint(evalEnv));
         } else if (agent.learns) {
           const a = agent;
           const every = config.curvePoints > 0 ? Math.max(1, Math.floor(config.steps / config.curvePoints)) : 0;
@@ -259,7 +282,7 @@ export async function runRlJob(config: RlConfig, io: RlIO = {}): Promise<RlResul
             lastLoss: tr.lastUpdate?.loss ?? null,
             ...(tr.lastUpdate?.extra?.temperature !== undefined ? { epsilon: null, temperature: tr.lastUpdate.extra.temperature } : { epsilon: eps ?? null }),
           };
-          result.checkpoint = await saveAgent(agent, name, outDir, config, tr.steps, version);
+          result.checkpoint = await saveAgent(agent, name, outDir, config, tr.steps, version, () => stateCheckpoint(evalEnv));
           if (tr.aborted) {
             interrupted = true;
             result.status = 'interrupted';
@@ -325,10 +348,15 @@ function compare(results: readonly AgentResult[]): Comparison[] {
 }
 
 /** Writes `<out>/<agent>/agent.ckpt` (the checkpoint container every model uses, written atomically). */
-async function saveAgent(agent: Agent, name: string, outDir: string, config: RlConfig, steps: number, version: string): Promise<string> {
+async function saveAgent(agent: Agent, name: string, outDir: string, config: RlConfig, steps: number, version: string, stateCheckpoint: () => Promise<string>): Promise<string> {
   const path = join(outDir, agentDir(name), 'agent.ckpt');
   const state = await agent.state();
   if (!state.kind) throw new GnnrlError('state', `${name}: state() has no kind`);
-  await saveCheckpoint(path, state, { agent: name, display: agent.name, env: config.env, envOptions: config.envOptions, state: config.state, steps, seed: config.seed, gnnrl: version });
+  // A servable agent (DQN) on a state no single model checkpoint holds names the saved tables.
+  const parts = parseStateSpec(config.state);
+  const plain = parts.length === 1 && parts[0].kind === 'encoder';
+  const servable = state.kind === 'dqn' || state.kind === 'double-dqn';
+  const stateFile = servable && !plain ? await stateCheckpoint() : undefined;
+  await saveCheckpoint(path, state, { agent: name, display: agent.name, env: config.env, envOptions: config.envOptions, state: config.state, ...(stateFile ? { stateCheckpoint: stateFile } : {}), steps, seed: config.seed, gnnrl: version });
   return relative(outDir, path);
 }

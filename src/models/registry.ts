@@ -82,6 +82,8 @@ interface Info {
   iterative: boolean;
   needsSideFeatures?: boolean;
   summary: string;
+  /** Restorable by name (getModel) but not listed, so `gnnrl train` and 'all' never offer it. */
+  internal?: boolean;
   load?: () => Promise<Factory>;
 }
 
@@ -123,6 +125,7 @@ const INFOS: Info[] = [
   { name: 'svdpp', display: 'SVD++', kind: 'baseline', needsRatings: true, iterative: true, summary: 'SVD with implicit feedback factors' },
   { name: 'nmf', display: 'NMF', kind: 'baseline', needsRatings: true, iterative: true, summary: 'non-negative matrix factorisation' },
   ...DDPG_LA_INFOS,
+  { name: 'vectors', display: 'Fixed vectors', kind: 'baseline', needsRatings: false, iterative: false, internal: true, summary: 'user and item vectors given in code, scored by dot product (the saved state of an RL agent on pretrained vectors)' },
   { name: 'lightgcn', display: 'LightGCN', kind: 'encoder', needsRatings: false, iterative: true, summary: 'linear graph propagation of ID embeddings, BPR loss' },
   { name: 'gcn', display: 'GCN', kind: 'encoder', needsRatings: false, iterative: true, summary: 'graph convolutional encoder' },
   { name: 'sage', display: 'GraphSAGE', kind: 'encoder', needsRatings: false, iterative: true, summary: 'GraphSAGE encoder (neighbour aggregation + self)' },
@@ -155,6 +158,7 @@ const ALIASES: Record<string, string> = {
 export const DEFAULT_MODELS: readonly string[] = ['popularity', 'baseline-only', 'svd', 'lightgcn'];
 
 const ENTRIES = new Map<string, ModelEntry>();
+const INTERNAL = new Set(INFOS.filter((i) => i.internal).map((i) => i.name));
 for (const info of INFOS) {
   let factory: Promise<Factory> | undefined;
   const get = (): Promise<Factory> => {
@@ -179,12 +183,12 @@ for (const info of INFOS) {
 
 /** Canonical names, in registry order (baselines, then encoders). */
 export function modelNames(): string[] {
-  return [...ENTRIES.keys()];
+  return [...ENTRIES.keys()].filter((n) => !INTERNAL.has(n));
 }
 
-/** Every entry, in registry order. */
+/** Every listed entry, in registry order. */
 export function listModels(): ModelEntry[] {
-  return [...ENTRIES.values()];
+  return [...ENTRIES.values()].filter((e) => !INTERNAL.has(e.name));
 }
 
 /** Canonical name for a name or alias (case-insensitive); throws listing the valid names. */
@@ -291,6 +295,20 @@ attach('svd', async () => baseline((await import('./baselines/svd.js')).SVD, (o)
 attach('svdpp', async () => baseline((await import('./baselines/svdpp.js')).SVDpp, (o) => ({ factors: o.dim, lr: o.lr, seed: o.seed })));
 // NMF's updates are multiplicative (no learning rate for the factors).
 attach('nmf', async () => baseline((await import('./baselines/nmf.js')).NMF, (o) => ({ factors: o.dim, seed: o.seed })));
+// Fixed vectors: the tables come from code (options.extra), never from a config file.
+attach('vectors', async () => {
+  const { FixedVectors } = await import('./baselines/fixed-vectors.js');
+  return {
+    create: async ({ engine, options }) => {
+      const x = (options.extra ?? {}) as Record<string, unknown>;
+      if (!(x.users instanceof Float32Array && x.items instanceof Float32Array)) {
+        throw new GnnrlError('input', "model 'vectors': its user and item tables come from code (options.extra { dim, users, items }); gnnrl rl writes it for states of pretrained vectors", { arg: 'model' });
+      }
+      return new FixedVectors({ dim: Number(x.dim), users: x.users, items: x.items }, { engine, validationUsers: options.validationUsers });
+    },
+    fromState: async ({ engine }, state) => FixedVectors.fromState(state, { engine }),
+  };
+});
 // DDPG-LA: the common options map to the actor's and critic's rate (lr), the LSTM width
 // (dim), users per batch (batchSize) and the seed; the variant comes from the name.
 for (const info of DDPG_LA_INFOS) {

@@ -405,7 +405,7 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
     case 'linucb':
     case 'lints': {
       const { updatesPerStep, ...given } = opts as (LinUcbOptions & LinTsOptions) & { updatesPerStep?: number };
-      const tables = await stateTables(ctx, env);
+      const tables = await stateTablesOf(ctx, env);
       const bctx = { tables, historyLen: env.historyLen, slateSize: k };
       const agent = info.name === 'linucb' ? new LinUcbAgent(bctx, { seed: ctx.seed, ...given }) : new LinTsAgent(bctx, { seed: ctx.seed, ...given });
       return { agent, updatesPerStep: updatesPerStep ?? 1 };
@@ -428,7 +428,7 @@ export async function createAgent(name: string, ctx: AgentContext): Promise<Crea
     case 'td3': {
       const { updatesPerStep, pool, ...given } = opts as DdpgOptions & { updatesPerStep?: number; pool?: HistoryPool };
       // Actions live in the encoder's item space, so the encoder stays frozen (no fineTune).
-      const tables = await stateTables(ctx, env);
+      const tables = await stateTablesOf(ctx, env);
       const encoder = new WindowStateEncoder(ctx.engine, tables, env.historyLen, { fineTune: false, pool });
       try {
         const agent = await createDdpgAgent({ engine: ctx.engine, encoder, slots: env.batch, slateSize: k, nItems: env.nItems }, { seed: ctx.seed, ...given, td3: info.name === 'td3' });
@@ -466,7 +466,7 @@ type FineTune = boolean | 'gnn';
  * graph encoder.
  */
 async function stateEncoder(ctx: AgentContext, env: Environment, fineTune: FineTune | undefined, pool: HistoryPool | undefined): Promise<WindowStateEncoder> {
-  if (fineTune !== 'gnn') return new WindowStateEncoder(ctx.engine, await stateTables(ctx, env), env.historyLen, { fineTune: fineTune === true, pool });
+  if (fineTune !== 'gnn') return new WindowStateEncoder(ctx.engine, await stateTablesOf(ctx, env), env.historyLen, { fineTune: fineTune === true, pool });
   const parts = parseStateSpec(ctx.state);
   if (parts.length !== 1 || parts[0].kind !== 'encoder') {
     throw new GnnrlError('input', `agent-options: fineTune 'gnn' trains the state GNN end to end, so --state must name one graph encoder (lightgcn, gcn, sage, gat), got '${ctx.state}'`, { arg: 'agent-options', field: 'fineTune' });
@@ -487,18 +487,44 @@ async function stateEncoder(ctx: AgentContext, env: Environment, fineTune: FineT
  * state GNN's (fitted once per run), seeded random ones, pretrained vectors, or several
  * of these side by side.
  */
+/** Per run (its `model` function): the tables of each state spec, built once for every agent. */
+const tableCache = new WeakMap<AgentContext['model'], Map<string, Promise<StateTables>>>();
+
+/**
+ * The state tables `ctx.state` names, as the agents' encoders are built from (before their
+ * RMS scaling), built once per run and spec: pretrained files are read once, and `gnnrl rl`
+ * saves exactly these for serving (models/state.ckpt). Do not modify the arrays.
+ */
+export function stateTablesOf(ctx: AgentContext, env: Environment): Promise<StateTables> {
+  let m = tableCache.get(ctx.model);
+  if (!m) tableCache.set(ctx.model, (m = new Map()));
+  const key = `${ctx.state}\u0000${ctx.seed}\u0000${env.nUsers}x${env.nItems}`;
+  let p = m.get(key);
+  if (!p) {
+    const built = stateTables(ctx, env);
+    m.set(key, built);
+    // A failed build is not cached: the next agent gets the same error afresh.
+    built.catch(() => m.delete(key));
+    p = built;
+  }
+  return p;
+}
+
 async function stateTables(ctx: AgentContext, env: Environment): Promise<StateTables> {
-  const parts = await Promise.all(
-    parseStateSpec(ctx.state).map(async (part) => {
-      if (part.kind === 'random') return randomTables(env.nUsers, env.nItems, RANDOM_STATE_DIM, ctx.seed);
-      if (part.kind === 'encoder') return tablesFromModel(ctx.engine, await stateModel(ctx, env, part.name));
+  // One part after another, never side by side: two GNN fits interleaving their engine
+  // scopes across awaits would free each other's tensors (see Engine.scopeAsync).
+  const parts: StateTables[] = [];
+  for (const part of parseStateSpec(ctx.state)) {
+    if (part.kind === 'random') parts.push(randomTables(env.nUsers, env.nItems, RANDOM_STATE_DIM, ctx.seed));
+    else if (part.kind === 'encoder') parts.push(await tablesFromModel(ctx.engine, await stateModel(ctx, env, part.name)));
+    else {
       const t = await tablesFromVectors(ctx.log, part);
       if (t.nUsers !== env.nUsers || t.nItems !== env.nItems) {
         throw new GnnrlError('input', `state: ${part.items} was matched to a log of ${t.nUsers} users × ${t.nItems} items, the environment ${env.name} has ${env.nUsers} × ${env.nItems}`, { arg: 'state', file: part.items });
       }
-      return t;
-    }),
-  );
+      parts.push(t);
+    }
+  }
   return concatTables(parts);
 }
 

@@ -204,9 +204,12 @@ export async function openAgent(data: SnapshotData, file: string, engine: Engine
   const stateName = typeof data.meta.state === 'string' ? data.meta.state : String(cfg.state ?? 'lightgcn');
   let gnn = embeddedGnn(data, file);
   if (!gnn) {
-    const gnnPath = opts.stateModel ?? join(dirname(dirname(file)), 'models', `${stateName}.ckpt`);
+    // A state of pretrained or joined vectors was saved by gnnrl rl as a 'vectors' model (meta.stateCheckpoint, relative to the run).
+    const saved = data.meta.stateCheckpoint;
+    const wanted = typeof saved === 'string' ? saved : join('models', `${stateName}.ckpt`);
+    const gnnPath = opts.stateModel ?? join(dirname(dirname(file)), wanted);
     if (!existsSync(gnnPath)) {
-      throw new GnnrlError('input', `${file}: agent '${String(data.meta.agent)}' needs the GNN its state was built from (${stateName}); not found at ${gnnPath} (gnnrl rl writes <out>/models/${stateName}.ckpt; pass agent.stateModel)`, { file, arg: 'stateModel' });
+      throw new GnnrlError('input', `${file}: agent '${String(data.meta.agent)}' needs the ${typeof saved === 'string' ? 'state tables' : 'GNN'} its state was built from (${stateName}); not found at ${gnnPath} (gnnrl rl writes <out>/${wanted}; pass agent.stateModel)`, { file, arg: 'stateModel' });
     }
     gnn = await loadCheckpoint(gnnPath);
   }
