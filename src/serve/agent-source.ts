@@ -398,7 +398,7 @@ export async function agentFeedback(
     // The network moved: every row and the item head are recomputed from it.
     const all = Int32Array.from({ length: nRows }, (_, u) => u);
     const f = await served.agent.factorForm(all, windows);
-    return { users: FactorTable.of(f.phi, f.dim, nRows), items: FactorTable.of(f.items, f.dim, itemRows, f.itemBias), updates };
+    return { users: FactorTable.of(f.phi, f.dim, nRows, null, 'lazy'), items: FactorTable.of(f.items, f.dim, itemRows, f.itemBias, 'lazy'), updates };
   }
   let items = prev.items;
   if (co.size) {
@@ -494,5 +494,5 @@ export async function agentSnapshot(served: ServedAgent, activeItems: number): P
 export async function agentTables(served: ServedAgent): Promise<{ users: FactorTable; items: FactorTable }> {
   const n = served.windows.length / served.historyLen;
   const f = await served.agent.factorForm(Int32Array.from({ length: n }, (_, u) => u), served.windows);
-  return { users: FactorTable.of(f.phi, f.dim, n), items: FactorTable.of(f.items, f.dim, served.model.nItems, f.itemBias) };
+  return { users: FactorTable.of(f.phi, f.dim, n, null, 'lazy'), items: FactorTable.of(f.items, f.dim, served.model.nItems, f.itemBias, 'lazy') };
 }

@@ -14,11 +14,11 @@
  * So a reader holding a version sees the same numbers for as long as it holds it.
  *
  * The table also keeps G = Σ v vᵀ and h = Σ b v (fold-in.ts needs them), updated by
- * the changed rows' differences in f64 rather than recomputed. They are summed at the
- * first read, not at construction: a served agent's tables are rebuilt whole after every
- * update and never folded into, and a 50,000 × 64 Gram sum is a few hundred ms of the
- * event loop. A version derived from one whose moments were never read sums its own
- * when first read.
+ * the changed rows' differences in f64 rather than recomputed. A served agent's tables
+ * skip them (`moments: 'lazy'`, summed at a first read that never comes): they are rebuilt
+ * whole after every update and never folded into, and a 50,000 × 64 Gram sum is a few
+ * hundred ms of the event loop. A version derived from one whose moments were never
+ * summed sums its own when first read.
  */
 import { GnnrlError } from '../errors.js';
 import { selectTopK } from '../rank/rank.js';
@@ -57,13 +57,19 @@ export class FactorTable implements FoldInTable {
     return this.moments;
   }
 
-  /** A table over `rows` rows of `data` (copied), with optional biases. */
-  static of(data: Float32Array, dim: number, rows: number, bias: Float32Array | null = null): FactorTable {
+  /**
+   * A table over `rows` rows of `data` (copied), with optional biases. `moments: 'eager'`
+   * (the default, for tables fold-in reads) sums G and h now, at load, rather than in the
+   * first drain after it; 'lazy' at their first read, if any (an agent's tables).
+   */
+  static of(data: Float32Array, dim: number, rows: number, bias: Float32Array | null = null, moments: 'eager' | 'lazy' = 'eager'): FactorTable {
     if (!(Number.isInteger(dim) && dim > 0)) throw new GnnrlError('input', `FactorTable.of: dim: expected a positive integer, got ${dim}`, { arg: 'dim' });
     if (data.length < rows * dim) throw new GnnrlError('input', `FactorTable.of: data holds ${data.length} values, ${rows} rows of ${dim} need ${rows * dim}`, { arg: 'data' });
     if (bias && bias.length < rows) throw new GnnrlError('input', `FactorTable.of: bias holds ${bias.length} values for ${rows} rows`, { arg: 'bias' });
     const store: Storage = { data: Float32Array.from(data.subarray(0, rows * dim)), bias: bias ? Float32Array.from(bias.subarray(0, rows)) : null, used: rows };
-    return new FactorTable(dim, rows, store, new Map(), null);
+    const t = new FactorTable(dim, rows, store, new Map(), null);
+    if (moments === 'eager') t.summed();
+    return t;
   }
 
   get hasBias(): boolean {

@@ -387,7 +387,7 @@ export class Recommender {
     if (!(Number.isInteger(dim) && dim > 0 && U instanceof Float32Array && U.length === rows * dim && Number.isInteger(nItems) && nItems >= minItems && nItems <= maxItems && (b === undefined || (b instanceof Float32Array && b.length === nItems)))) {
       throw new GnnrlError('format', `${source}: section 'extras': the served tables do not match the agent (${rows} user rows, ${minItems} to ${maxItems} item rows, dim ${dim})`, { file: source, field: 'extras' });
     }
-    return { users: FactorTable.of(U, dim, rows), items: FactorTable.of(V as Float32Array, dim, nItems, b instanceof Float32Array ? b : null) };
+    return { users: FactorTable.of(U, dim, rows, null, 'lazy'), items: FactorTable.of(V as Float32Array, dim, nItems, b instanceof Float32Array ? b : null, 'lazy') };
   }
 
   private static seenOf(eu: Int32Array | null, ei: Int32Array | null, model: RecommenderModel, ex: ArraySet, source: string): SeenItems {
@@ -734,11 +734,19 @@ export class Recommender {
   /** Resolves once every event queued before the call has been folded in. */
   async flush(): Promise<void> {
     while (this.current && (this.queue.length || this.draining || this.timer)) {
-      if (this.timer) {
-        clearTimeout(this.timer);
-        this.timer = null;
-        this.draining = this.drainOnce().finally(() => (this.draining = null));
+      if (this.draining) {
+        await this.draining;
+        continue;
       }
+      // Events but no drain running: start one now. (Waiting only for a pending timer's
+      // drain spun forever when a queue longer than maxBatch outlived it, or when events
+      // arrived during a drain this loop had started: no timer was left to wait for.)
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.draining = this.drainOnce().finally(() => {
+        this.draining = null;
+        this.schedule();
+      });
       await this.draining;
     }
   }

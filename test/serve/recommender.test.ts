@@ -186,6 +186,16 @@ describe('online updates', () => {
     await rec.close();
   });
 
+  test('flush drains a queue longer than maxBatch, one batch of at most maxBatch events at a time', async () => {
+    const rec = await Recommender.load(ckpt, { engine, online: { intervalMs: 60_000, maxBatch: 3 } });
+    const v = rec.currentVersion();
+    rec.observe(Array.from({ length: 10 }, (_, j) => ({ user: v.userIds.id(j), item: v.itemIds.id(j + 1), click: true })));
+    await rec.flush();
+    const st = rec.stats();
+    expect([st.queueDepth, st.eventsApplied, st.batches]).toEqual([0, 10, 4]);
+    await rec.close();
+  });
+
   test('a user whose taste shifts gets better recall after observe than from the frozen model', async () => {
     const rec = await Recommender.load(ckpt, { engine });
     const frozen = await Recommender.load(ckpt, { engine });
