@@ -378,23 +378,45 @@ Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
 }
 
 // adam(w, g, m, v, clip, lr, beta1, beta2, eps, weightDecay, decoupled, step), in place.
+// Also adamAsync: a served agent's item head is millions of values, a step of ~10 ms
+// that the event loop need not wait for.
+struct AdamJob {
+  static constexpr const char* kName = "gnnrl.adam";  // async resource name
+  static constexpr const char* kJs = "adamAsync";
+  float* w = nullptr;
+  const float* g = nullptr;
+  float* m = nullptr;
+  float* v = nullptr;
+  int64_t n = 0;
+  double clip = 1;
+  kern::AdamHyper h;
+  void run() const { kern::adam(w, g, m, v, n, clip, h); }
+};
+
+AdamJob readAdam(const Napi::CallbackInfo& info, Pins* pins) {
+  Napi::Env env = info.Env();
+  AdamJob j;
+  auto w = pinned<float>(env, info[0], "w", napi_float32_array, "Float32Array", false, pins);
+  j.w = mutableData(w);
+  j.n = w.size;
+  j.g = f32(env, info[1], "g", w.size, false, pins).data;
+  j.m = mutableData(f32(env, info[2], "m", w.size, false, pins));
+  j.v = mutableData(f32(env, info[3], "v", w.size, false, pins));
+  j.clip = numArg(env, info[4], "clip");
+  j.h.lr = numArg(env, info[5], "lr");
+  j.h.beta1 = numArg(env, info[6], "beta1");
+  j.h.beta2 = numArg(env, info[7], "beta2");
+  j.h.eps = numArg(env, info[8], "eps");
+  j.h.weightDecay = numArg(env, info[9], "weightDecay");
+  j.h.decoupled = info[10].ToBoolean();
+  j.h.step = numArg(env, info[11], "step");
+  return j;
+}
+
 Napi::Value Adam(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    auto w = typedArg<float>(env, info[0], "w", napi_float32_array, "Float32Array", false);
-    auto g = f32(env, info[1], "g", w.size);
-    auto m = f32(env, info[2], "m", w.size);
-    auto v = f32(env, info[3], "v", w.size);
-    kern::AdamHyper h;
-    const double clip = numArg(env, info[4], "clip");
-    h.lr = numArg(env, info[5], "lr");
-    h.beta1 = numArg(env, info[6], "beta1");
-    h.beta2 = numArg(env, info[7], "beta2");
-    h.eps = numArg(env, info[8], "eps");
-    h.weightDecay = numArg(env, info[9], "weightDecay");
-    h.decoupled = info[10].ToBoolean();
-    h.step = numArg(env, info[11], "step");
-    kern::adam(mutableData(w), g.data, mutableData(m), mutableData(v), w.size, clip, h);
+    readAdam(info, nullptr).run();
     return env.Undefined();
   });
 }
@@ -486,6 +508,7 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   k.Set("qtargetAsync", Napi::Function::New(env, runAsync<QTargetJob, readQTarget>));
   k.Set("topkAsync", Napi::Function::New(env, runAsync<TopKJob, readTopK>));
   k.Set("spmmAsync", Napi::Function::New(env, runAsync<SpmmJob, readSpmm>));
+  k.Set("adamAsync", Napi::Function::New(env, runAsync<AdamJob, readAdam>));
   k.Set("unary", Napi::Function::New(env, gated<Unary>));
   k.Set("binary", Napi::Function::New(env, gated<Binary>));
   k.Set("softmax", Napi::Function::New(env, gated<Softmax>));

@@ -164,6 +164,8 @@ export interface NativeKernels {
   qtargetAsync?(...args: Parameters<NativeKernels['qtarget']>): Promise<void>;
   topkAsync?(...args: Parameters<NativeKernels['topk']>): Promise<void>;
   spmmAsync?(...args: Parameters<NativeKernels['spmm']>): Promise<void>;
+  /** Adam's step on a worker (w, m, v written, g read); absent before it was added. */
+  adamAsync?(...args: Parameters<NonNullable<NativeKernels['adam']>>): Promise<void>;
 }
 
 export interface NativeAsyncOptions {
@@ -192,6 +194,8 @@ export interface NativeAsyncKernels {
   qtarget(...args: [...Parameters<NativeKernels['qtarget']>, opts?: NativeAsyncOptions]): Promise<void>;
   topk(...args: [...Parameters<NativeKernels['topk']>, opts?: NativeAsyncOptions]): Promise<void>;
   spmm(...args: [...Parameters<NativeKernels['spmm']>, opts?: NativeAsyncOptions]): Promise<void>;
+  /** Null in an addon built before adamAsync (the other four are there). */
+  adam: ((...args: [...Parameters<NonNullable<NativeKernels['adam']>>, opts?: NativeAsyncOptions]) => Promise<void>) | null;
 }
 
 /** The addon's exports, as native/addon.cc registers them. */
@@ -366,6 +370,7 @@ export function nativeAsyncKernels(): NativeAsyncKernels | null {
     qtarget: (args, y, argmax, opts) => queueNativeAsync(() => qtargetAsync(args, y, argmax), opts),
     topk: (args, indices, scores, opts) => queueNativeAsync(() => topkAsync(args, indices, scores), opts),
     spmm: (nRows, nCols, rowPtr, colIdx, values, x, d, out, opts) => queueNativeAsync(() => spmmAsync(nRows, nCols, rowPtr, colIdx, values, x, d, out), opts),
+    adam: k.adamAsync ? (w, g, m, v, clip, lr, b1, b2, eps, wd, dec, step, opts) => queueNativeAsync(() => k.adamAsync!(w, g, m, v, clip, lr, b1, b2, eps, wd, dec, step), opts) : null,
   };
   return asyncKernels;
 }

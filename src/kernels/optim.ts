@@ -8,7 +8,7 @@ import { defineKernel } from '../backend/kernel-table.js';
 import type { DeviceArray } from '../backend/arrays.js';
 import type { Engine } from '../engine.js';
 import { buf, host, launch1d, packUniforms } from './pack.js';
-import { nativeKernels } from '../native.js';
+import { nativeAsyncKernels, nativeKernels, type NativeAsyncOptions } from '../native.js';
 
 export interface AdamHyper {
   lr: number;
@@ -93,6 +93,22 @@ export const adamKernel = defineKernel<AdamImpl>('adam', {
     k.adam(host(w), host(g), host(m), host(v), host(clip)[0], h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled, h.step);
   },
 });
+
+/**
+ * adamKernel that leaves the event loop free on the native backend: the same kernel and
+ * the same bits, on a worker thread (queued behind other async native calls). Until it
+ * settles, do not touch w, g, m, v. Elsewhere (and with an addon built before adamAsync)
+ * it is adamKernel, run at once.
+ */
+export async function adamAsync(engine: Engine, w: DeviceArray<'f32'>, g: DeviceArray<'f32'>, m: DeviceArray<'f32'>, v: DeviceArray<'f32'>, clip: DeviceArray<'f32'>, h: AdamHyper, opts: NativeAsyncOptions = {}): Promise<void> {
+  const k = engine.backend === 'native' ? nativeAsyncKernels()?.adam : null;
+  if (!k) {
+    opts.signal?.throwIfAborted();
+    adamKernel(engine, w, g, m, v, clip, h);
+    return;
+  }
+  await k(host(w), host(g), host(m), host(v), host(clip)[0], h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled, h.step, opts);
+}
 
 export const sgdKernel = defineKernel<SgdImpl>('sgd', {
   cpu: (_e, w, g, vel, clip, h) => sgdReference(host(w), host(g), host(vel), host(clip)[0], h),

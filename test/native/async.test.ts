@@ -18,6 +18,9 @@ import { nativeAsyncKernels, nativeKernels, packageRoot, type NativeAsyncKernels
 import { qTargets, qTargetsAsync } from '../../src/kernels/qtarget.js';
 import { topK, topKAsync } from '../../src/kernels/topk.js';
 import { Rng } from '../../src/util/rng.js';
+import { Adam, ASYNC_MIN_SIZE } from '../../src/tensor/optim.js';
+import { parameter } from '../../src/tensor/create.js';
+import { Tensor } from '../../src/tensor/tensor.js';
 import { testSeed } from '../util/backends.js';
 import { poisonF32 } from '../util/close.js';
 import { randomCsr, randomExclusions, randomF32, type CsrPattern } from '../util/random-csr.js';
@@ -233,6 +236,42 @@ describeNative('native async kernels', () => {
     }
     // A bad argument: the wrapper's own message, as a rejection.
     await expect(topKAsync(engine, { ...a, k: 0 })).rejects.toThrow('topK: k: expected an integer in [1, 128], got 0');
+  });
+
+  test('adamAsync and Adam.stepAsync give the sync step bit for bit (AdamW, clipping, a parameter above and below the async size); a bad argument rejects', async () => {
+    const rng = new Rng(testSeed());
+    for (const n of [0, 1, 4099, ASYNC_MIN_SIZE + 17]) {
+      const w = randomF32(rng, n);
+      const g = randomF32(rng, n);
+      const m = randomF32(rng, n).map(Math.abs);
+      const v = randomF32(rng, n).map(Math.abs);
+      const [w1, m1, v1] = [w.slice(), m.slice(), v.slice()];
+      k.adam!(w1, g, m1, v1, 0.7, 1e-2, 0.9, 0.999, 1e-8, 0.01, true, 3);
+      const [w2, m2, v2] = [w.slice(), m.slice(), v.slice()];
+      await q.adam!(w2, g, m2, v2, 0.7, 1e-2, 0.9, 0.999, 1e-8, 0.01, true, 3);
+      expect(sameBits(w1, w2) && sameBits(m1, m2) && sameBits(v1, v2), `adam n ${n}`).toBe(true);
+    }
+    await expect(q.adam!(new Float32Array(4), new Float32Array(3), new Float32Array(4), new Float32Array(4), 1, 1e-3, 0.9, 0.999, 1e-8, 0, false, 1)).rejects.toThrow(/g: expected 4 elements, got 3/);
+    // The optimiser: a small and a large parameter, clipped, two steps each way.
+    const run = async (useAsync: boolean) => {
+      const data = new Rng(5);
+      const small = parameter(Tensor.fromArray(engine, randomF32(data, 300), [300]));
+      const large = parameter(Tensor.fromArray(engine, randomF32(data, ASYNC_MIN_SIZE + 5), [ASYNC_MIN_SIZE + 5]));
+      const opt = new Adam([small, large], { lr: 1e-2, clipNorm: 0.5 });
+      for (let s = 0; s < 2; s++) {
+        for (const p of [small, large]) p.grad = Tensor.fromArray(engine, randomF32(data, p.size), [p.size]);
+        if (useAsync) await opt.stepAsync();
+        else opt.step();
+        opt.zeroGrad();
+      }
+      const out = [(await small.read()) as Float32Array, (await large.read()) as Float32Array];
+      opt.dispose();
+      small.dispose();
+      large.dispose();
+      return out;
+    };
+    const [a, b] = [await run(false), await run(true)];
+    expect(sameBits(a[0], b[0]) && sameBits(a[1], b[1])).toBe(true);
   });
 
   test('a bad argument rejects with the error the sync call throws (never a throw)', async () => {

@@ -634,7 +634,8 @@ export class DqnAgent implements Agent {
       if (this.optimizer) {
         const surrogate = sum(mul(pred, Tensor.fromArray(this.engine, coef, [B, 1])));
         surrogate.backward();
-        this.optimizer.step();
+        // The item head can be millions of values: a served agent's event loop runs meanwhile.
+        await this.optimizer.stepAsync();
       }
     });
     // End-to-end fusion: the GNN moved, so acting's cached vectors are stale.
