@@ -172,24 +172,21 @@ export const reduceKernel = defineKernel<ReduceImpl>('reduce', { cpu: reduceCpu,
 type IntoImpl = (engine: Engine, op: ReduceOp, x: DeviceArray<'f32'>, n: number, out: DeviceArray<'f32'>, outOffset: number) => void;
 
 /** out[outOffset] = reduce(x[0..n)): per-parameter slots of a global gradient norm. */
+const reduceIntoCpu: IntoImpl = (_e, op, x, n, out, outOffset) => {
+  const r = new Float64Array(1);
+  reduceReference(op, host(x), 1, n, 'all', 1, r);
+  host(out)[outOffset] = r[0];
+};
+
 export const reduceIntoKernel = defineKernel<IntoImpl>('reduce_into', {
-  cpu: (_e, op, x, n, out, outOffset) => {
-    const r = new Float64Array(1);
-    reduceReference(op, host(x), 1, n, 'all', 1, r);
-    host(out)[outOffset] = r[0];
-  },
+  cpu: reduceIntoCpu,
   webgpu: (engine, op, x, n, out, outOffset) => gpuReduceAll(engine, op, x, n, out, outOffset, 1),
   // The addon's reduction over everything (fixed blocks, so the same for any thread count):
   // a gradient norm over a 50,000-row item table is a few ms there, ~30 ms in TypeScript.
   native: (engine, op, x, n, out, outOffset) => {
     const k = nativeKernels();
+    if (!k.reduce || n === 0) return reduceIntoCpu(engine, op, x, n, out, outOffset);
     const r = new Float32Array(1);
-    if (!k.reduce || n === 0) {
-      const r64 = new Float64Array(1);
-      reduceReference(op, host(x), 1, n, 'all', 1, r64);
-      host(out)[outOffset] = r64[0];
-      return;
-    }
     k.reduce(OP_CODE[op], n === host(x).length ? host(x) : host(x).subarray(0, n), 1, n, AXIS_CODE.all, 1, r);
     host(out)[outOffset] = r[0];
   },

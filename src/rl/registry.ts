@@ -482,11 +482,6 @@ async function stateEncoder(ctx: AgentContext, env: Environment, fineTune: FineT
   }
 }
 
-/**
- * The state's user and item vectors, as `ctx.state` names them (see state-spec.ts): a
- * state GNN's (fitted once per run), seeded random ones, pretrained vectors, or several
- * of these side by side.
- */
 /** Per run (its `model` function): the tables of each state spec, built once for every agent. */
 const tableCache = new WeakMap<AgentContext['model'], Map<string, Promise<StateTables>>>();
 
@@ -510,6 +505,11 @@ export function stateTablesOf(ctx: AgentContext, env: Environment): Promise<Stat
   return p;
 }
 
+/**
+ * The state's user and item vectors, as `ctx.state` names them (see state-spec.ts): a
+ * state GNN's (fitted once per run), seeded random ones, pretrained vectors, or several
+ * of these side by side.
+ */
 async function stateTables(ctx: AgentContext, env: Environment): Promise<StateTables> {
   // One part after another, never side by side: two GNN fits interleaving their engine
   // scopes across awaits would free each other's tensors (see Engine.scopeAsync).

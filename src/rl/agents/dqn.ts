@@ -395,7 +395,6 @@ export class DqnAgent implements Agent {
     return this.options.exploration === 'boltzmann' ? this.temperature : this.epsilon;
   }
 
-  /** Transitions in replay. */
   /**
    * How many leading rows of the Q head are items, for the dueling mean (a served agent's
    * spare rows for later items are not). Both networks; without a dueling head it changes
@@ -411,6 +410,7 @@ export class DqnAgent implements Agent {
     return this.online.activeItems;
   }
 
+  /** Transitions in replay. */
   get replaySize(): number {
     return this.replay.size;
   }
