@@ -71,7 +71,8 @@ import { MASKED, policyLogits, rowsPerChunk, sampleWithoutReplacement } from './
 import { historyExclusions, isExcluded, windowExclusions, type ExclusionRows } from '../state/exclusions.js';
 import type { WindowStateEncoder } from '../state/window-state.js';
 import { storeWindowTransitions } from '../memory/window-transitions.js';
-import { Yielder } from '../yield.js';
+import { factorFormOf, type FactorForm } from './factor-form.js';
+import { readAdamState, sectionError, setRngState, writeAdamState, type LearnerState } from './learner-state.js';
 
 export interface DqnOptions {
   /** Double DQN's decoupled argmax (default false; the 'double-dqn' agent sets it). */
@@ -460,25 +461,9 @@ export class DqnAgent implements Agent {
    * head this is the advantage A(s, a) = φ(s)·e_a + b_a: the served scores are Q minus the
    * per-state constant V(s) − mean_a' A(s, a'), so every ranking is Q's.
    */
-  async factorForm(users: Int32Array, history: Int32Array): Promise<{ dim: number; phi: Float32Array; items: Float32Array; itemBias: Float32Array }> {
+  factorForm(users: Int32Array, history: Int32Array): Promise<FactorForm> {
     this.alive();
-    const H = this.historyLen;
-    check(history.length === users.length * H, 'history', `${users.length} × ${H} window entries, got ${history.length}`);
-    const phi = new Float32Array(users.length * this.dim);
-    // Serving refreshes every row with this after an update: a turn of the event loop
-    // between chunks (on the CPU and native backends a chunk never leaves the microtask
-    // queue) keeps a waiting request from queueing behind all of them.
-    const chunk = 1024;
-    const turn = new Yielder(0);
-    for (let s = 0; s < users.length; s += chunk) {
-      if (s > 0) await turn.maybe();
-      const u = users.subarray(s, s + chunk);
-      const h = history.subarray(s * H, (s + u.length) * H);
-      const part = await this.engine.scopeAsync(async () => (await noGrad(() => this.online.phi(this.encoder.encode(u, h))).read()) as Float32Array);
-      phi.set(part, s * this.dim);
-    }
-    const [items, itemBias] = (await Promise.all([this.online.items.read(), this.online.itemBias.read()])) as Float32Array[];
-    return { dim: this.dim, phi, items, itemBias };
+    return factorFormOf(this.engine, { users, history, historyLen: this.historyLen, dim: this.dim, phi: (u, h) => this.online.phi(this.encoder.encode(u, h)), items: this.online.items, itemBias: this.online.itemBias });
   }
 
   /** Q-values of the greedy slate (diagnostics, tests). */
@@ -802,15 +787,7 @@ export class DqnAgent implements Agent {
       }
     }
     const optimizer: Record<string, Float32Array | Float64Array> = {};
-    if (this.optimizer) {
-      const slots = adamSlots(this.optimizer);
-      optimizer.step = Float64Array.of(this.optimizer.t);
-      const flat = await this.engine.readMany(slots.flat());
-      slots.forEach((_, p) => {
-        optimizer[`m.${p}`] = flat[2 * p] as Float32Array;
-        optimizer[`v.${p}`] = flat[2 * p + 1] as Float32Array;
-      });
-    }
+    if (this.optimizer) await readAdamState(this.engine, this.optimizer, optimizer, '', this.kind);
     const replay: Record<string, FieldArray> = {};
     const r = this.replay instanceof PrioritizedReplay ? this.replay.state() : null;
     const plain = r ? r.replay : (this.replay as ReplayBuffer).state();
@@ -820,29 +797,14 @@ export class DqnAgent implements Agent {
       replay.priorities = r.priorities;
       replay.per = Float64Array.of(r.maxPriority, r.step);
     }
-    return { optimizer, replay, rng: { explore: rngWords(this.exploreRng), replay: rngWords(this.replayRng) } };
+    return { optimizer, replay, rng: { explore: this.exploreRng.getState(), replay: this.replayRng.getState() } };
   }
 
   /** Restores `learnerState()` of an agent with the same options and shapes; `what` names the source in errors. */
   loadLearnerState(s: DqnLearnerState, what = 'learner state'): void {
     this.alive();
-    const bad = (section: string, msg: string) => new GnnrlError('format', `${what}: section '${section}': ${msg}`, { field: section });
-    if (this.optimizer) {
-      const slots = adamSlots(this.optimizer);
-      const step = s.optimizer?.step;
-      if (!(step instanceof Float64Array && step.length === 1 && Number.isInteger(step[0]) && step[0] >= 0)) throw bad('optimizer', "'step': expected one f64 integer >= 0");
-      slots.forEach(([m, v], p) => {
-        for (const [name, arr] of [[`m.${p}`, m], [`v.${p}`, v]] as const) {
-          const a = s.optimizer[name];
-          if (!(a instanceof Float32Array && a.length === arr.length)) throw bad('optimizer', `'${name}': expected ${arr.length} f32 values (Adam's moments of parameter ${p}), got ${a ? a.length : 'nothing'}`);
-        }
-      });
-      slots.forEach(([m, v], p) => {
-        this.engine.write(m, s.optimizer[`m.${p}`] as Float32Array);
-        this.engine.write(v, s.optimizer[`v.${p}`] as Float32Array);
-      });
-      this.optimizer.t = step[0];
-    }
+    const bad = sectionError(what);
+    if (this.optimizer) writeAdamState(this.engine, this.optimizer, s.optimizer, bad, '', this.kind);
     const pos = s.replay?.position;
     if (!(pos instanceof Float64Array && pos.length === 3)) throw bad('replay', "'position': expected three f64 values [capacity, size, next]");
     const fields: Record<string, FieldArray> = {};
@@ -862,8 +824,8 @@ export class DqnAgent implements Agent {
       if (e instanceof GnnrlError && e.code === 'format') throw e;
       throw bad('replay', (e as Error).message);
     }
-    setRngWords(this.exploreRng, s.rng?.explore, () => bad('rng', "'explore': expected [a, b, c, d, spareNormal]"));
-    setRngWords(this.replayRng, s.rng?.replay, () => bad('rng', "'replay': expected [a, b, c, d, spareNormal]"));
+    setRngState(this.exploreRng, s.rng?.explore, 'explore', bad);
+    setRngState(this.replayRng, s.rng?.replay, 'replay', bad);
   }
 
   private alive(): void {
@@ -881,29 +843,4 @@ export class DqnAgent implements Agent {
 }
 
 /** `DqnAgent.learnerState()`: the parts of a learner that `state()` leaves out. */
-export interface DqnLearnerState {
-  optimizer: Record<string, Float32Array | Float64Array>;
-  replay: Record<string, FieldArray>;
-  rng: { explore: RngState; replay: RngState };
-}
-
-/** Adam's two moment arrays per parameter. */
-function adamSlots(opt: Optimizer): [DeviceArray<'f32'>, DeviceArray<'f32'>][] {
-  const slots = opt.stateArrays;
-  if (slots.length !== opt.params.length || !slots.every((a) => a.length === 2)) {
-    throw new GnnrlError('state', 'dqn: the optimiser does not hold two moments per parameter (expected Adam)');
-  }
-  return slots as [DeviceArray<'f32'>, DeviceArray<'f32'>][];
-}
-
-function rngWords(r: Rng): RngState {
-  return r.getState();
-}
-
-function setRngWords(r: Rng, s: unknown, fail: () => Error): void {
-  try {
-    r.setState(s);
-  } catch {
-    throw fail();
-  }
-}
+export type DqnLearnerState = LearnerState<{ explore: RngState; replay: RngState }>;

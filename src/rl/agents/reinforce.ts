@@ -60,12 +60,14 @@ import { mseLoss } from '../../tensor/ops/loss.js';
 import { sum } from '../../tensor/ops/reduce.js';
 import { Adam, type Optimizer } from '../../tensor/optim.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { Rng } from '../../util/rng.js';
+import { Rng, type RngState } from '../../util/rng.js';
 import type { LoggedData } from '../log/format.js';
 import type { ActOptions, Agent, Observation, TransitionBatch, UpdateReport } from '../types.js';
 import { historyExclusions, windowExclusions, type ExclusionRows } from '../state/exclusions.js';
 import type { WindowStateEncoder } from '../state/window-state.js';
 import { checkPropensities, importanceWeight, lambdaK, resolveCorrection, type CorrectionOptions, type ResolvedCorrection } from './off-policy-correction.js';
+import { factorFormOf, type FactorForm } from './factor-form.js';
+import { readAdamState, sectionError, setRngState, writeAdamState, type LearnerState } from './learner-state.js';
 import { DEFAULT_CHUNK_ELEMENTS, maskChunk, policyLogits, policyTerms, rowsPerChunk, sampleWithoutReplacement, visitLogits } from './softmax-policy.js';
 
 /**
@@ -213,6 +215,9 @@ class PolicyNetwork extends Module {
     return runMlp(this.value, x);
   }
 }
+
+/** `ReinforceAgent.learnerState()`: the parts of a learner that `state()` leaves out. */
+export type ReinforceLearnerState = LearnerState<{ sample: RngState; shuffle: RngState }>;
 
 /** One batch of steps to learn from (host arrays, N rows). */
 export interface PolicyBatch {
@@ -652,6 +657,66 @@ export class ReinforceAgent implements Agent {
     this.net.load(part);
     this.encoder.loadStateArrays(state.arrays, this.kind);
     this.updates = Number(cfg.updates ?? 0);
+  }
+
+  /**
+   * π's logits in factor form on the host (z = φ(s)·e_a + b_a before the window mask):
+   * φ of each state and the policy's item head. Ranking by them is π's mode, `rank`'s order.
+   */
+  factorForm(users: Int32Array, history: Int32Array): Promise<FactorForm> {
+    this.alive();
+    return factorFormOf(this.engine, { users, history, historyLen: this.historyLen, dim: this.dim, phi: (u, h) => this.net.phi(this.encoder.encode(u, h)), items: this.net.items, itemBias: this.net.itemBias });
+  }
+
+  /** The item heads with one row per item: the policy's, and the behaviour head's under the correction. */
+  get itemHeads(): { items: Tensor; bias: Tensor }[] {
+    const heads = [{ items: this.net.items, bias: this.net.itemBias }];
+    if (this.net.behaviourItems) heads.push({ items: this.net.behaviourItems, bias: this.net.behaviourBias! });
+    return heads;
+  }
+
+  /**
+   * What an online learner needs beyond `state()` to carry on as the same agent: the
+   * optimisers' moments and step counts ('optimizer': the policy's Adam as `step`, `m.<p>`,
+   * `v.<p>`, the behaviour head's under `behaviour.`), the steps queued for the next update
+   * ('replay': `queue.user`, `queue.history`, `queue.action`, `queue.ret`, `queue.beta`)
+   * and the sampling and shuffling RNG words ('rng'). An unfinished episode is not part of
+   * it (a served agent's episodes are one event long): `learnerState` refuses one.
+   */
+  async learnerState(): Promise<ReinforceLearnerState> {
+    this.alive();
+    const open = this.trajectories.findIndex((t) => t.action.length > 0);
+    if (open >= 0) throw new GnnrlError('state', `${this.kind}: learnerState: slot ${open} is in an unfinished episode, which a snapshot does not hold; end it first`);
+    const optimizer: Record<string, Float32Array | Float64Array> = {};
+    if (this.optimizer) await readAdamState(this.engine, this.optimizer, optimizer, '', this.kind);
+    if (this.behaviourOptimizer) await readAdamState(this.engine, this.behaviourOptimizer, optimizer, 'behaviour.', this.kind);
+    const q = this.queue;
+    const n = q.size;
+    const replay = { 'queue.user': q.user.slice(0, n), 'queue.history': q.history.slice(0, n * this.historyLen), 'queue.action': q.action.slice(0, n), 'queue.ret': q.ret.slice(0, n), 'queue.beta': q.beta.slice(0, n) };
+    return { optimizer, replay, rng: { sample: this.sampleRng.getState(), shuffle: this.shuffleRng.getState() } };
+  }
+
+  /** Restores `learnerState()` of an agent with the same options and shapes; `what` names the source in errors. */
+  loadLearnerState(s: ReinforceLearnerState, what = 'learner state'): void {
+    this.alive();
+    const bad = sectionError(what);
+    if (this.optimizer) writeAdamState(this.engine, this.optimizer, s.optimizer, bad, '', this.kind);
+    if (this.behaviourOptimizer) writeAdamState(this.engine, this.behaviourOptimizer, s.optimizer, bad, 'behaviour.', this.kind);
+    const H = this.historyLen;
+    const r = s.replay ?? {};
+    const user = r['queue.user'];
+    if (!(user instanceof Int32Array)) throw bad('replay', "'queue.user': expected i32 users of the queued steps");
+    const n = user.length;
+    const want = [['queue.history', Int32Array, n * H, 'i32'], ['queue.action', Int32Array, n, 'i32'], ['queue.ret', Float32Array, n, 'f32'], ['queue.beta', Float64Array, n, 'f64']] as const;
+    for (const [name, type, len, tag] of want) {
+      const a = r[name];
+      if (!(a instanceof type && a.length === len)) throw bad('replay', `'${name}': expected ${len} ${tag} values (${n} queued steps), got ${a ? a.length : 'nothing'}`);
+    }
+    setRngState(this.sampleRng, s.rng?.sample, 'sample', bad);
+    setRngState(this.shuffleRng, s.rng?.shuffle, 'shuffle', bad);
+    const q = this.queue;
+    q.size = 0;
+    for (let j = 0; j < n; j++) q.push(user[j], (r['queue.history'] as Int32Array).subarray(j * H, (j + 1) * H), (r['queue.action'] as Int32Array)[j], (r['queue.ret'] as Float32Array)[j], (r['queue.beta'] as Float64Array)[j]);
   }
 
   private alive(): void {
