@@ -1,5 +1,5 @@
 /**
- * Serving a DQN agent of `gnnrl rl`: its checkpoint (`<run>/<agent>/agent.ckpt`) and the
+ * Serving a DQN or REINFORCE agent of `gnnrl rl`: its checkpoint (`<run>/<agent>/agent.ckpt`) and the
  * GNN its state was built from (`<run>/models/<state>.ckpt`, or a path given).
  *
  * The DQN's Q-function is factorised, Q(s, a) = φ(s)·e_a + b_a, with s = (user, their
@@ -35,8 +35,16 @@
  * enter windows, and is learned from like any item. Items past the spare rows get
  * popularity only.
  *
+ * REINFORCE agents ('reinforce', 'reinforce-topk') are served the same way: their logits
+ * are φ(s)·e_a + b_a, so the table is the policy's head and the ranking π's mode. Each
+ * event is a finished one-step episode (G = its reward) in the agent's queue, learned from
+ * once `batchSize` are queued; actions the agent did not sample are weighed by its
+ * behaviour head under the correction. The heads new items are given rows in are every
+ * head with a row per item (`headsOf`): DQN's online and target, REINFORCE's policy and
+ * behaviour heads.
+ *
  * Limits (documented in the README): served n-step is 1 (feedback events are
- * independent, not one slot's trajectory).
+ * independent, not one slot's trajectory); DDPG is not served (its critic re-ranks).
  */
 import { GnnrlError } from '../errors.js';
 import type { Engine } from '../engine.js';
@@ -44,13 +52,15 @@ import { loadCheckpoint, type Checkpoint } from '../models/checkpoint.js';
 import { restoreModel } from '../models/registry.js';
 import type { RecommenderModel } from '../models/types.js';
 import { DqnAgent, type DqnOptions } from '../rl/agents/dqn.js';
+import { ReinforceAgent, type ReinforceOptions } from '../rl/agents/reinforce.js';
+import type { LearnerState } from '../rl/agents/learner-state.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { tablesFromModel, WindowStateEncoder, type HistoryPool, type StateTables } from '../rl/state/window-state.js';
 import { shiftIntoWindow } from '../rl/state/history-windows.js';
 import type { Observation } from '../rl/types.js';
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { ArraySet, SnapshotData } from './snapshot.js';
-import type { DqnLearnerState } from '../rl/agents/dqn.js';
 import type { FieldArray } from '../rl/memory/replay.js';
 import type { CheckpointArray } from '../models/checkpoint.js';
 import { FactorTable } from './factor-table.js';
@@ -59,13 +69,43 @@ import { Yielder } from '../rl/yield.js';
 /** The DQN options a checkpoint's config carries (the rest of its config is sizes and counters). */
 const OPTION_KEYS = ['double', 'gamma', 'lr', 'hidden', 'batchSize', 'capacity', 'learningStarts', 'targetUpdate', 'tau', 'epsilon', 'prioritized', 'alpha', 'beta0', 'betaSteps', 'huberDelta', 'clipNorm', 'seed', 'dueling', 'exploration', 'temperature'] as const;
 
+/** The REINFORCE options a checkpoint's config carries (`topK` comes from its kind). */
+const REINFORCE_OPTION_KEYS = ['gamma', 'lr', 'hidden', 'batchSize', 'entropy', 'baseline', 'valueCoef', 'clipNorm', 'behaviour', 'behaviourLr', 'clip', 'cap', 'chunkElements', 'seed'] as const;
+
+/** The agent kinds a recommender serves: the factorised ones (their scores are φ(s)·e_a + b_a). */
+const SERVED_KINDS = new Set(['dqn', 'double-dqn', 'reinforce', 'reinforce-topk']);
+
+/** Whether a recommender can serve an agent of this kind (`gnnrl rl` saves such an agent's state tables when no model file holds them). */
+export function isServableKind(kind: string): boolean {
+  return SERVED_KINDS.has(kind);
+}
+
+/** An agent a recommender serves. */
+export type ServableAgent = DqnAgent | ReinforceAgent;
+
+/** The encoders whose user rows a cold user's row is written to (DQN's target encoder too when it has its own). */
+function encodersOf(agent: ServableAgent): WindowStateEncoder[] {
+  return agent instanceof DqnAgent && agent.targetEncoder !== agent.encoder ? [agent.encoder, agent.targetEncoder] : [agent.encoder];
+}
+
+/** The item heads (e, b) with a row per item: DQN's online and target, REINFORCE's policy and behaviour heads. */
+function headsOf(agent: ServableAgent): { items: Tensor; bias: Tensor }[] {
+  return agent instanceof DqnAgent ? [agent.online, agent.target].map((q) => ({ items: q.items, bias: q.itemBias })) : agent.itemHeads;
+}
+
+/** The names of those heads in the agent's state. */
+function headNames(kind: string): { items: string; bias: string }[] {
+  if (kind === 'reinforce' || kind === 'reinforce-topk') return [{ items: 'policy.items', bias: 'policy.itemBias' }, { items: 'policy.behaviourItems', bias: 'policy.behaviourBias' }];
+  return ['online', 'target'].map((net) => ({ items: `${net}.items`, bias: `${net}.itemBias` }));
+}
+
 export interface AgentServeOptions {
   /** The GNN checkpoint the agent's state comes from (default: `<run>/models/<state>.ckpt` beside the agent's folder). */
   stateModel?: string;
   /** Updates per drain once replay is warm (default 4; 0 = serve without learning). */
   updatesPerBatch?: number;
-  /** Overrides of the agent's own options (e.g. `learningStarts`, `lr`). */
-  options?: DqnOptions;
+  /** Overrides of the agent's own options (e.g. `learningStarts`, `lr`; for REINFORCE e.g. `batchSize`). */
+  options?: DqnOptions | ReinforceOptions;
   /**
    * Spare user rows of the state encoder for users the GNN has no row for (default
    * 10 000; 0: such users get popularity). A snapshot keeps the number it was written with.
@@ -80,7 +120,7 @@ export const INACTIVE = -1e4;
 
 /** An agent being served, with each user's window. */
 export interface ServedAgent {
-  readonly agent: DqnAgent;
+  readonly agent: ServableAgent;
   readonly encoder: WindowStateEncoder;
   readonly model: RecommenderModel;
   readonly historyLen: number;
@@ -99,9 +139,9 @@ export interface ServedAgent {
   readonly gnn: Checkpoint;
 }
 
-/** Whether a decoded file is a `gnnrl rl` DQN agent checkpoint, or a snapshot of a served one. */
+/** Whether a decoded file is a `gnnrl rl` checkpoint of a servable agent (DQN, REINFORCE), or a snapshot of a served one. */
 export function isAgentCheckpoint(data: SnapshotData): boolean {
-  return typeof data.meta.agent === 'string' && (data.kind === 'dqn' || data.kind === 'double-dqn');
+  return typeof data.meta.agent === 'string' && isServableKind(data.kind);
 }
 
 /** Each user's last H items of the training edges, in log order (the GNN checkpoint's `graph.*`). */
@@ -178,7 +218,7 @@ async function servedEncoder(engine: Engine, tables: StateTables, H: number, fin
   return enc;
 }
 
-/** An rl checkpoint's agent state with its Q head (and fine-tuned item tables) padded by `spare` inactive rows. */
+/** An rl checkpoint's agent state with its item heads (and fine-tuned item tables) padded by `spare` inactive rows. */
 function padItems(state: { kind: string; config: Record<string, unknown>; arrays: Record<string, Float32Array> }, nItems: number, dim: number, spare: number): typeof state {
   if (spare === 0) return state;
   const arrays: Record<string, Float32Array> = { ...state.arrays };
@@ -190,9 +230,9 @@ function padItems(state: { kind: string; config: Record<string, unknown>; arrays
     if (fill !== 0 && keep < rows) out.fill(0, keep * width);
     arrays[name] = out;
   };
-  for (const net of ['online', 'target']) {
-    grow(`${net}.items`, nItems, dim, 0);
-    grow(`${net}.itemBias`, nItems, 1, INACTIVE);
+  for (const head of headNames(state.kind)) {
+    grow(head.items, nItems, dim, 0);
+    grow(head.bias, nItems, 1, INACTIVE);
   }
   // Encoder item tables: nItems rows and a zero padding row, which becomes the first spare.
   for (const name of ['encoder.items', 'targetEncoder.items']) grow(name, nItems + 1, dim, 0, nItems);
@@ -236,9 +276,13 @@ export async function openAgent(data: SnapshotData, file: string, engine: Engine
     const tables = await tablesFromModel(engine, model);
     // A fused agent (fusion 'gnn') saved its GNN's output vectors as tables: served as fine-tuned tables.
     encoder = await servedEncoder(engine, tables, H, cfg.fineTune === true, spare, spareItems, (cfg.pool as HistoryPool | undefined) ?? 'window');
+    const reinforce = data.kind === 'reinforce' || data.kind === 'reinforce-topk';
     const options: Record<string, unknown> = {};
-    for (const k of OPTION_KEYS) if (cfg[k] !== undefined && cfg[k] !== null) options[k] = cfg[k];
-    const agent = await DqnAgent.create({ engine, encoder, slots: 1, slateSize }, { ...(options as DqnOptions), ...opts.options, nStep: 1, double: data.kind === 'double-dqn' });
+    for (const k of reinforce ? REINFORCE_OPTION_KEYS : OPTION_KEYS) if (cfg[k] !== undefined && cfg[k] !== null) options[k] = cfg[k];
+    // Served feedback events are independent one-step episodes (REINFORCE: G = r) or transitions (DQN: n = 1).
+    const agent: ServableAgent = reinforce
+      ? await ReinforceAgent.create({ engine, encoder, slots: 1, slateSize, nItems: encoder.nItems }, { ...(options as ReinforceOptions), ...(opts.options as ReinforceOptions | undefined), topK: data.kind === 'reinforce-topk' })
+      : await DqnAgent.create({ engine, encoder, slots: 1, slateSize }, { ...(options as DqnOptions), ...(opts.options as DqnOptions | undefined), nStep: 1, double: data.kind === 'double-dqn' });
     try {
       const state = { kind: data.kind, config: data.config, arrays: data.weights as Record<string, Float32Array> };
       try {
@@ -248,7 +292,9 @@ export async function openAgent(data: SnapshotData, file: string, engine: Engine
         throw new GnnrlError('format', `${serve ? 'snapshot ' : ''}${file}: section 'weights': ${e.message}`, { file, field: 'weights', cause: e });
       }
       if (data.optimizer || data.replay || data.rng !== undefined) {
-        agent.loadLearnerState({ optimizer: (data.optimizer ?? {}) as DqnLearnerState['optimizer'], replay: (data.replay ?? {}) as Record<string, FieldArray>, rng: (data.rng ?? {}) as DqnLearnerState['rng'] }, `snapshot ${file}`);
+        const learner = { optimizer: (data.optimizer ?? {}) as LearnerState['optimizer'], replay: (data.replay ?? {}) as Record<string, FieldArray>, rng: (data.rng ?? {}) as never };
+        if (agent instanceof DqnAgent) agent.loadLearnerState(learner, `snapshot ${file}`);
+        else agent.loadLearnerState(learner, `snapshot ${file}`);
       }
       let windows: Int32Array;
       const saved = data.extras?.['agent.windows'];
@@ -281,7 +327,7 @@ export async function openAgent(data: SnapshotData, file: string, engine: Engine
       if (!(Number.isInteger(active) && active >= model.nItems && active <= model.nItems + spareItems)) {
         throw new GnnrlError('format', `${file}: meta.agentServe.activeItems: expected an integer in ${model.nItems} … ${model.nItems + spareItems}, got ${JSON.stringify((serve as Record<string, unknown>).activeItems)}`, { file, field: 'meta' });
       }
-      agent.setActiveItems(active);
+      if (agent instanceof DqnAgent) agent.setActiveItems(active);
       const cold = Array.from({ length: windows.length / H - model.nUsers }, (_, j) => model.nUsers + j);
       if (cold.length && !encoder.fineTune) await writeColdRows(served, cold, windows);
       return served;
@@ -304,7 +350,7 @@ async function writeColdRows(served: ServedAgent, users: readonly number[], wind
   const { encoder, historyLen: H } = served;
   const d = encoder.dim;
   const items = (await encoder.itemTable.read()) as Float32Array;
-  const targets = served.agent.targetEncoder !== encoder ? [encoder, served.agent.targetEncoder] : [encoder];
+  const targets = encodersOf(served.agent);
   const row = new Float32Array(d);
   for (const u of users) {
     row.fill(0);
@@ -352,6 +398,8 @@ export async function agentFeedback(
   for (let u = rows0; u < nRows; u++) touched.add(u);
   const cold = new Set<number>();
   const one = new Int32Array(1);
+  // REINFORCE learns from each event as a finished one-step episode (its return is the reward).
+  const done = Uint8Array.of(served.agent instanceof ReinforceAgent ? 1 : 0);
   for (const { u, i, positive, reward } of events) {
     if (u < 0 || u >= nRows || i < 0 || i >= itemRows) continue;
     const before = windows.slice(u * H, u * H + H);
@@ -372,7 +420,7 @@ export async function agentFeedback(
         click: Uint8Array.of(positive ? 1 : 0),
         conversion: new Uint8Array(1),
         choice: Int32Array.of(0),
-        done: new Uint8Array(1),
+        done: Uint8Array.from(done),
         skipped: new Uint8Array(1),
         next: observationOf(Int32Array.from(one), after, H),
       },
@@ -382,7 +430,7 @@ export async function agentFeedback(
   // New items' rows before any cold row (which reads the item table) or update.
   if (co.size) {
     await writeNewItems(served, co);
-    served.agent.setActiveItems(itemRows);
+    if (served.agent instanceof DqnAgent) served.agent.setActiveItems(itemRows);
   }
   if (cold.size) await writeColdRows(served, [...cold].sort((a, b) => a - b), windows);
   let updates = 0;
@@ -434,22 +482,23 @@ function meanRow(table: Float32Array, d: number, idx: readonly number[], all: nu
 }
 
 /**
- * Gives each new item (spare row i) the means of its co-occurring items' rows: the Q
- * head's e and b (online and target) and the encoder's item row (both encoders).
+ * Gives each new item (spare row i) the means of its co-occurring items' rows: every item
+ * head's e and b (DQN's online and target, REINFORCE's policy and behaviour) and the
+ * encoder's item row (both encoders).
  */
 async function writeNewItems(served: ServedAgent, co: ReadonlyMap<number, readonly number[]>): Promise<void> {
   const { agent, encoder } = served;
   const d = encoder.dim;
   const n = served.trainedItems;
   const engine = encoder.engine;
-  const nets = [agent.online, agent.target];
-  const heads = (await Promise.all(nets.flatMap((q) => [q.items.read(), q.itemBias.read()]))) as Float32Array[];
-  const encs = agent.targetEncoder !== encoder ? [encoder, agent.targetEncoder] : [encoder];
+  const nets = headsOf(agent);
+  const heads = (await Promise.all(nets.flatMap((q) => [q.items.read(), q.bias.read()]))) as Float32Array[];
+  const encs = encodersOf(agent);
   const tables = (await Promise.all(encs.map((e) => e.itemTable.read()))) as Float32Array[];
   for (const [i, idx] of co) {
     nets.forEach((q, k) => {
       engine.write(q.items.data, meanRow(heads[2 * k], d, idx, n), i * d);
-      engine.write(q.itemBias.data, meanRow(heads[2 * k + 1], 1, idx, n), i);
+      engine.write(q.bias.data, meanRow(heads[2 * k + 1], 1, idx, n), i);
     });
     encs.forEach((e, k) => engine.write(e.itemTable.data, meanRow(tables[k], d, idx, n), i * d));
   }
@@ -481,7 +530,7 @@ export async function agentSnapshot(served: ServedAgent, activeItems: number): P
     weights: state.arrays as Record<string, Float32Array>,
     meta: {
       gnn: { kind: gnn.state.kind, config: gnn.state.config, meta: gnnMeta },
-      agentServe: { trainedUsers: served.trainedUsers, coldUsers: served.capacity - served.trainedUsers, trainedItems: served.trainedItems, newItems: served.itemCapacity - served.trainedItems, activeItems: served.agent.activeItems, updatesPerBatch: served.updatesPerBatch },
+      agentServe: { trainedUsers: served.trainedUsers, coldUsers: served.capacity - served.trainedUsers, trainedItems: served.trainedItems, newItems: served.itemCapacity - served.trainedItems, activeItems: served.agent instanceof DqnAgent ? served.agent.activeItems : activeItems, updatesPerBatch: served.updatesPerBatch },
     },
     extras,
     optimizer: learner.optimizer,

@@ -59,7 +59,7 @@ export interface RecommenderOptions {
   itemFeatures?: FeatureTable;
   /** Ridge λ of the feature maps, relative (default 0.01). */
   featureLambda?: number;
-  /** When the file is a `gnnrl rl` DQN agent checkpoint: where its GNN is, and how it keeps learning (agent-source.ts). */
+  /** When the file is a `gnnrl rl` DQN or REINFORCE agent checkpoint: where its GNN is, and how it keeps learning (agent-source.ts). */
   agent?: AgentServeOptions;
 }
 
@@ -148,7 +148,7 @@ export class Recommender {
   /** Serialises the writers of `current` (the feedback drain, addUsers/addItems), so versions form one chain. */
   private writeLock: Promise<unknown> = Promise.resolve();
   private maps: { users: FeatureMap | null; items: FeatureMap | null } = { users: null, items: null };
-  /** The agent behind the factor tables, when serving a DQN (agent-source.ts). */
+  /** The agent behind the factor tables, when serving a DQN or REINFORCE agent (agent-source.ts). */
   private served: ServedAgent | null = null;
   /** The agent file's own metadata (agent name, state, env), kept for its snapshots. */
   private agentMeta: Record<string, unknown> = {};
@@ -316,8 +316,8 @@ export class Recommender {
   }
 
   /**
-   * A DQN agent served as a factor model: rows are φ of each user's window, items its Q
-   * head. From a `gnnrl rl` checkpoint the ids, edges and popularity are the GNN's; from a
+   * An agent (DQN, REINFORCE) served as a factor model: rows are φ of each user's window, items its
+   * item head. From a `gnnrl rl` checkpoint the ids, edges and popularity are the GNN's; from a
    * snapshot of a served agent, the snapshot's (ids with newcomers, observed items, the
    * served tables bit for bit).
    */
@@ -463,13 +463,13 @@ export class Recommender {
     return this.live('kind').model.kind;
   }
 
-  /** 'agent' for a served DQN, 'factors' when answered from host factor tables (and updated online), 'model' when by the model itself. */
+  /** 'agent' for a served agent, 'factors' when answered from host factor tables (and updated online), 'model' when by the model itself. */
   get mode(): 'agent' | 'factors' | 'model' {
     const v = this.live('mode');
     return this.served ? 'agent' : v.factors ? 'factors' : 'model';
   }
 
-  /** The served agent (replay size, update count), when serving one. */
+  /** The served agent (DQN: replay size; REINFORCE: queued steps; both: update count), when serving one. */
   get agent(): ServedAgent['agent'] | null {
     return this.served?.agent ?? null;
   }

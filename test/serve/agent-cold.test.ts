@@ -116,7 +116,7 @@ describe('new users of a served DQN agent', () => {
     const ci = meanCI(await coldGains(rec, true));
     expect(ci.lo, `recall@20 gain over popularity ${ci.mean.toFixed(3)} [${ci.lo.toFixed(3)}, ${ci.hi.toFixed(3)}]`).toBeGreaterThan(0);
     // Their feedback is replay like anyone's, and a snapshot keeps them (ids, windows, rows).
-    expect(rec.agent!.replaySize).toBeGreaterThan(0);
+    expect((rec.agent as DqnAgent).replaySize).toBeGreaterThan(0);
     const snap = join(dir, 'cold.gnnrl');
     await rec.snapshot(snap);
     const back = await Recommender.load(snap, { engine });
@@ -143,13 +143,13 @@ describe('new users of a served DQN agent', () => {
     };
     twin.observe(feed(1));
     await twin.flush();
-    expect(twin.agent!.updates).toBeGreaterThan(0);
+    expect((twin.agent as DqnAgent).updates).toBeGreaterThan(0);
     const snap = join(dir, 'tuned.gnnrl');
     await twin.snapshot(snap);
     const back = await Recommender.load(snap, { engine, online: opts.online });
     const hex = (x: Float32Array | Int32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('hex');
     const same = async () => {
-      const [a, b] = [await twin.agent!.state(), await back.agent!.state()];
+      const [a, b] = [await (twin.agent as DqnAgent).state(), await (back.agent as DqnAgent).state()];
       expect(Object.keys(a.arrays)).toContain('targetEncoder.users');
       expect(Object.keys(b.arrays).sort()).toEqual(Object.keys(a.arrays).sort());
       for (const name of Object.keys(a.arrays)) expect(hex(b.arrays[name]), name).toBe(hex(a.arrays[name]));

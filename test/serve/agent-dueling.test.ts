@@ -67,7 +67,7 @@ afterAll(async () => {
 describe('a served dueling DQN with spare item rows', () => {
   test('its TD targets are the unpadded agent\'s, before and after a snapshot round trip', async () => {
     const rec = await Recommender.load(agentFile, { engine, agent: { coldUsers: 5, newItems: 40 } });
-    const served = rec.agent!;
+    const served = (rec.agent as DqnAgent);
     expect(served.nItems).toBe(N_ITEMS + 40);
     expect(served.activeItems).toBe(N_ITEMS);
     const t = transitions(23, 4);
@@ -84,8 +84,8 @@ describe('a served dueling DQN with spare item rows', () => {
     await rec.snapshot(snap);
     await rec.close();
     const again = await Recommender.load(snap, { engine });
-    expect(again.agent!.activeItems).toBe(N_ITEMS);
-    const back = await again.agent!.targetsFor(t);
+    expect((again.agent as DqnAgent).activeItems).toBe(N_ITEMS);
+    const back = await (again.agent as DqnAgent).targetsFor(t);
     expect(Array.from(back)).toEqual(Array.from(got));
     await again.close();
   });
@@ -98,12 +98,12 @@ describe('a served dueling DQN with spare item rows', () => {
       { user: v.userIds.id(2), item: 'brand-new-2', click: true },
     ]);
     await rec.flush();
-    expect(rec.agent!.activeItems).toBe(N_ITEMS + 2);
+    expect((rec.agent as DqnAgent).activeItems).toBe(N_ITEMS + 2);
     const snap = join(dir, 'dueling-grown.snap');
     await rec.snapshot(snap);
     await rec.close();
     const again = await Recommender.load(snap, { engine });
-    expect(again.agent!.activeItems).toBe(N_ITEMS + 2);
+    expect((again.agent as DqnAgent).activeItems).toBe(N_ITEMS + 2);
     await again.close();
   });
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine.js';
 import { rlCommand } from '../../src/cli/rl.js';
+import type { DqnAgent } from '../../src/rl/agents/dqn.js';
 import { Recommender } from '../../src/serve/recommender.js';
 import { observationOf } from '../../src/serve/agent-source.js';
 import { RecommendServer } from '../../src/serve/http.js';
@@ -36,7 +37,7 @@ describe('serving a gnnrl rl DQN agent', () => {
   test('recommendations are the agent\'s own greedy ranking of each user\'s window', async () => {
     const rec = await Recommender.load(agentFile, { engine });
     expect(rec.mode).toBe('agent');
-    const agent = rec.agent!;
+    const agent = (rec.agent as DqnAgent);
     const v = rec.currentVersion();
     const H = Number((await agent.state()).config.historyLen);
     for (const u of [0, 3, 17]) {
@@ -52,7 +53,7 @@ describe('serving a gnnrl rl DQN agent', () => {
 
   test('feedback moves the user\'s window, becomes replay, and updates the network once replay is warm', async () => {
     const rec = await Recommender.load(agentFile, { engine, online: { intervalMs: 0 }, agent: { updatesPerBatch: 2, options: { learningStarts: 8, batchSize: 8 } } });
-    const agent = rec.agent!;
+    const agent = (rec.agent as DqnAgent);
     const v = rec.currentVersion();
     const user = v.userIds.id(2);
     const before = await rec.recommend(user, 5, { exclude: 'none' });
@@ -116,7 +117,7 @@ describe('serving a gnnrl rl DQN agent', () => {
     const v = twin.currentVersion();
     twin.observe(events(1, 40, v, v.nUsers, v.nItems));
     await twin.flush();
-    expect(twin.agent!.updates).toBeGreaterThan(0);
+    expect((twin.agent as DqnAgent).updates).toBeGreaterThan(0);
     const snap = join(dir, 'agent-rt.gnnrl');
     await twin.snapshot(snap);
     // No agent options: the snapshot carries them (and the GNN: no stateModel needed).
@@ -124,8 +125,8 @@ describe('serving a gnnrl rl DQN agent', () => {
     expect(back.mode).toBe('agent');
     expect(back.version).toBe(twin.version);
     expect(back.size).toEqual(twin.size);
-    expect(back.agent!.replaySize).toBe(twin.agent!.replaySize);
-    expect(back.agent!.updates).toBe(twin.agent!.updates);
+    expect((back.agent as DqnAgent).replaySize).toBe((twin.agent as DqnAgent).replaySize);
+    expect((back.agent as DqnAgent).updates).toBe((twin.agent as DqnAgent).updates);
     const ids = ['newbie0', 'newbie1', v.userIds.id(0), v.userIds.id(7), v.userIds.id(v.nUsers - 1)];
     for (const id of ids) expect(await back.recommend(id, 10)).toEqual(await twin.recommend(id, 10));
     expect((await back.recommend('newbie0', 10)).fallback).toBeUndefined();
@@ -137,10 +138,10 @@ describe('serving a gnnrl rl DQN agent', () => {
     back.observe(more);
     await twin.flush();
     await back.flush();
-    const [a, b] = [await twin.agent!.state(), await back.agent!.state()];
+    const [a, b] = [await (twin.agent as DqnAgent).state(), await (back.agent as DqnAgent).state()];
     expect(Object.keys(b.arrays).sort()).toEqual(Object.keys(a.arrays).sort());
     for (const name of Object.keys(a.arrays)) expect(bits(b.arrays[name]), name).toBe(bits(a.arrays[name]));
-    const [la, lb] = [await twin.agent!.learnerState(), await back.agent!.learnerState()];
+    const [la, lb] = [await (twin.agent as DqnAgent).learnerState(), await (back.agent as DqnAgent).learnerState()];
     expect('priorities' in la.replay).toBe(prioritized);
     for (const part of ['optimizer', 'replay'] as const) {
       expect(Object.keys(lb[part]).sort()).toEqual(Object.keys(la[part]).sort());
