@@ -31,7 +31,7 @@ import { LOG_LEARNERS } from './rl-config.js';
 import { AgentRanker } from '../rl/agent-ranker.js';
 import { evaluateModel } from '../eval/evaluate.js';
 import { agentFamily, checkModelFits, createAgent, stateTablesOf } from '../rl/registry.js';
-import { parseStateSpec } from '../rl/state/state-spec.js';
+import { parseStateSpec, singleEncoder } from '../rl/state/state-spec.js';
 import { isServableKind } from '../serve/agent-source.js';
 import type { Agent, Environment } from '../rl/types.js';
 import { UsageError } from './args.js';
@@ -354,8 +354,7 @@ async function saveAgent(agent: Agent, name: string, outDir: string, config: RlC
   const state = await agent.state();
   if (!state.kind) throw new GnnrlError('state', `${name}: state() has no kind`);
   // A servable agent (DQN, REINFORCE) on a state no single model checkpoint holds names the saved tables.
-  const parts = parseStateSpec(config.state);
-  const plain = parts.length === 1 && parts[0].kind === 'encoder';
+  const plain = singleEncoder(parseStateSpec(config.state)) !== null;
   const servable = isServableKind(state.kind);
   const stateFile = servable && !plain ? await stateCheckpoint() : undefined;
   await saveCheckpoint(path, state, { agent: name, display: agent.name, env: config.env, envOptions: config.envOptions, state: config.state, ...(stateFile ? { stateCheckpoint: stateFile } : {}), steps, seed: config.seed, gnnrl: version });

@@ -33,7 +33,7 @@ import type { Agent, Environment } from './types.js';
 import { parseSchedule } from './schedules.js';
 import { GreedyModelPolicy, OraclePolicy, PopularityPolicy, RandomPolicy, isTruthful } from './policies/fixed.js';
 import { HISTORY_POOLS, WindowStateEncoder, randomTables, tablesFromModel, type HistoryPool, type StateTables } from './state/window-state.js';
-import { concatTables, parseStateSpec, tablesFromVectors } from './state/state-spec.js';
+import { concatTables, parseStateSpec, singleEncoder, tablesFromVectors } from './state/state-spec.js';
 import { GraphEncoderModel } from '../models/encoders/base.js';
 import { DqnAgent, type DqnOptions } from './agents/dqn.js';
 import { TabularSlateAgent, type TabularSlateOptions } from './agents/tabular-slate.js';
@@ -467,12 +467,12 @@ type FineTune = boolean | 'gnn';
  */
 async function stateEncoder(ctx: AgentContext, env: Environment, fineTune: FineTune | undefined, pool: HistoryPool | undefined): Promise<WindowStateEncoder> {
   if (fineTune !== 'gnn') return new WindowStateEncoder(ctx.engine, await stateTablesOf(ctx, env), env.historyLen, { fineTune: fineTune === true, pool });
-  const parts = parseStateSpec(ctx.state);
-  if (parts.length !== 1 || parts[0].kind !== 'encoder') {
+  const name = singleEncoder(parseStateSpec(ctx.state));
+  if (name === null) {
     throw new GnnrlError('input', `agent-options: fineTune 'gnn' trains the state GNN end to end, so --state must name one graph encoder (lightgcn, gcn, sage, gat), got '${ctx.state}'`, { arg: 'agent-options', field: 'fineTune' });
   }
-  const model = await stateModel(ctx, env, parts[0].name);
-  if (!(model instanceof GraphEncoderModel)) throw new GnnrlError('input', `state: '${parts[0].name}' is not a graph encoder model`, { arg: 'state' });
+  const model = await stateModel(ctx, env, name);
+  if (!(model instanceof GraphEncoderModel)) throw new GnnrlError('input', `state: '${name}' is not a graph encoder model`, { arg: 'state' });
   const gnn = await model.trainableCopy();
   try {
     return new WindowStateEncoder(ctx.engine, await tablesFromModel(ctx.engine, model), env.historyLen, { pool, gnn });

@@ -84,30 +84,22 @@ export class FixedVectors extends BaselineModel {
     return { dim: this.dim, users: this.users, items: this.items };
   }
 
-  protected estimatePairs(users: Int32Array, items: Int32Array, out: Float32Array): void {
+  /** u·i of the fixed tables (0 for a user or item past them). */
+  private dot(u: number, i: number): number {
     const d = this.dim;
-    const nU = this.users.length / d;
-    const nI = this.items.length / d;
-    for (let j = 0; j < users.length; j++) {
-      const u = users[j];
-      const i = items[j];
-      let s = 0;
-      if (u < nU && i < nI) for (let c = 0; c < d; c++) s += this.users[u * d + c] * this.items[i * d + c];
-      out[j] = s;
-    }
+    if (u >= this.users.length / d || i >= this.items.length / d) return 0;
+    let s = 0;
+    for (let c = 0; c < d; c++) s += this.users[u * d + c] * this.items[i * d + c];
+    return s;
+  }
+
+  protected estimatePairs(users: Int32Array, items: Int32Array, out: Float32Array): void {
+    for (let j = 0; j < users.length; j++) out[j] = this.dot(users[j], items[j]);
   }
 
   protected estimateRows(users: Int32Array, out: Float32Array): void {
-    const d = this.dim;
-    const nI = this.items.length / d;
-    for (let r = 0; r < users.length; r++) {
-      const u = users[r];
-      for (let i = 0; i < nI; i++) {
-        let s = 0;
-        for (let c = 0; c < d; c++) s += this.users[u * d + c] * this.items[i * d + c];
-        out[r * nI + i] = s;
-      }
-    }
+    const nI = this.items.length / this.dim;
+    for (let r = 0; r < users.length; r++) for (let i = 0; i < nI; i++) out[r * nI + i] = this.dot(users[r], i);
   }
 
   protected configJson(): Record<string, unknown> {

@@ -25,6 +25,11 @@ import { rmsScaled, type StateTables } from './window-state.js';
 
 export type StatePart = { kind: 'encoder'; name: string } | { kind: 'random' } | { kind: 'vectors'; items: string; users: string | null };
 
+/** The model a spec names when it is one model's vectors and nothing else (null: vectors files, random tables or joined parts). */
+export function singleEncoder(parts: readonly StatePart[]): string | null {
+  return parts.length === 1 && parts[0].kind === 'encoder' ? parts[0].name : null;
+}
+
 /** Parses a `--state` value into its parts; `arg` names the flag in errors. */
 export function parseStateSpec(spec: string, arg = 'state'): StatePart[] {
   if (typeof spec !== 'string' || spec.trim() === '') throw new GnnrlError('input', `${arg}: expected an encoder name, random or vectors:<file>, got ${JSON.stringify(spec)}`, { arg });
