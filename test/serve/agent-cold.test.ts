@@ -16,6 +16,7 @@ import { DqnAgent } from '../../src/rl/agents/dqn.js';
 import { tablesFromModel, WindowStateEncoder } from '../../src/rl/state/window-state.js';
 import { Recommender } from '../../src/serve/recommender.js';
 import { Rng } from '../../src/util/rng.js';
+import { meanCI } from './mean-ci.js';
 
 let engine: Engine;
 let dir: string;
@@ -72,13 +73,6 @@ function logged(u: number): number[] {
   return [...new Set(out)];
 }
 
-function meanCI(d: number[]): { mean: number; lo: number; hi: number } {
-  const n = d.length;
-  const mean = d.reduce((a, b) => a + b, 0) / n;
-  const sd = Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
-  const h = (1.96 * sd) / Math.sqrt(n);
-  return { mean, lo: mean - h, hi: mean + h };
-}
 
 /** recall@20 of the recommender's answer minus popularity's, per cold user with 5 observed interactions. */
 async function coldGains(rec: Recommender, servedByAgent: boolean): Promise<number[]> {

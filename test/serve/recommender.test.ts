@@ -13,6 +13,7 @@ import { Recommender, type RecommendResponse } from '../../src/serve/recommender
 import { decodeSnapshot, encodeSnapshot } from '../../src/serve/snapshot.js';
 import type { ServedVersion } from '../../src/serve/served-version.js';
 import { Rng } from '../../src/util/rng.js';
+import { meanCI } from './mean-ci.js';
 
 let engine: Engine;
 let dir: string;
@@ -74,13 +75,6 @@ function reference(v: ServedVersion, userId: string, k: number): { items: (strin
   return { items: cands.slice(0, k).map((c) => v.itemIds.id(c.i)), scores: cands.slice(0, k).map((c) => c.s) };
 }
 
-function meanCI(d: number[]): { mean: number; lo: number; hi: number } {
-  const n = d.length;
-  const mean = d.reduce((a, b) => a + b, 0) / n;
-  const sd = Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
-  const h = (1.96 * sd) / Math.sqrt(n);
-  return { mean, lo: mean - h, hi: mean + h };
-}
 
 describe('Recommender on a gnnrl train checkpoint', () => {
   test('answers from the factor tables exactly as the model ranks, in external ids', async () => {
