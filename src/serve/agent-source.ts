@@ -80,6 +80,11 @@ export function isServableKind(kind: string): boolean {
   return SERVED_KINDS.has(kind);
 }
 
+/** Whether an agent kind is a REINFORCE one (served from its policy's head). */
+function isReinforceKind(kind: string): boolean {
+  return kind === 'reinforce' || kind === 'reinforce-topk';
+}
+
 /** An agent a recommender serves. */
 export type ServableAgent = DqnAgent | ReinforceAgent;
 
@@ -95,7 +100,7 @@ function headsOf(agent: ServableAgent): { items: Tensor; bias: Tensor }[] {
 
 /** The names of those heads in the agent's state. */
 function headNames(kind: string): { items: string; bias: string }[] {
-  if (kind === 'reinforce' || kind === 'reinforce-topk') return [{ items: 'policy.items', bias: 'policy.itemBias' }, { items: 'policy.behaviourItems', bias: 'policy.behaviourBias' }];
+  if (isReinforceKind(kind)) return [{ items: 'policy.items', bias: 'policy.itemBias' }, { items: 'policy.behaviourItems', bias: 'policy.behaviourBias' }];
   return ['online', 'target'].map((net) => ({ items: `${net}.items`, bias: `${net}.itemBias` }));
 }
 
@@ -276,7 +281,7 @@ export async function openAgent(data: SnapshotData, file: string, engine: Engine
     const tables = await tablesFromModel(engine, model);
     // A fused agent (fusion 'gnn') saved its GNN's output vectors as tables: served as fine-tuned tables.
     encoder = await servedEncoder(engine, tables, H, cfg.fineTune === true, spare, spareItems, (cfg.pool as HistoryPool | undefined) ?? 'window');
-    const reinforce = data.kind === 'reinforce' || data.kind === 'reinforce-topk';
+    const reinforce = isReinforceKind(data.kind);
     const options: Record<string, unknown> = {};
     for (const k of reinforce ? REINFORCE_OPTION_KEYS : OPTION_KEYS) if (cfg[k] !== undefined && cfg[k] !== null) options[k] = cfg[k];
     // Served feedback events are independent one-step episodes (REINFORCE: G = r) or transitions (DQN: n = 1).
@@ -293,8 +298,7 @@ export async function openAgent(data: SnapshotData, file: string, engine: Engine
       }
       if (data.optimizer || data.replay || data.rng !== undefined) {
         const learner = { optimizer: (data.optimizer ?? {}) as LearnerState['optimizer'], replay: (data.replay ?? {}) as Record<string, FieldArray>, rng: (data.rng ?? {}) as never };
-        if (agent instanceof DqnAgent) agent.loadLearnerState(learner, `snapshot ${file}`);
-        else agent.loadLearnerState(learner, `snapshot ${file}`);
+        agent.loadLearnerState(learner, `snapshot ${file}`);
       }
       let windows: Int32Array;
       const saved = data.extras?.['agent.windows'];
@@ -399,7 +403,7 @@ export async function agentFeedback(
   const cold = new Set<number>();
   const one = new Int32Array(1);
   // REINFORCE learns from each event as a finished one-step episode (its return is the reward).
-  const done = Uint8Array.of(served.agent instanceof ReinforceAgent ? 1 : 0);
+  const episodeEnds = served.agent instanceof ReinforceAgent ? 1 : 0;
   for (const { u, i, positive, reward } of events) {
     if (u < 0 || u >= nRows || i < 0 || i >= itemRows) continue;
     const before = windows.slice(u * H, u * H + H);
@@ -420,7 +424,7 @@ export async function agentFeedback(
         click: Uint8Array.of(positive ? 1 : 0),
         conversion: new Uint8Array(1),
         choice: Int32Array.of(0),
-        done: Uint8Array.from(done),
+        done: Uint8Array.of(episodeEnds),
         skipped: new Uint8Array(1),
         next: observationOf(Int32Array.from(one), after, H),
       },

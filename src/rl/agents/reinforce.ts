@@ -272,9 +272,15 @@ class StepQueue {
     this.beta[i] = beta;
   }
 
-  take(): PolicyBatch {
+  /** A copy of the queued steps (the queue keeps them). */
+  rows(): PolicyBatch & { beta: Float64Array } {
     const n = this.size;
-    const b: PolicyBatch = { user: this.user.slice(0, n), history: this.history.slice(0, n * this.H), action: this.action.slice(0, n), ret: this.ret.slice(0, n), beta: this.beta.slice(0, n) };
+    return { user: this.user.slice(0, n), history: this.history.slice(0, n * this.H), action: this.action.slice(0, n), ret: this.ret.slice(0, n), beta: this.beta.slice(0, n) };
+  }
+
+  /** The queued steps, emptying the queue. */
+  take(): PolicyBatch {
+    const b = this.rows();
     this.size = 0;
     return b;
   }
@@ -690,9 +696,8 @@ export class ReinforceAgent implements Agent {
     const optimizer: Record<string, Float32Array | Float64Array> = {};
     if (this.optimizer) await readAdamState(this.engine, this.optimizer, optimizer, '', this.kind);
     if (this.behaviourOptimizer) await readAdamState(this.engine, this.behaviourOptimizer, optimizer, 'behaviour.', this.kind);
-    const q = this.queue;
-    const n = q.size;
-    const replay = { 'queue.user': q.user.slice(0, n), 'queue.history': q.history.slice(0, n * this.historyLen), 'queue.action': q.action.slice(0, n), 'queue.ret': q.ret.slice(0, n), 'queue.beta': q.beta.slice(0, n) };
+    const q = this.queue.rows();
+    const replay = { 'queue.user': q.user, 'queue.history': q.history, 'queue.action': q.action, 'queue.ret': q.ret, 'queue.beta': q.beta };
     return { optimizer, replay, rng: { sample: this.sampleRng.getState(), shuffle: this.shuffleRng.getState() } };
   }
 
